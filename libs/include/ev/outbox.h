@@ -1,0 +1,74 @@
+/* Transactional outbox, inbox and the relay that publishes the outbox to Kafka.
+ *
+ * A service never produces to Kafka from a request or a handler. It writes the event into
+ * its `outbox` table in the same transaction as the state change; the relay publishes
+ * committed rows in id order (FOR UPDATE SKIP LOCKED, so several relays never publish a
+ * row twice), only the oldest unpublished row of each aggregate at a time (per-order
+ * order), and marks rows published once Kafka acknowledged them. Kafka down means rows
+ * wait; nothing is lost. The relay wakes on NOTIFY outbox, with a slow poll as backstop.
+ *
+ * The inbox records each consumed eventId in the same transaction as its effect, so a
+ * redelivered event changes nothing. */
+#ifndef EV_OUTBOX_H
+#define EV_OUTBOX_H
+
+#include "ev/envelope.h"
+#include "ev/kafka.h"
+#include "ev/metrics.h"
+#include "ev/pg.h"
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+/* The runtime's own tables (outbox, inbox), applied before a service's migrations. */
+extern const ev_migration ev_runtime_migrations[];
+extern const size_t ev_runtime_migration_count;
+
+/* Appends e (keyed by aggregate_id, usually the orderId) for topic to the outbox inside the
+ * caller's open transaction. causation_id is the eventId that caused it, or NULL. */
+int ev_outbox_add(PGconn *tx, const char *topic, const char *aggregate_id, const ev_envelope *e,
+                  const char *causation_id, char *err, size_t errlen);
+
+/* Emits a new event caused by `cause`: same correlation id, causationId = cause's eventId,
+ * topic from the event catalog, key = payload.orderId. Takes ownership of payload. */
+int ev_emit(PGconn *tx, const char *producer, const ev_envelope *cause, const char *event_type,
+            int version, json_t *payload, char *err, size_t errlen);
+
+/* Like ev_emit for an event with no causing event (a timer): correlation_id is given. */
+int ev_emit_uncaused(PGconn *tx, const char *producer, const char *correlation_id,
+                     const char *event_type, int version, json_t *payload, char *err,
+                     size_t errlen);
+
+/* Records the event as processed inside the caller's open transaction.
+ * Returns 1 when new, 0 when it was processed before, -1 on error. */
+int ev_inbox_claim(PGconn *tx, const ev_envelope *e, const char *topic, int32_t partition,
+                   int64_t offset, char *err, size_t errlen);
+
+typedef struct {
+    const char *conninfo;
+    ev_producer *producer; /* shared, not owned */
+    ev_metrics *metrics;   /* shared, not owned */
+    int batch_size;        /* rows per transaction */
+} ev_relay_config;
+
+/* Publishes until *stop becomes true; reconnects to PostgreSQL and waits for Kafka as
+ * needed. Returns 0 when stopped. */
+int ev_relay_run(const ev_relay_config *cfg, const atomic_bool *stop);
+
+/* One pass: publishes up to batch_size rows. Returns rows published, or -1 on a database
+ * error. Exposed for tests and the relay loop. */
+int ev_relay_publish_once(PGconn *c, const ev_relay_config *cfg, int *failed);
+
+/* --- pure policy, unit-tested ------------------------------------------------------------ */
+
+/* Writes the ids whose delivered flag is set as a PostgreSQL array literal "{1,2}" into
+ * out (size n). Returns how many ids it wrote, or -1 if out is too small. */
+int ev_relay_ids_literal(const int64_t *ids, const bool *delivered, size_t count, char *out,
+                         size_t n);
+
+/* How long the relay waits for a NOTIFY before the next pass: 0 when the last pass was a
+ * full batch (more is waiting), a growing backoff after failed deliveries (Kafka down),
+ * otherwise the idle poll interval. */
+int ev_relay_wait_ms(int published, int batch_size, int failed, int consecutive_failures);
+
+#endif

@@ -1,0 +1,49 @@
+/* PostgreSQL helpers: connecting, one-call statements with error text, transactions, a
+ * small connection pool for HTTP handlers, and ordered SQL migrations. */
+#ifndef EV_PG_H
+#define EV_PG_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Connects; NULL with err filled on failure. The caller owns the connection (PQfinish). */
+PGconn *ev_pg_connect(const char *conninfo, char *err, size_t errlen);
+
+/* Runs a statement with text parameters. Returns the result when its status is
+ * PGRES_COMMAND_OK or PGRES_TUPLES_OK (caller PQclear()s it); otherwise NULL, err filled. */
+PGresult *ev_pg_query(PGconn *c, const char *sql, int nparams, const char *const *params,
+                      char *err, size_t errlen);
+
+/* Like ev_pg_query for statements whose rows do not matter. Returns 0 or -1. */
+int ev_pg_exec(PGconn *c, const char *sql, int nparams, const char *const *params, char *err,
+               size_t errlen);
+
+/* True when the connection is unusable and should be reset. */
+bool ev_pg_broken(PGconn *c);
+
+/* A migration compiled into the binary (the runtime's own tables). */
+typedef struct {
+    const char *name;
+    const char *sql;
+} ev_migration;
+
+/* Applies the builtin migrations, then every *.sql file of dir, in name order, skipping
+ * those recorded in schema_migrations; each in its own transaction, all under an advisory
+ * lock so two starting instances never race. Returns the number applied, or -1 with err. */
+int ev_pg_migrate(PGconn *c, const ev_migration *builtins, size_t builtin_count, const char *dir,
+                  char *err, size_t errlen);
+
+/* A fixed-size pool. Connections are opened lazily and reset when found broken. */
+typedef struct ev_pg_pool ev_pg_pool;
+
+ev_pg_pool *ev_pg_pool_new(const char *conninfo, int size);
+void ev_pg_pool_free(ev_pg_pool *pool);
+
+/* Blocks until a connection is free; NULL with err when connecting fails. */
+PGconn *ev_pg_pool_acquire(ev_pg_pool *pool, char *err, size_t errlen);
+
+/* Returns a connection; a broken one or one left inside a transaction is closed. */
+void ev_pg_pool_release(ev_pg_pool *pool, PGconn *c);
+
+#endif

@@ -1,0 +1,54 @@
+/* Service lifecycle: everything a service main() needs between reading its configuration
+ * and exiting cleanly on SIGTERM.
+ *
+ *   ev_service s;
+ *   if (ev_service_open(&s, "inventory", 8083, "inventory", MIGRATIONS, err, sizeof err)) ...
+ *   ev_http_route(s.http, "GET", "/inventory", list_stock, &s);
+ *   ev_service_run(&s, &worker, true);   // blocks until SIGTERM or SIGINT
+ *   ev_service_close(&s);
+ *
+ * open: loads the configuration, sets up logging, waits (bounded) for PostgreSQL, applies
+ * migrations, creates the connection pool, the Kafka producer and the HTTP server.
+ * run: starts HTTP, the outbox relay thread and the consumer thread, waits for a signal,
+ * then stops the consumer (finishing its transaction), the relay and HTTP, and flushes the
+ * producer. */
+#ifndef EV_SERVICE_H
+#define EV_SERVICE_H
+
+#include "ev/config.h"
+#include "ev/http.h"
+#include "ev/kafka.h"
+#include "ev/metrics.h"
+#include "ev/pg.h"
+#include "ev/worker.h"
+
+#include <stdatomic.h>
+
+#define EV_MAX_BODY_BYTES (64 * 1024)
+
+typedef struct {
+    ev_config config;
+    ev_metrics *metrics;
+    ev_pg_pool *pool;      /* for HTTP handlers */
+    ev_producer *producer; /* relay and DLQ */
+    ev_http *http;
+    atomic_bool stop;
+} ev_service;
+
+/* Returns 0, or -1 with err (nothing left open). */
+int ev_service_open(ev_service *s, const char *name, int default_port, const char *default_db,
+                    const char *default_migrations_dir, char *err, size_t errlen);
+
+/* Blocks until SIGTERM/SIGINT. worker may be NULL (no consumer); relay false runs no outbox
+ * relay. Returns 0 on a clean stop, -1 when a part failed to start. */
+int ev_service_run(ev_service *s, const ev_worker *worker, bool relay);
+
+void ev_service_close(ev_service *s);
+
+/* Runs fn with a pooled connection; answers 503 itself when none can be had. */
+typedef void (*ev_with_conn_fn)(PGconn *c, const struct _u_request *req,
+                                struct _u_response *resp, void *user);
+void ev_service_with_conn(ev_service *s, const struct _u_request *req, struct _u_response *resp,
+                          ev_with_conn_fn fn, void *user);
+
+#endif

@@ -1,0 +1,70 @@
+/* The consumer loop every consuming service runs.
+ *
+ * For each message: decode the envelope and upcast it (undecodable, invalid or of an
+ * unknown future version: straight to the DLQ); then, in one transaction, claim it in the
+ * inbox (a duplicate is skipped) and call the service's handler, which writes its effects
+ * and outbox rows on the same connection; commit; only then store the Kafka offset.
+ * A handler's transient failure is retried with exponential backoff up to max_attempts,
+ * then the message goes to `<service>.dlq` with its origin, error and attempt count in
+ * headers, and the loop goes on. A lost database connection is not the message's fault:
+ * it is retried until the database is back, without counting attempts. */
+#ifndef EV_WORKER_H
+#define EV_WORKER_H
+
+#include "ev/config.h"
+#include "ev/envelope.h"
+#include "ev/kafka.h"
+#include "ev/metrics.h"
+
+#include <libpq-fe.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+typedef enum {
+    EV_HANDLED = 0, /* effects written: commit */
+    EV_RETRY,       /* transient: roll back, back off, try again */
+    EV_REJECT,      /* can never succeed: roll back, dead-letter now */
+} ev_outcome;
+
+typedef struct {
+    PGconn *tx;               /* inside BEGIN: write effects and outbox rows here */
+    const ev_envelope *event; /* validated, upcast to the newest version */
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+    char reason[256];         /* the handler says why, for EV_RETRY and EV_REJECT */
+} ev_delivery;
+
+typedef ev_outcome (*ev_handler_fn)(ev_delivery *d, void *user);
+
+/* Periodic work on the worker's connection (e.g. saga deadlines), called about every
+ * tick_ms while the loop runs. Returns 0 or -1 (logged). */
+typedef int (*ev_tick_fn)(PGconn *c, void *user);
+
+typedef struct {
+    const ev_config *config;
+    const char *const *topics;
+    size_t topic_count;
+    ev_handler_fn handler;
+    void *user;
+    ev_tick_fn tick; /* optional */
+    int tick_ms;
+    const char *dlq_topic; /* NULL means "<service>.dlq" */
+    ev_producer *producer; /* for the DLQ; shared, not owned */
+    ev_metrics *metrics;   /* shared, not owned */
+} ev_worker;
+
+/* Runs until *stop is true. Returns 0, or -1 if the consumer could not be created. */
+int ev_worker_run(const ev_worker *w, const atomic_bool *stop);
+
+/* Backoff before retry number `attempt` (1-based): base doubled each time, capped at
+ * max_ms. Pure, unit-tested. */
+int ev_backoff_ms(int attempt, int base_ms, int max_ms);
+
+/* Sends msg to dlq_topic with origin, error and attempts headers; blocks until Kafka has it
+ * (retrying while Kafka is down) unless *stop turns true. Returns 0 when written. */
+int ev_dead_letter(ev_producer *p, const char *dlq_topic, const char *consumer,
+                   const rd_kafka_message_t *msg, const char *error, int attempts,
+                   const atomic_bool *stop);
+
+#endif

@@ -1,0 +1,192 @@
+/* Event catalog, payload checks and upcasting; see ev/events.h.
+ *
+ * Version history (contracts/README.md has the full story):
+ *   OrderPlaced v2        adds customerId, currency, items[].unitPriceCents, totalCents.
+ *   InventoryReserved v2  adds items[] (the reserved lines) so stock can be projected. */
+#include "ev/events.h"
+
+#include <string.h>
+
+static const ev_product catalog[] = {
+    {"SKU-RED-TSHIRT", "Red T-shirt", 1999, 100},
+    {"SKU-BLUE-CAP", "Blue cap", 1250, 50},
+    {"SKU-GREEN-HOODIE", "Green hoodie", 4900, 0},
+};
+
+typedef struct {
+    const char *type;
+    const char *topic;
+    int latest;
+} event_kind;
+
+static const event_kind kinds[] = {
+    {"OrderPlaced", EV_TOPIC_ORDERS, 2},          {"InventoryReserved", EV_TOPIC_INVENTORY, 2},
+    {"OutOfStock", EV_TOPIC_INVENTORY, 1},        {"InventoryReleased", EV_TOPIC_INVENTORY, 1},
+    {"PaymentSucceeded", EV_TOPIC_PAYMENTS, 1},   {"PaymentFailed", EV_TOPIC_PAYMENTS, 1},
+    {"PaymentRefunded", EV_TOPIC_PAYMENTS, 1},    {"OrderConfirmed", EV_TOPIC_LIFECYCLE, 1},
+    {"OrderCancelled", EV_TOPIC_LIFECYCLE, 1},    {"ShipmentCreated", EV_TOPIC_SHIPPING, 1},
+};
+
+const ev_product *ev_catalog_find(const char *sku)
+{
+    for (size_t i = 0; i < sizeof catalog / sizeof catalog[0]; i++)
+        if (strcmp(catalog[i].sku, sku) == 0)
+            return &catalog[i];
+    return NULL;
+}
+
+const ev_product *ev_catalog_all(size_t *count)
+{
+    *count = sizeof catalog / sizeof catalog[0];
+    return catalog;
+}
+
+static const event_kind *kind_of(const char *type)
+{
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (strcmp(kinds[i].type, type) == 0)
+            return &kinds[i];
+    return NULL;
+}
+
+const char *ev_topic_of(const char *event_type)
+{
+    const event_kind *k = kind_of(event_type);
+    return k ? k->topic : NULL;
+}
+
+int ev_latest_version(const char *event_type)
+{
+    const event_kind *k = kind_of(event_type);
+    return k ? k->latest : 0;
+}
+
+static int need_string(json_t *payload, const char *field, char *err, size_t errlen)
+{
+    json_t *v = json_object_get(payload, field);
+    if (!json_is_string(v) || !*json_string_value(v))
+        return ev_fail(err, errlen, "payload.%s must be a non-empty string", field);
+    return 0;
+}
+
+static int need_uuid(json_t *payload, const char *field, char *err, size_t errlen)
+{
+    if (need_string(payload, field, err, errlen))
+        return -1;
+    if (!ev_uuid_valid(json_string_value(json_object_get(payload, field))))
+        return ev_fail(err, errlen, "payload.%s must be a UUID", field);
+    return 0;
+}
+
+/* items: a non-empty array of {sku: string, quantity: integer >= 1}. */
+static int need_items(json_t *payload, bool required, char *err, size_t errlen)
+{
+    json_t *items = json_object_get(payload, "items");
+    if (!items && !required)
+        return 0;
+    if (!json_is_array(items) || json_array_size(items) == 0)
+        return ev_fail(err, errlen, "payload.items must be a non-empty array");
+    size_t i;
+    json_t *line;
+    json_array_foreach(items, i, line)
+    {
+        json_t *sku = json_object_get(line, "sku");
+        json_t *qty = json_object_get(line, "quantity");
+        if (!json_is_object(line) || !json_is_string(sku) || !json_is_integer(qty) ||
+            json_integer_value(qty) < 1)
+            return ev_fail(err, errlen, "payload.items[%zu] needs sku and quantity >= 1", i);
+    }
+    return 0;
+}
+
+/* OrderPlaced v1 carries no prices: take them from the catalog (0 for an unknown SKU, which
+ * the order service never accepts) so every reader sees the v2 shape. */
+static int upcast_order_placed_v1(json_t *payload, char *err, size_t errlen)
+{
+    json_t *items = json_object_get(payload, "items");
+    int64_t total = 0;
+    size_t i;
+    json_t *line;
+    json_array_foreach(items, i, line)
+    {
+        const ev_product *p = ev_catalog_find(json_string_value(json_object_get(line, "sku")));
+        int64_t price = p ? p->price_cents : 0;
+        if (json_object_set_new(line, "unitPriceCents", json_integer(price)))
+            return ev_fail(err, errlen, "out of memory");
+        total += price * json_integer_value(json_object_get(line, "quantity"));
+    }
+    if (!json_object_get(payload, "customerId"))
+        json_object_set_new(payload, "customerId", json_string("unknown"));
+    json_object_set_new(payload, "currency", json_string(EV_CURRENCY));
+    json_object_set_new(payload, "totalCents", json_integer(total));
+    return 0;
+}
+
+static int check_order_placed_v2(json_t *payload, char *err, size_t errlen)
+{
+    if (need_string(payload, "customerId", err, errlen) ||
+        need_string(payload, "currency", err, errlen))
+        return -1;
+    json_t *total = json_object_get(payload, "totalCents");
+    if (!json_is_integer(total) || json_integer_value(total) < 0)
+        return ev_fail(err, errlen, "payload.totalCents must be an integer >= 0");
+    size_t i;
+    json_t *line;
+    json_array_foreach(json_object_get(payload, "items"), i, line)
+    {
+        json_t *price = json_object_get(line, "unitPriceCents");
+        if (!json_is_integer(price) || json_integer_value(price) < 0)
+            return ev_fail(err, errlen, "payload.items[%zu].unitPriceCents must be >= 0", i);
+    }
+    return 0;
+}
+
+static int check_and_upcast(ev_envelope *e, char *err, size_t errlen)
+{
+    json_t *p = e->payload;
+    const char *t = e->event_type;
+    if (need_uuid(p, "orderId", err, errlen))
+        return -1;
+    if (strcmp(t, "OrderPlaced") == 0) {
+        if (need_items(p, true, err, errlen))
+            return -1;
+        if (e->version == 1)
+            return upcast_order_placed_v1(p, err, errlen);
+        return check_order_placed_v2(p, err, errlen);
+    }
+    if (strcmp(t, "InventoryReserved") == 0) {
+        if (need_string(p, "reservationId", err, errlen) || need_items(p, false, err, errlen))
+            return -1;
+        if (e->version == 1 && !json_object_get(p, "items"))
+            json_object_set_new(p, "items", json_array());
+        return 0;
+    }
+    if (strcmp(t, "InventoryReleased") == 0)
+        return need_string(p, "reservationId", err, errlen);
+    if (strcmp(t, "OutOfStock") == 0 || strcmp(t, "PaymentFailed") == 0 ||
+        strcmp(t, "OrderCancelled") == 0)
+        return need_string(p, "reason", err, errlen);
+    if (strcmp(t, "PaymentSucceeded") == 0 || strcmp(t, "PaymentRefunded") == 0)
+        return need_string(p, "paymentId", err, errlen);
+    if (strcmp(t, "ShipmentCreated") == 0)
+        return need_string(p, "shipmentId", err, errlen);
+    return 0; /* OrderConfirmed: orderId only */
+}
+
+ev_upcast_result ev_upcast(ev_envelope *e, char *err, size_t errlen)
+{
+    const event_kind *k = kind_of(e->event_type);
+    if (!k) {
+        ev_fail(err, errlen, "unknown event type %s", e->event_type);
+        return EV_UPCAST_UNKNOWN_TYPE;
+    }
+    if (e->version > k->latest) {
+        ev_fail(err, errlen, "unsupported version %d of %s (newest known: %d)", e->version,
+                e->event_type, k->latest);
+        return EV_UPCAST_FUTURE_VERSION;
+    }
+    if (check_and_upcast(e, err, errlen) != 0)
+        return EV_UPCAST_INVALID;
+    e->version = k->latest;
+    return EV_UPCAST_OK;
+}

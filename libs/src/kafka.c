@@ -1,0 +1,291 @@
+/* librdkafka producer and consumer wrappers; see ev/kafka.h. */
+#include "ev/kafka.h"
+#include "ev/log.h"
+#include "ev/util.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DELIVERY_TIMEOUT_MS "10000"
+
+struct ev_producer {
+    rd_kafka_t *rk;
+    pthread_mutex_t send_lock; /* one batch in flight at a time keeps reports unambiguous */
+};
+
+/* One per ev_producer_send call; each message's opaque points at its flag in here. */
+typedef struct {
+    atomic_size_t pending;
+    bool *delivered;
+} send_batch;
+
+typedef struct {
+    send_batch *batch;
+    size_t index;
+} delivery_slot;
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
+{
+    (void)rk;
+    (void)opaque;
+    delivery_slot *slot = msg->_private;
+    if (!slot)
+        return;
+    slot->batch->delivered[slot->index] = msg->err == RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (msg->err)
+        ev_warn("delivery to %s failed: %s", rd_kafka_topic_name(msg->rkt),
+                rd_kafka_err2str(msg->err));
+    atomic_fetch_sub(&slot->batch->pending, 1);
+}
+
+static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *err,
+                    size_t errlen)
+{
+    char why[256];
+    if (rd_kafka_conf_set(conf, name, value, why, sizeof why) != RD_KAFKA_CONF_OK)
+        return ev_fail(err, errlen, "Kafka setting %s=%s: %s", name, value, why);
+    return 0;
+}
+
+static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk;
+    ev_log(level <= 3 ? EV_LOG_ERROR : level <= 5 ? EV_LOG_WARN : EV_LOG_DEBUG, NULL, NULL,
+           "kafka %s: %s", fac, buf);
+}
+
+ev_producer *ev_producer_new(const char *brokers, const char *client_id, char *err,
+                             size_t errlen)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (conf_set(conf, "bootstrap.servers", brokers, err, errlen) ||
+        conf_set(conf, "client.id", client_id, err, errlen) ||
+        conf_set(conf, "enable.idempotence", "true", err, errlen) ||
+        conf_set(conf, "acks", "all", err, errlen) ||
+        conf_set(conf, "linger.ms", "2", err, errlen) ||
+        conf_set(conf, "message.timeout.ms", DELIVERY_TIMEOUT_MS, err, errlen) ||
+        conf_set(conf, "reconnect.backoff.max.ms", "1000", err, errlen) ||
+        conf_set(conf, "queue.buffering.max.kbytes", "16384", err, errlen)) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_conf_set_log_cb(conf, on_log);
+
+    ev_producer *p = calloc(1, sizeof *p);
+    char why[512];
+    if (!p || !(p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof why))) {
+        if (p)
+            ev_fail(err, errlen, "Kafka producer: %s", why);
+        else
+            ev_fail(err, errlen, "out of memory");
+        rd_kafka_conf_destroy(conf);
+        free(p);
+        return NULL;
+    }
+    pthread_mutex_init(&p->send_lock, NULL);
+    return p;
+}
+
+void ev_producer_free(ev_producer *p)
+{
+    if (!p)
+        return;
+    rd_kafka_flush(p->rk, 5000);
+    rd_kafka_destroy(p->rk);
+    pthread_mutex_destroy(&p->send_lock);
+    free(p);
+}
+
+static rd_kafka_resp_err_t produce_one(ev_producer *p, const ev_message *m, delivery_slot *slot)
+{
+    rd_kafka_headers_t *hdrs = rd_kafka_headers_new(m->header_count);
+    for (size_t h = 0; h < m->header_count; h++)
+        rd_kafka_header_add(hdrs, m->headers[h].name, -1, m->headers[h].value, -1);
+    for (;;) {
+        rd_kafka_resp_err_t rc = rd_kafka_producev(
+            p->rk, RD_KAFKA_V_TOPIC(m->topic),
+            RD_KAFKA_V_KEY(m->key, m->key ? strlen(m->key) : 0),
+            RD_KAFKA_V_VALUE((void *)m->value, m->value_len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(slot), RD_KAFKA_V_END);
+        if (rc != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            if (rc) /* on failure ownership of the headers stays with us */
+                rd_kafka_headers_destroy(hdrs);
+            return rc;
+        }
+        rd_kafka_poll(p->rk, 50); /* serve delivery reports to make room */
+    }
+}
+
+size_t ev_producer_send(ev_producer *p, const ev_message *msgs, size_t n, bool *delivered)
+{
+    if (n == 0)
+        return 0;
+    delivery_slot *slots = calloc(n, sizeof *slots);
+    if (!slots) {
+        memset(delivered, 0, n * sizeof *delivered);
+        return 0;
+    }
+    send_batch batch = {.delivered = delivered};
+    atomic_init(&batch.pending, 0);
+
+    pthread_mutex_lock(&p->send_lock);
+    for (size_t i = 0; i < n; i++) {
+        delivered[i] = false;
+        slots[i] = (delivery_slot){&batch, i};
+        atomic_fetch_add(&batch.pending, 1);
+        rd_kafka_resp_err_t rc = produce_one(p, &msgs[i], &slots[i]);
+        if (rc) {
+            atomic_fetch_sub(&batch.pending, 1);
+            ev_warn("produce to %s failed: %s", msgs[i].topic, rd_kafka_err2str(rc));
+        }
+    }
+    /* Every queued message gets exactly one report, success or timeout, so this ends. */
+    while (atomic_load(&batch.pending) > 0)
+        rd_kafka_poll(p->rk, 100);
+    pthread_mutex_unlock(&p->send_lock);
+    free(slots);
+
+    size_t ok = 0;
+    for (size_t i = 0; i < n; i++)
+        ok += delivered[i];
+    return ok;
+}
+
+bool ev_producer_reachable(ev_producer *p, int timeout_ms)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t rc = rd_kafka_metadata(p->rk, 0, NULL, &md, timeout_ms);
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    return rc == RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+rd_kafka_t *ev_producer_handle(ev_producer *p)
+{
+    return p->rk;
+}
+
+/* --- consumer -------------------------------------------------------------------------- */
+
+struct ev_consumer {
+    rd_kafka_t *rk;
+    int64_t last_commit_ms; /* stored offsets are committed at most every COMMIT_EVERY_MS */
+    bool uncommitted;
+};
+
+#define COMMIT_EVERY_MS 100
+
+ev_consumer *ev_consumer_new(const char *brokers, const char *group_id,
+                             const char *const *topics, size_t topic_count, char *err,
+                             size_t errlen)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (conf_set(conf, "bootstrap.servers", brokers, err, errlen) ||
+        conf_set(conf, "group.id", group_id, err, errlen) ||
+        conf_set(conf, "client.id", group_id, err, errlen) ||
+        conf_set(conf, "enable.auto.commit", "false", err, errlen) ||
+        conf_set(conf, "enable.auto.offset.store", "false", err, errlen) ||
+        conf_set(conf, "auto.offset.reset", "earliest", err, errlen) ||
+        /* a killed member's partitions move on after 6 s instead of the default 45 s */
+        conf_set(conf, "session.timeout.ms", "6000", err, errlen) ||
+        conf_set(conf, "heartbeat.interval.ms", "1000", err, errlen) ||
+        conf_set(conf, "fetch.wait.max.ms", "50", err, errlen) ||
+        conf_set(conf, "reconnect.backoff.max.ms", "1000", err, errlen) ||
+        conf_set(conf, "queued.max.messages.kbytes", "8192", err, errlen)) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_conf_set_log_cb(conf, on_log);
+
+    char why[512];
+    ev_consumer *c = calloc(1, sizeof *c);
+    if (!c || !(c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof why))) {
+        ev_fail(err, errlen, "Kafka consumer: %s", c ? why : "out of memory");
+        rd_kafka_conf_destroy(conf);
+        free(c);
+        return NULL;
+    }
+    rd_kafka_poll_set_consumer(c->rk);
+
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)topic_count);
+    for (size_t i = 0; i < topic_count; i++)
+        rd_kafka_topic_partition_list_add(list, topics[i], RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t rc = rd_kafka_subscribe(c->rk, list);
+    rd_kafka_topic_partition_list_destroy(list);
+    if (rc) {
+        ev_fail(err, errlen, "Kafka subscribe: %s", rd_kafka_err2str(rc));
+        rd_kafka_destroy(c->rk);
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+rd_kafka_message_t *ev_consumer_poll(ev_consumer *c, int timeout_ms)
+{
+    rd_kafka_message_t *msg = rd_kafka_consumer_poll(c->rk, timeout_ms);
+    if (msg && msg->err) {
+        if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            ev_warn("Kafka consumer: %s", rd_kafka_message_errstr(msg));
+        rd_kafka_message_destroy(msg);
+        return NULL;
+    }
+    return msg;
+}
+
+static void commit_stored(ev_consumer *c, bool async)
+{
+    rd_kafka_resp_err_t rc = rd_kafka_commit(c->rk, NULL, async);
+    if (rc && rc != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        ev_warn("offset commit failed: %s", rd_kafka_err2str(rc));
+    c->uncommitted = false;
+    c->last_commit_ms = ev_monotonic_ms();
+}
+
+int ev_consumer_commit(ev_consumer *c, const rd_kafka_message_t *msg)
+{
+    rd_kafka_resp_err_t rc = rd_kafka_offset_store(msg->rkt, msg->partition, msg->offset);
+    if (rc) {
+        ev_warn("offset store failed: %s", rd_kafka_err2str(rc));
+        return -1;
+    }
+    c->uncommitted = true;
+    if (ev_monotonic_ms() - c->last_commit_ms >= COMMIT_EVERY_MS)
+        commit_stored(c, true);
+    return 0;
+}
+
+void ev_consumer_flush_commits(ev_consumer *c)
+{
+    if (c->uncommitted && ev_monotonic_ms() - c->last_commit_ms >= COMMIT_EVERY_MS)
+        commit_stored(c, true);
+}
+
+void ev_consumer_close(ev_consumer *c)
+{
+    if (!c)
+        return;
+    if (c->uncommitted)
+        commit_stored(c, false);
+    rd_kafka_consumer_close(c->rk);
+    rd_kafka_destroy(c->rk);
+    free(c);
+}
+
+bool ev_message_header(const rd_kafka_message_t *msg, const char *name, char *out, size_t n)
+{
+    rd_kafka_headers_t *hdrs = NULL;
+    const void *value = NULL;
+    size_t size = 0;
+    if (rd_kafka_message_headers(msg, &hdrs) || rd_kafka_header_get_last(hdrs, name, &value, &size))
+        return false;
+    if (!value || n == 0)
+        return false;
+    size_t copy = size < n - 1 ? size : n - 1;
+    memcpy(out, value, copy);
+    out[copy] = '\0';
+    return true;
+}

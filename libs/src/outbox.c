@@ -1,0 +1,326 @@
+/* Outbox, inbox and relay; see ev/outbox.h. */
+#include "ev/outbox.h"
+#include "ev/events.h"
+#include "ev/log.h"
+#include "ev/util.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RELAY_IDLE_POLL_MS 1000
+#define RELAY_BACKOFF_MAX_MS 5000
+#define RELAY_BACKLOG_EVERY_MS 1000
+
+static const char runtime_sql[] =
+    "CREATE TABLE outbox ("
+    "  id           bigserial PRIMARY KEY,"
+    "  aggregate_id text NOT NULL,"
+    "  topic        text NOT NULL,"
+    "  event_id     uuid NOT NULL UNIQUE,"
+    "  event_type   text NOT NULL,"
+    "  message      text NOT NULL," /* the serialized envelope, published byte for byte */
+    "  causation_id text,"
+    "  traceparent  text NOT NULL,"
+    "  created_at   timestamptz NOT NULL DEFAULT now(),"
+    "  published_at timestamptz);"
+    "CREATE INDEX outbox_unpublished ON outbox (id) WHERE published_at IS NULL;"
+    "CREATE INDEX outbox_unpublished_by_aggregate ON outbox (aggregate_id, id)"
+    "  WHERE published_at IS NULL;"
+    "CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS"
+    "  $$BEGIN PERFORM pg_notify('outbox', ''); RETURN NULL; END$$;"
+    "CREATE TRIGGER outbox_notify AFTER INSERT ON outbox"
+    "  FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();"
+    "CREATE TABLE inbox ("
+    "  event_id     uuid PRIMARY KEY,"
+    "  event_type   text NOT NULL,"
+    "  topic        text NOT NULL,"
+    "  partition    integer NOT NULL,"
+    "  \"offset\"     bigint NOT NULL,"
+    "  processed_at timestamptz NOT NULL DEFAULT now());";
+
+const ev_migration ev_runtime_migrations[] = {{"000_eventify_runtime", runtime_sql}};
+const size_t ev_runtime_migration_count = 1;
+
+int ev_outbox_add(PGconn *tx, const char *topic, const char *aggregate_id, const ev_envelope *e,
+                  const char *causation_id, char *err, size_t errlen)
+{
+    char *message = ev_envelope_serialize(e);
+    if (!message)
+        return ev_fail(err, errlen, "cannot serialize %s", e->event_type);
+    char traceparent[EV_TRACEPARENT_LEN];
+    ev_traceparent_new(e->correlation_id, traceparent);
+    const char *params[] = {aggregate_id, topic,        e->event_id, e->event_type,
+                            message,      causation_id, traceparent};
+    int rc = ev_pg_exec(tx,
+                        "INSERT INTO outbox (aggregate_id, topic, event_id, event_type, message,"
+                        " causation_id, traceparent) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                        7, params, err, errlen);
+    free(message);
+    return rc;
+}
+
+static int emit(PGconn *tx, const char *producer, const char *correlation_id,
+                const char *causation_id, const char *event_type, int version, json_t *payload,
+                char *err, size_t errlen)
+{
+    const char *topic = ev_topic_of(event_type);
+    const char *order_id = json_string_value(json_object_get(payload, "orderId"));
+    if (!topic || !order_id) {
+        json_decref(payload);
+        return ev_fail(err, errlen, "cannot emit %s: unknown type or no orderId", event_type);
+    }
+    ev_envelope e;
+    if (ev_envelope_init(&e, event_type, version, producer, correlation_id, payload) != 0)
+        return ev_fail(err, errlen, "cannot build %s", event_type);
+    int rc = ev_outbox_add(tx, topic, order_id, &e, causation_id, err, errlen);
+    ev_envelope_clear(&e);
+    return rc;
+}
+
+int ev_emit(PGconn *tx, const char *producer, const ev_envelope *cause, const char *event_type,
+            int version, json_t *payload, char *err, size_t errlen)
+{
+    return emit(tx, producer, cause->correlation_id, cause->event_id, event_type, version,
+                payload, err, errlen);
+}
+
+int ev_emit_uncaused(PGconn *tx, const char *producer, const char *correlation_id,
+                     const char *event_type, int version, json_t *payload, char *err,
+                     size_t errlen)
+{
+    return emit(tx, producer, correlation_id, NULL, event_type, version, payload, err, errlen);
+}
+
+int ev_inbox_claim(PGconn *tx, const ev_envelope *e, const char *topic, int32_t partition,
+                   int64_t offset, char *err, size_t errlen)
+{
+    char part[16], off[32];
+    snprintf(part, sizeof part, "%" PRId32, partition);
+    snprintf(off, sizeof off, "%" PRId64, offset);
+    const char *params[] = {e->event_id, e->event_type, topic, part, off};
+    PGresult *r = ev_pg_query(tx,
+                              "INSERT INTO inbox (event_id, event_type, topic, partition, \"offset\")"
+                              " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING",
+                              5, params, err, errlen);
+    if (!r)
+        return -1;
+    int fresh = atoi(PQcmdTuples(r)) == 1;
+    PQclear(r);
+    return fresh;
+}
+
+/* --- pure policy ------------------------------------------------------------------------- */
+
+int ev_relay_ids_literal(const int64_t *ids, const bool *delivered, size_t count, char *out,
+                         size_t n)
+{
+    size_t used = 0;
+    int written = 0;
+    if (n < 3)
+        return -1;
+    out[used++] = '{';
+    for (size_t i = 0; i < count; i++) {
+        if (!delivered[i])
+            continue;
+        int w = snprintf(out + used, n - used, "%s%" PRId64, written ? "," : "", ids[i]);
+        if (w < 0 || (size_t)w >= n - used)
+            return -1;
+        used += (size_t)w;
+        written++;
+    }
+    if (used + 2 > n)
+        return -1;
+    out[used++] = '}';
+    out[used] = '\0';
+    return written;
+}
+
+int ev_relay_wait_ms(int published, int batch_size, int failed, int consecutive_failures)
+{
+    if (failed > 0) {
+        int wait = 100;
+        for (int i = 1; i < consecutive_failures && wait < RELAY_BACKOFF_MAX_MS; i++)
+            wait *= 2;
+        return wait < RELAY_BACKOFF_MAX_MS ? wait : RELAY_BACKOFF_MAX_MS;
+    }
+    if (published >= batch_size)
+        return 0;
+    return RELAY_IDLE_POLL_MS;
+}
+
+/* --- relay ------------------------------------------------------------------------------- */
+
+enum { COL_ID, COL_TOPIC, COL_KEY, COL_MESSAGE, COL_CAUSATION, COL_TRACEPARENT, COL_TYPE };
+
+static const char select_batch_sql[] =
+    "SELECT id, topic, aggregate_id, message, causation_id, traceparent, event_type"
+    "  FROM outbox o"
+    " WHERE published_at IS NULL"
+    "   AND NOT EXISTS (SELECT 1 FROM outbox e"
+    "                    WHERE e.aggregate_id = o.aggregate_id AND e.id < o.id"
+    "                      AND e.published_at IS NULL)"
+    " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED";
+
+/* Sends the selected rows; fills ids and delivered. Returns the number delivered. */
+static size_t send_rows(PGresult *rows, const ev_relay_config *cfg, int64_t *ids, bool *delivered)
+{
+    int n = PQntuples(rows);
+    ev_message *msgs = calloc((size_t)n, sizeof *msgs);
+    ev_header(*headers)[4] = calloc((size_t)n, sizeof *headers);
+    size_t ok = 0;
+    if (msgs && headers) {
+        for (int i = 0; i < n; i++) {
+            ids[i] = strtoll(PQgetvalue(rows, i, COL_ID), NULL, 10);
+            size_t h = 0;
+            headers[i][h++] = (ev_header){"traceparent", PQgetvalue(rows, i, COL_TRACEPARENT)};
+            headers[i][h++] = (ev_header){"contentType", "application/json"};
+            headers[i][h++] = (ev_header){"eventType", PQgetvalue(rows, i, COL_TYPE)};
+            if (!PQgetisnull(rows, i, COL_CAUSATION))
+                headers[i][h++] = (ev_header){"causationId", PQgetvalue(rows, i, COL_CAUSATION)};
+            msgs[i] = (ev_message){
+                .topic = PQgetvalue(rows, i, COL_TOPIC),
+                .key = PQgetvalue(rows, i, COL_KEY),
+                .value = PQgetvalue(rows, i, COL_MESSAGE),
+                .value_len = (size_t)PQgetlength(rows, i, COL_MESSAGE),
+                .headers = headers[i],
+                .header_count = h,
+            };
+        }
+        ok = ev_producer_send(cfg->producer, msgs, (size_t)n, delivered);
+        for (int i = 0; i < n; i++)
+            if (delivered[i])
+                ev_metrics_count_event(cfg->metrics, "events_published_total", msgs[i].topic);
+    } else {
+        memset(delivered, 0, (size_t)n * sizeof *delivered);
+    }
+    free(msgs);
+    free(headers);
+    return ok;
+}
+
+int ev_relay_publish_once(PGconn *c, const ev_relay_config *cfg, int *failed)
+{
+    char err[512], limit[16];
+    snprintf(limit, sizeof limit, "%d", cfg->batch_size);
+    const char *params[] = {limit};
+    *failed = 0;
+    if (ev_pg_exec(c, "BEGIN", 0, NULL, err, sizeof err) != 0) {
+        ev_error("relay: %s", err);
+        return -1;
+    }
+    PGresult *rows = ev_pg_query(c, select_batch_sql, 1, params, err, sizeof err);
+    if (!rows) {
+        ev_error("relay: %s", err);
+        PQclear(PQexec(c, "ROLLBACK"));
+        return -1;
+    }
+    int n = PQntuples(rows);
+    int published = 0;
+    int64_t *ids = calloc((size_t)n + 1, sizeof *ids);
+    bool *delivered = calloc((size_t)n + 1, sizeof *delivered);
+    size_t literal_size = (size_t)n * 21 + 3;
+    char *literal = malloc(literal_size);
+    if (!ids || !delivered || !literal) {
+        published = -1;
+    } else if (n > 0) {
+        published = (int)send_rows(rows, cfg, ids, delivered);
+        *failed = n - published;
+        ev_relay_ids_literal(ids, delivered, (size_t)n, literal, literal_size);
+        const char *upd[] = {literal};
+        if (published > 0 &&
+            ev_pg_exec(c, "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
+                       1, upd, err, sizeof err) != 0) {
+            ev_error("relay: %s", err);
+            published = -1;
+        }
+    }
+    PQclear(rows);
+    free(ids);
+    free(delivered);
+    free(literal);
+    /* Rows sent but not marked (a failed UPDATE) go out again: consumers dedupe by eventId. */
+    if (published < 0 || ev_pg_exec(c, "COMMIT", 0, NULL, err, sizeof err) != 0) {
+        PQclear(PQexec(c, "ROLLBACK"));
+        return -1;
+    }
+    return published;
+}
+
+/* Waits for a NOTIFY on c, at most timeout_ms, in slices so a stop request is seen. */
+static void wait_for_notify(PGconn *c, int timeout_ms, const atomic_bool *stop)
+{
+    int64_t deadline = ev_monotonic_ms() + timeout_ms;
+    while (!atomic_load(stop)) {
+        PQconsumeInput(c);
+        PGnotify *note;
+        bool woke = false;
+        while ((note = PQnotifies(c)) != NULL) {
+            PQfreemem(note);
+            woke = true;
+        }
+        int64_t left = deadline - ev_monotonic_ms();
+        if (woke || left <= 0 || ev_pg_broken(c))
+            return;
+        struct pollfd pfd = {.fd = PQsocket(c), .events = POLLIN};
+        poll(&pfd, 1, left < 200 ? (int)left : 200);
+    }
+}
+
+static void update_backlog(PGconn *c, const ev_relay_config *cfg)
+{
+    char err[256];
+    PGresult *r = ev_pg_query(c, "SELECT count(*) FROM outbox WHERE published_at IS NULL", 0,
+                              NULL, err, sizeof err);
+    if (r) {
+        ev_metrics_set(cfg->metrics, "outbox_backlog", NULL, strtoll(PQgetvalue(r, 0, 0), NULL, 10));
+        PQclear(r);
+    }
+}
+
+static void sleep_unless_stopped(int ms, const atomic_bool *stop)
+{
+    int64_t deadline = ev_monotonic_ms() + ms;
+    while (!atomic_load(stop) && ev_monotonic_ms() < deadline)
+        poll(NULL, 0, 50);
+}
+
+int ev_relay_run(const ev_relay_config *cfg, const atomic_bool *stop)
+{
+    PGconn *c = NULL;
+    int consecutive_failures = 0;
+    int64_t next_backlog = 0;
+    char err[512];
+    while (!atomic_load(stop)) {
+        if (ev_pg_broken(c)) {
+            PQfinish(c);
+            c = ev_pg_connect(cfg->conninfo, err, sizeof err);
+            if (!c || ev_pg_exec(c, "LISTEN outbox", 0, NULL, err, sizeof err) != 0) {
+                ev_warn("relay: %s; retrying", err);
+                sleep_unless_stopped(1000, stop);
+                continue;
+            }
+        }
+        int failed = 0;
+        int published = ev_relay_publish_once(c, cfg, &failed);
+        if (published < 0) {
+            sleep_unless_stopped(500, stop);
+            continue;
+        }
+        consecutive_failures = failed ? consecutive_failures + 1 : 0;
+        if (ev_monotonic_ms() >= next_backlog) {
+            update_backlog(c, cfg);
+            next_backlog = ev_monotonic_ms() + RELAY_BACKLOG_EVERY_MS;
+        }
+        int wait = ev_relay_wait_ms(published, cfg->batch_size, failed, consecutive_failures);
+        if (failed)
+            sleep_unless_stopped(wait, stop);
+        else if (wait > 0)
+            wait_for_notify(c, wait, stop);
+    }
+    PQfinish(c);
+    return 0;
+}

@@ -1,0 +1,276 @@
+/* PostgreSQL helpers, pool and migrations; see ev/pg.h. */
+#include "ev/pg.h"
+#include "ev/log.h"
+#include "ev/util.h"
+
+#include <dirent.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Any constant works; it only has to be the same in every instance of a service. */
+#define MIGRATION_LOCK_KEY "7274629101"
+
+PGconn *ev_pg_connect(const char *conninfo, char *err, size_t errlen)
+{
+    PGconn *c = PQconnectdb(conninfo);
+    if (PQstatus(c) != CONNECTION_OK) {
+        ev_fail(err, errlen, "PostgreSQL connection failed: %s", PQerrorMessage(c));
+        PQfinish(c);
+        return NULL;
+    }
+    return c;
+}
+
+PGresult *ev_pg_query(PGconn *c, const char *sql, int nparams, const char *const *params,
+                      char *err, size_t errlen)
+{
+    PGresult *r = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(r);
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        return r;
+    const char *msg = r ? PQresultErrorMessage(r) : PQerrorMessage(c);
+    ev_fail(err, errlen, "%s", (msg && *msg) ? msg : "query failed");
+    size_t n = strlen(err ? err : "");
+    if (err && n > 0 && err[n - 1] == '\n')
+        err[n - 1] = '\0';
+    PQclear(r);
+    return NULL;
+}
+
+int ev_pg_exec(PGconn *c, const char *sql, int nparams, const char *const *params, char *err,
+               size_t errlen)
+{
+    PGresult *r = ev_pg_query(c, sql, nparams, params, err, errlen);
+    if (!r)
+        return -1;
+    PQclear(r);
+    return 0;
+}
+
+bool ev_pg_broken(PGconn *c)
+{
+    return !c || PQstatus(c) != CONNECTION_OK;
+}
+
+/* --- migrations ------------------------------------------------------------------------ */
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Lists *.sql in dir, sorted. Caller frees each name and the array. */
+static char **list_sql_files(const char *dir, size_t *count, char *err, size_t errlen)
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        ev_fail(err, errlen, "cannot open migrations directory %s", dir);
+        return NULL;
+    }
+    size_t n = 0, cap = 16;
+    char **names = malloc(cap * sizeof *names);
+    struct dirent *ent;
+    while (names && (ent = readdir(d)) != NULL) {
+        size_t len = strlen(ent->d_name);
+        if (len < 5 || strcmp(ent->d_name + len - 4, ".sql") != 0)
+            continue;
+        if (n == cap) {
+            char **bigger = realloc(names, (cap *= 2) * sizeof *names);
+            if (!bigger)
+                break;
+            names = bigger;
+        }
+        names[n++] = strdup(ent->d_name);
+    }
+    closedir(d);
+    if (!names) {
+        ev_fail(err, errlen, "out of memory");
+        return NULL;
+    }
+    qsort(names, n, sizeof *names, by_name);
+    *count = n;
+    return names;
+}
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    if (fseek(f, 0, SEEK_END) == 0) {
+        long size = ftell(f);
+        if (size >= 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)size + 1))) {
+            size_t got = fread(buf, 1, (size_t)size, f);
+            buf[got] = '\0';
+        }
+    }
+    fclose(f);
+    return buf;
+}
+
+static int apply_sql(PGconn *c, const char *name, const char *sql, char *err, size_t errlen)
+{
+    const char *params[] = {name};
+    int rc = -1;
+    if (ev_pg_exec(c, "BEGIN", 0, NULL, err, errlen) == 0) {
+        PGresult *r = PQexec(c, sql); /* a file may hold several statements */
+        if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+            ev_fail(err, errlen, "migration %s failed: %s", name, PQresultErrorMessage(r));
+        else if (ev_pg_exec(c, "INSERT INTO schema_migrations(name) VALUES ($1)", 1, params, err,
+                            errlen) == 0 &&
+                 ev_pg_exec(c, "COMMIT", 0, NULL, err, errlen) == 0)
+            rc = 0;
+        PQclear(r);
+        if (rc != 0)
+            PQclear(PQexec(c, "ROLLBACK"));
+    }
+    return rc;
+}
+
+static int apply_file(PGconn *c, const char *dir, const char *name, char *err, size_t errlen)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    char *sql = read_file(path);
+    if (!sql)
+        return ev_fail(err, errlen, "cannot read %s", path);
+    int rc = apply_sql(c, name, sql, err, errlen);
+    free(sql);
+    return rc;
+}
+
+static bool already_applied(PGconn *c, const char *name, int *failed, char *err, size_t errlen)
+{
+    const char *params[] = {name};
+    PGresult *r =
+        ev_pg_query(c, "SELECT 1 FROM schema_migrations WHERE name = $1", 1, params, err, errlen);
+    if (!r) {
+        *failed = 1;
+        return false;
+    }
+    bool found = PQntuples(r) > 0;
+    PQclear(r);
+    return found;
+}
+
+int ev_pg_migrate(PGconn *c, const ev_migration *builtins, size_t builtin_count, const char *dir,
+                  char *err, size_t errlen)
+{
+    size_t count = 0;
+    char **names = list_sql_files(dir, &count, err, errlen);
+    if (!names)
+        return -1;
+    int applied = 0;
+    if (ev_pg_exec(c, "SELECT pg_advisory_lock(" MIGRATION_LOCK_KEY ")", 0, NULL, err, errlen) ||
+        ev_pg_exec(c,
+                   "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                   " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
+                   0, NULL, err, errlen)) {
+        applied = -1;
+    }
+    for (size_t i = 0; i < builtin_count && applied >= 0; i++) {
+        int failed = 0;
+        if (already_applied(c, builtins[i].name, &failed, err, errlen))
+            continue;
+        if (failed || apply_sql(c, builtins[i].name, builtins[i].sql, err, errlen) != 0)
+            applied = -1;
+        else
+            applied++;
+    }
+    for (size_t i = 0; i < count && applied >= 0; i++) {
+        int failed = 0;
+        if (already_applied(c, names[i], &failed, err, errlen))
+            continue;
+        if (failed || apply_file(c, dir, names[i], err, errlen) != 0) {
+            applied = -1;
+            break;
+        }
+        ev_info("applied migration %s", names[i]);
+        applied++;
+    }
+    PQclear(PQexec(c, "SELECT pg_advisory_unlock(" MIGRATION_LOCK_KEY ")"));
+    for (size_t i = 0; i < count; i++)
+        free(names[i]);
+    free(names);
+    return applied;
+}
+
+/* --- pool ------------------------------------------------------------------------------ */
+
+struct ev_pg_pool {
+    char *conninfo;
+    int size;
+    int free_count;
+    PGconn **free_conns; /* idle connections, NULL slots mean "not opened yet" */
+    pthread_mutex_t lock;
+    pthread_cond_t available;
+};
+
+ev_pg_pool *ev_pg_pool_new(const char *conninfo, int size)
+{
+    ev_pg_pool *pool = calloc(1, sizeof *pool);
+    if (!pool)
+        return NULL;
+    pool->conninfo = strdup(conninfo);
+    pool->free_conns = calloc((size_t)size, sizeof *pool->free_conns);
+    if (!pool->conninfo || !pool->free_conns) {
+        free(pool->conninfo);
+        free(pool->free_conns);
+        free(pool);
+        return NULL;
+    }
+    pool->size = size;
+    pool->free_count = size;
+    pthread_mutex_init(&pool->lock, NULL);
+    pthread_cond_init(&pool->available, NULL);
+    return pool;
+}
+
+void ev_pg_pool_free(ev_pg_pool *pool)
+{
+    if (!pool)
+        return;
+    for (int i = 0; i < pool->free_count; i++)
+        PQfinish(pool->free_conns[i]);
+    pthread_mutex_destroy(&pool->lock);
+    pthread_cond_destroy(&pool->available);
+    free(pool->free_conns);
+    free(pool->conninfo);
+    free(pool);
+}
+
+PGconn *ev_pg_pool_acquire(ev_pg_pool *pool, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&pool->lock);
+    while (pool->free_count == 0)
+        pthread_cond_wait(&pool->available, &pool->lock);
+    PGconn *c = pool->free_conns[--pool->free_count];
+    pool->free_conns[pool->free_count] = NULL;
+    pthread_mutex_unlock(&pool->lock);
+
+    if (c && ev_pg_broken(c)) {
+        PQfinish(c);
+        c = NULL;
+    }
+    if (!c) {
+        c = ev_pg_connect(pool->conninfo, err, errlen);
+        if (!c) /* give the slot back so a later caller can retry */
+            ev_pg_pool_release(pool, NULL);
+    }
+    return c;
+}
+
+void ev_pg_pool_release(ev_pg_pool *pool, PGconn *c)
+{
+    if (c && (ev_pg_broken(c) || PQtransactionStatus(c) != PQTRANS_IDLE)) {
+        PQfinish(c);
+        c = NULL;
+    }
+    pthread_mutex_lock(&pool->lock);
+    pool->free_conns[pool->free_count++] = c;
+    pthread_cond_signal(&pool->available);
+    pthread_mutex_unlock(&pool->lock);
+}

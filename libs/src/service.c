@@ -1,0 +1,168 @@
+/* Service lifecycle; see ev/service.h. */
+#include "ev/service.h"
+#include "ev/log.h"
+#include "ev/outbox.h"
+#include "ev/util.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#define STARTUP_DB_WAIT_MS 30000
+#define RELAY_BATCH 500
+
+static bool is_ready(void *user, char *why, size_t whylen)
+{
+    ev_service *s = user;
+    char err[256];
+    PGconn *c = ev_pg_pool_acquire(s->pool, err, sizeof err);
+    if (!c) {
+        ev_fail(why, whylen, "PostgreSQL: %s", err);
+        return false;
+    }
+    bool db_ok = ev_pg_exec(c, "SELECT 1", 0, NULL, err, sizeof err) == 0;
+    ev_pg_pool_release(s->pool, c);
+    if (!db_ok) {
+        ev_fail(why, whylen, "PostgreSQL: %s", err);
+        return false;
+    }
+    if (!ev_producer_reachable(s->producer, 1000)) {
+        ev_fail(why, whylen, "Kafka unreachable at %s", s->config.kafka_brokers);
+        return false;
+    }
+    return true;
+}
+
+static int migrate(const ev_config *cfg, char *err, size_t errlen)
+{
+    PGconn *c = NULL;
+    int64_t deadline = ev_monotonic_ms() + STARTUP_DB_WAIT_MS;
+    while (!(c = ev_pg_connect(cfg->pg_conninfo, err, errlen))) {
+        if (ev_monotonic_ms() > deadline)
+            return -1;
+        ev_warn("%s; waiting for PostgreSQL", err);
+        poll(NULL, 0, 500);
+    }
+    int applied = ev_pg_migrate(c, ev_runtime_migrations, ev_runtime_migration_count,
+                                cfg->migrations_dir, err, errlen);
+    PQfinish(c);
+    return applied < 0 ? -1 : 0;
+}
+
+int ev_service_open(ev_service *s, const char *name, int default_port, const char *default_db,
+                    const char *default_migrations_dir, char *err, size_t errlen)
+{
+    memset(s, 0, sizeof *s);
+    atomic_init(&s->stop, false);
+    if (ev_config_load(&s->config, name, default_port, default_db, default_migrations_dir,
+                       ev_getenv, err, errlen) != 0)
+        return -1;
+    ev_log_setup(name, s->config.log_level, NULL);
+    if (migrate(&s->config, err, errlen) != 0)
+        return -1;
+    s->metrics = ev_metrics_new(name);
+    s->pool = ev_pg_pool_new(s->config.pg_conninfo, s->config.pg_pool_size);
+    s->producer = ev_producer_new(s->config.kafka_brokers, name, err, errlen);
+    if (s->metrics && s->pool && s->producer)
+        s->http = ev_http_new(s->config.http_port, EV_MAX_BODY_BYTES, s->metrics, is_ready, s);
+    if (!s->http) {
+        if (s->metrics && s->pool && s->producer)
+            ev_fail(err, errlen, "cannot set up HTTP on port %d", s->config.http_port);
+        else if (s->producer)
+            ev_fail(err, errlen, "out of memory");
+        ev_service_close(s);
+        return -1;
+    }
+    return 0;
+}
+
+typedef struct {
+    ev_service *s;
+    const ev_worker *worker;
+    ev_relay_config relay;
+} threads_arg;
+
+static void *worker_main(void *arg)
+{
+    threads_arg *t = arg;
+    if (ev_worker_run(t->worker, &t->s->stop) != 0)
+        ev_error("consumer stopped with an error");
+    return NULL;
+}
+
+static void *relay_main(void *arg)
+{
+    threads_arg *t = arg;
+    ev_relay_run(&t->relay, &t->s->stop);
+    return NULL;
+}
+
+int ev_service_run(ev_service *s, const ev_worker *worker, bool relay)
+{
+    /* Signals are taken by this thread alone through sigwait; every thread started from
+     * here on inherits the mask. SIGPIPE is ignored: a closed socket is an error return. */
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    threads_arg arg = {.s = s,
+                       .worker = worker,
+                       .relay = {.conninfo = s->config.pg_conninfo,
+                                 .producer = s->producer,
+                                 .metrics = s->metrics,
+                                 .batch_size = RELAY_BATCH}};
+    pthread_t worker_thread, relay_thread;
+    bool worker_started = false, relay_started = false;
+    int rc = 0;
+    if (ev_http_start(s->http) != 0) {
+        ev_error("cannot listen on port %d", s->config.http_port);
+        return -1;
+    }
+    if (worker)
+        worker_started = pthread_create(&worker_thread, NULL, worker_main, &arg) == 0;
+    if (relay)
+        relay_started = pthread_create(&relay_thread, NULL, relay_main, &arg) == 0;
+    if ((worker && !worker_started) || (relay && !relay_started)) {
+        ev_error("cannot start threads");
+        rc = -1;
+    } else {
+        ev_info("%s listening on port %d", s->config.service, s->config.http_port);
+        int sig = 0;
+        sigwait(&signals, &sig);
+        ev_info("signal %d: stopping", sig);
+    }
+    atomic_store(&s->stop, true);
+    if (worker_started)
+        pthread_join(worker_thread, NULL);
+    if (relay_started)
+        pthread_join(relay_thread, NULL);
+    return rc;
+}
+
+void ev_service_close(ev_service *s)
+{
+    ev_http_free(s->http);
+    ev_producer_free(s->producer);
+    ev_pg_pool_free(s->pool);
+    ev_metrics_free(s->metrics);
+    memset(s, 0, sizeof *s);
+}
+
+void ev_service_with_conn(ev_service *s, const struct _u_request *req, struct _u_response *resp,
+                          ev_with_conn_fn fn, void *user)
+{
+    char err[256];
+    PGconn *c = ev_pg_pool_acquire(s->pool, err, sizeof err);
+    if (!c) {
+        ev_error("%s", err);
+        ev_http_reply_error(resp, 503, "unavailable", "database unavailable");
+        return;
+    }
+    fn(c, req, resp, user);
+    ev_pg_pool_release(s->pool, c);
+}

@@ -1,0 +1,250 @@
+/* The consumer loop with inbox, retries and DLQ; see ev/worker.h. */
+#include "ev/worker.h"
+#include "ev/events.h"
+#include "ev/log.h"
+#include "ev/outbox.h"
+#include "ev/pg.h"
+#include "ev/util.h"
+
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+
+#define BACKOFF_MAX_MS 5000
+
+int ev_backoff_ms(int attempt, int base_ms, int max_ms)
+{
+    long wait = base_ms;
+    for (int i = 1; i < attempt && wait < max_ms; i++)
+        wait *= 2;
+    return wait < max_ms ? (int)wait : max_ms;
+}
+
+static void sleep_unless_stopped(int ms, const atomic_bool *stop)
+{
+    int64_t deadline = ev_monotonic_ms() + ms;
+    while (!atomic_load(stop) && ev_monotonic_ms() < deadline)
+        poll(NULL, 0, ms < 50 ? ms : 50);
+}
+
+/* Header values copied out of the original message, kept alive until the send returns. */
+enum { MAX_COPIED_HEADERS = 8 };
+
+int ev_dead_letter(ev_producer *p, const char *dlq_topic, const char *consumer,
+                   const rd_kafka_message_t *msg, const char *error, int attempts,
+                   const atomic_bool *stop)
+{
+    char partition[16], offset[32], tries[16], failed_at[EV_TIME_LEN];
+    snprintf(partition, sizeof partition, "%" PRId32, msg->partition);
+    snprintf(offset, sizeof offset, "%" PRId64, msg->offset);
+    snprintf(tries, sizeof tries, "%d", attempts);
+    ev_time_now(failed_at);
+
+    ev_header headers[7 + MAX_COPIED_HEADERS] = {
+        {"x-origin-topic", rd_kafka_topic_name(msg->rkt)},
+        {"x-origin-partition", partition},
+        {"x-origin-offset", offset},
+        {"x-error", error},
+        {"x-attempts", tries},
+        {"x-failed-at", failed_at},
+        {"x-consumer", consumer},
+    };
+    size_t count = 7;
+    static const char *const carried[] = {"traceparent", "causationId", "eventType"};
+    char copies[3][256];
+    for (size_t i = 0; i < 3; i++)
+        if (ev_message_header(msg, carried[i], copies[i], sizeof copies[i]))
+            headers[count++] = (ev_header){carried[i], copies[i]};
+
+    char key[256] = "";
+    if (msg->key && msg->key_len > 0) {
+        size_t n = msg->key_len < sizeof key - 1 ? msg->key_len : sizeof key - 1;
+        memcpy(key, msg->key, n);
+        key[n] = '\0';
+    }
+    ev_message out = {.topic = dlq_topic,
+                      .key = msg->key ? key : NULL,
+                      .value = msg->payload,
+                      .value_len = msg->len,
+                      .headers = headers,
+                      .header_count = count};
+    for (int attempt = 1; !atomic_load(stop); attempt++) {
+        bool delivered = false;
+        if (ev_producer_send(p, &out, 1, &delivered) == 1)
+            return 0;
+        ev_warn("cannot write to %s yet; retrying", dlq_topic);
+        sleep_unless_stopped(ev_backoff_ms(attempt, 200, BACKOFF_MAX_MS), stop);
+    }
+    return -1;
+}
+
+typedef struct {
+    const ev_worker *w;
+    const atomic_bool *stop;
+    PGconn *conn;
+    char dlq_topic[64];
+} loop_state;
+
+/* Makes sure st->conn is usable, waiting for PostgreSQL as long as it takes. */
+static bool ensure_connection(loop_state *st)
+{
+    char err[512];
+    while (ev_pg_broken(st->conn) && !atomic_load(st->stop)) {
+        PQfinish(st->conn);
+        st->conn = ev_pg_connect(st->w->config->pg_conninfo, err, sizeof err);
+        if (!st->conn) {
+            ev_warn("worker: %s; retrying", err);
+            sleep_unless_stopped(1000, st->stop);
+        }
+    }
+    return !atomic_load(st->stop);
+}
+
+typedef enum { TRY_DONE, TRY_DUPLICATE, TRY_RETRY, TRY_REJECT, TRY_DB_DOWN } try_result;
+
+/* One transaction: inbox claim, handler, commit. */
+static try_result try_once(loop_state *st, ev_delivery *d)
+{
+    char err[512];
+    PGconn *c = st->conn;
+    d->tx = c;
+    d->reason[0] = '\0';
+    if (ev_pg_exec(c, "BEGIN", 0, NULL, err, sizeof err) != 0)
+        return TRY_DB_DOWN;
+    int fresh = ev_inbox_claim(c, d->event, d->topic, d->partition, d->offset, err, sizeof err);
+    ev_outcome outcome = EV_RETRY;
+    if (fresh == 1)
+        outcome = st->w->handler(d, st->w->user);
+    else if (fresh < 0)
+        ev_fail(d->reason, sizeof d->reason, "inbox: %s", err);
+
+    if (fresh == 1 && outcome == EV_HANDLED) {
+        if (ev_pg_exec(c, "COMMIT", 0, NULL, err, sizeof err) == 0)
+            return TRY_DONE;
+        ev_fail(d->reason, sizeof d->reason, "commit: %s", err);
+        outcome = EV_RETRY;
+    }
+    PQclear(PQexec(c, "ROLLBACK"));
+    if (ev_pg_broken(c))
+        return TRY_DB_DOWN;
+    if (fresh == 0)
+        return TRY_DUPLICATE;
+    return outcome == EV_REJECT ? TRY_REJECT : TRY_RETRY;
+}
+
+static bool dead_letter(loop_state *st, const rd_kafka_message_t *msg, const char *cid,
+                        const char *eid, const char *error, int attempts)
+{
+    ev_log(EV_LOG_WARN, cid, eid, "dead-lettering %s[%" PRId32 "]@%" PRId64 " after %d attempt(s): %s",
+           rd_kafka_topic_name(msg->rkt), msg->partition, msg->offset, attempts, error);
+    if (ev_dead_letter(st->w->producer, st->dlq_topic, st->w->config->service, msg, error,
+                       attempts, st->stop) != 0)
+        return false;
+    ev_metrics_count_event(st->w->metrics, "dlq_messages_total", rd_kafka_topic_name(msg->rkt));
+    return true;
+}
+
+/* Handles one message to its end: processed, skipped, or dead-lettered. Returns false
+ * only when stopping interrupted it (then the offset must not be committed). */
+static bool process(loop_state *st, const rd_kafka_message_t *msg)
+{
+    const ev_worker *w = st->w;
+    const char *topic = rd_kafka_topic_name(msg->rkt);
+    char err[512];
+    ev_envelope e;
+    if (ev_envelope_parse(msg->payload, msg->len, &e, err, sizeof err) != 0)
+        return dead_letter(st, msg, NULL, NULL, err, 1);
+    ev_upcast_result up = ev_upcast(&e, err, sizeof err);
+    if (up == EV_UPCAST_UNKNOWN_TYPE) {
+        ev_log(EV_LOG_DEBUG, e.correlation_id, e.event_id, "skipping: %s", err);
+        ev_envelope_clear(&e);
+        return true;
+    }
+    if (up != EV_UPCAST_OK) {
+        bool written = dead_letter(st, msg, e.correlation_id, e.event_id, err, 1);
+        ev_envelope_clear(&e);
+        return written;
+    }
+
+    ev_delivery d = {.event = &e, .topic = topic, .partition = msg->partition, .offset = msg->offset};
+    int64_t start = ev_monotonic_ms();
+    bool finished = false;
+    for (int attempt = 1; !finished && ensure_connection(st);) {
+        switch (try_once(st, &d)) {
+        case TRY_DONE:
+            ev_metrics_count_event(w->metrics, "events_consumed_total", topic);
+            ev_metrics_observe(w->metrics, "event_handle_duration_seconds", NULL,
+                               (double)(ev_monotonic_ms() - start) / 1000.0);
+            ev_log(EV_LOG_DEBUG, e.correlation_id, e.event_id, "handled %s", e.event_type);
+            finished = true;
+            break;
+        case TRY_DUPLICATE:
+            ev_metrics_count_event(w->metrics, "events_duplicate_total", topic);
+            ev_log(EV_LOG_INFO, e.correlation_id, e.event_id, "duplicate %s skipped", e.event_type);
+            finished = true;
+            break;
+        case TRY_REJECT:
+            finished = dead_letter(st, msg, e.correlation_id, e.event_id, d.reason, attempt);
+            break;
+        case TRY_DB_DOWN:
+            ev_warn("worker: database unavailable; waiting");
+            break; /* not the message's fault: no attempt counted */
+        case TRY_RETRY:
+            if (attempt >= w->config->max_attempts) {
+                finished = dead_letter(st, msg, e.correlation_id, e.event_id, d.reason, attempt);
+                break;
+            }
+            ev_metrics_add(w->metrics, "consumer_retries_total", NULL, 1);
+            ev_log(EV_LOG_WARN, e.correlation_id, e.event_id, "attempt %d failed: %s", attempt,
+                   d.reason);
+            sleep_unless_stopped(
+                ev_backoff_ms(attempt, w->config->retry_backoff_ms, BACKOFF_MAX_MS), st->stop);
+            attempt++;
+            break;
+        }
+    }
+    ev_envelope_clear(&e);
+    return finished;
+}
+
+static void run_tick(loop_state *st, int64_t *next_tick)
+{
+    const ev_worker *w = st->w;
+    if (!w->tick || ev_monotonic_ms() < *next_tick)
+        return;
+    *next_tick = ev_monotonic_ms() + w->tick_ms;
+    if (ensure_connection(st) && w->tick(st->conn, w->user) != 0)
+        ev_warn("worker: periodic task failed");
+}
+
+int ev_worker_run(const ev_worker *w, const atomic_bool *stop)
+{
+    char err[512];
+    loop_state st = {.w = w, .stop = stop};
+    if (w->dlq_topic)
+        ev_strlcpy(st.dlq_topic, w->dlq_topic, sizeof st.dlq_topic);
+    else
+        snprintf(st.dlq_topic, sizeof st.dlq_topic, "%s.dlq", w->config->service);
+    ev_consumer *consumer = ev_consumer_new(w->config->kafka_brokers, w->config->service,
+                                            w->topics, w->topic_count, err, sizeof err);
+    if (!consumer) {
+        ev_error("worker: %s", err);
+        return -1;
+    }
+    int64_t next_tick = 0;
+    while (!atomic_load(stop)) {
+        rd_kafka_message_t *msg = ev_consumer_poll(consumer, 100);
+        if (msg) {
+            if (process(&st, msg))
+                ev_consumer_commit(consumer, msg);
+            rd_kafka_message_destroy(msg);
+        } else {
+            ev_consumer_flush_commits(consumer);
+        }
+        run_tick(&st, &next_tick);
+    }
+    ev_consumer_close(consumer);
+    PQfinish(st.conn);
+    return 0;
+}

@@ -1,0 +1,364 @@
+/* Order service: POST /orders and GET /orders/{id}; applies OrderConfirmed/OrderCancelled
+ * from order.lifecycle.events to its own orders. The order, its lines and the OrderPlaced
+ * outbox row are written by one SQL statement, hence one transaction; the runtime's relay
+ * publishes the outbox. `--relay-only` runs just a relay (a second publisher for tests). */
+#include "order_request.h"
+
+#include "ev/events.h"
+#include "ev/log.h"
+#include "ev/outbox.h"
+#include "ev/service.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SERVICE "order"
+#define MAX_PRODUCTS 256
+
+typedef struct {
+    ev_service base;
+    catalog_entry products[MAX_PRODUCTS];
+    size_t product_count;
+    catalog cat;
+} order_service;
+
+/* --- catalog ---------------------------------------------------------------------------- */
+
+static int load_catalog(order_service *os, char *err, size_t errlen)
+{
+    PGconn *c = ev_pg_pool_acquire(os->base.pool, err, errlen);
+    if (!c)
+        return -1;
+    PGresult *r = ev_pg_query(c, "SELECT sku, name, price_cents FROM products ORDER BY sku", 0,
+                              NULL, err, errlen);
+    int rc = -1;
+    if (r && PQntuples(r) <= MAX_PRODUCTS) {
+        for (int i = 0; i < PQntuples(r); i++) {
+            os->products[i] = (catalog_entry){strdup(PQgetvalue(r, i, 0)),
+                                              strdup(PQgetvalue(r, i, 1)),
+                                              strtoll(PQgetvalue(r, i, 2), NULL, 10)};
+        }
+        os->product_count = (size_t)PQntuples(r);
+        os->cat = (catalog){os->products, os->product_count, EV_CURRENCY};
+        rc = 0;
+    } else if (r) {
+        ev_fail(err, errlen, "more than %d products", MAX_PRODUCTS);
+    }
+    PQclear(r);
+    ev_pg_pool_release(os->base.pool, c);
+    return rc;
+}
+
+static void free_catalog(order_service *os)
+{
+    for (size_t i = 0; i < os->product_count; i++) {
+        free((char *)os->products[i].sku);
+        free((char *)os->products[i].name);
+    }
+}
+
+/* --- POST /orders ----------------------------------------------------------------------- */
+
+/* Appends value to a PostgreSQL array literal, quoted and escaped. */
+static void append_array_item(char *buf, size_t n, size_t *used, const char *value, int quote)
+{
+    *used += (size_t)snprintf(buf + *used, n - *used, "%s%s", buf[1] ? "," : "", quote ? "\"" : "");
+    for (const char *p = value; *p && *used + 3 < n; p++) {
+        if (*p == '"' || *p == '\\')
+            buf[(*used)++] = '\\';
+        buf[(*used)++] = *p;
+    }
+    *used += (size_t)snprintf(buf + *used, n - *used, "%s", quote ? "\"" : "");
+}
+
+typedef struct {
+    char skus[ORDER_MAX_LINES * (ORDER_SKU_MAX * 2 + 3) + 3];
+    char quantities[ORDER_MAX_LINES * 12 + 3];
+    char prices[ORDER_MAX_LINES * 21 + 3];
+} line_arrays;
+
+static void build_line_arrays(const order_request *req, line_arrays *a)
+{
+    size_t us = 1, uq = 1, up = 1;
+    strcpy(a->skus, "{");
+    strcpy(a->quantities, "{");
+    strcpy(a->prices, "{");
+    for (size_t i = 0; i < req->line_count; i++) {
+        char q[16], p[24];
+        snprintf(q, sizeof q, "%d", req->lines[i].quantity);
+        snprintf(p, sizeof p, "%lld", (long long)req->lines[i].unit_price_cents);
+        append_array_item(a->skus, sizeof a->skus, &us, req->lines[i].sku, 1);
+        append_array_item(a->quantities, sizeof a->quantities, &uq, q, 0);
+        append_array_item(a->prices, sizeof a->prices, &up, p, 0);
+    }
+    strcat(a->skus, "}");
+    strcat(a->quantities, "}");
+    strcat(a->prices, "}");
+}
+
+/* The whole write side of an order in one statement: one round trip, one transaction.
+ * bench/order_tx.sql runs the same statement under pgbench. */
+static const char insert_order_sql[] =
+    "WITH o AS ("
+    "  INSERT INTO orders (id, customer_id, total_cents, currency, correlation_id,"
+    "                      idempotency_key, request)"
+    "  VALUES ($1, $2, $3, $4, $5, $6, $7)"
+    "  ON CONFLICT (idempotency_key) DO NOTHING"
+    "  RETURNING id"
+    "), i AS ("
+    "  INSERT INTO order_items (order_id, line, sku, quantity, unit_price_cents)"
+    "  SELECT o.id, t.line, t.sku, t.quantity, t.price"
+    "    FROM o, unnest($8::text[], $9::int[], $10::bigint[])"
+    "            WITH ORDINALITY AS t(sku, quantity, price, line)"
+    ")"
+    "INSERT INTO outbox (aggregate_id, topic, event_id, event_type, message, traceparent)"
+    "SELECT o.id, '" EV_TOPIC_ORDERS "', $11, 'OrderPlaced', $12, $13 FROM o";
+
+typedef struct {
+    const char *order_id;
+    const char *status;
+    const char *correlation_id;
+    long long total_cents;
+    const char *currency;
+} placed;
+
+static void reply_placed(struct _u_response *resp, const placed *p)
+{
+    u_map_put(resp->map_header, "X-Correlation-Id", p->correlation_id);
+    ev_http_reply_json(resp, 201,
+                       json_pack("{s:s, s:s, s:s, s:I, s:s}", "orderId", p->order_id, "status",
+                                 p->status, "correlationId", p->correlation_id, "totalCents",
+                                 (json_int_t)p->total_cents, "currency", p->currency));
+}
+
+/* A second POST with the same Idempotency-Key: answer with the order it created. */
+static void replay_idempotent(PGconn *c, const char *key, const char *fingerprint,
+                              struct _u_response *resp)
+{
+    char err[512];
+    const char *params[] = {key};
+    PGresult *r = ev_pg_query(c,
+                              "SELECT id, status, correlation_id, total_cents, currency, request"
+                              "  FROM orders WHERE idempotency_key = $1",
+                              1, params, err, sizeof err);
+    if (!r || PQntuples(r) != 1) {
+        ev_error("idempotent replay: %s", r ? "order vanished" : err);
+        ev_http_reply_error(resp, 500, "internal", "could not read the order for this key");
+    } else if (strcmp(PQgetvalue(r, 0, 5), fingerprint) != 0) {
+        ev_http_reply_error(resp, 422, "idempotency_key_reused",
+                            "this Idempotency-Key was used for a different order");
+    } else {
+        u_map_put(resp->map_header, "Idempotent-Replayed", "true");
+        placed p = {PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2),
+                    strtoll(PQgetvalue(r, 0, 3), NULL, 10), PQgetvalue(r, 0, 4)};
+        reply_placed(resp, &p);
+    }
+    PQclear(r);
+}
+
+typedef struct {
+    order_request req;
+    const char *idempotency_key;
+    char correlation_id[EV_UUID_LEN];
+} place_input;
+
+static void place_order(PGconn *c, const struct _u_request *http_req, struct _u_response *resp,
+                        void *user)
+{
+    (void)http_req;
+    place_input *in = user;
+    char order_id[EV_UUID_LEN], total[24], traceparent[EV_TRACEPARENT_LEN], err[512];
+    ev_uuid_new(order_id);
+    snprintf(total, sizeof total, "%lld", (long long)in->req.total_cents);
+    ev_traceparent_new(in->correlation_id, traceparent);
+
+    ev_envelope e;
+    char *message = NULL, *fingerprint = order_request_fingerprint(&in->req);
+    if (ev_envelope_init(&e, "OrderPlaced", 2, SERVICE, in->correlation_id,
+                         order_placed_payload(&in->req, order_id)) == 0) {
+        message = ev_envelope_serialize(&e);
+    }
+    line_arrays *arrays = malloc(sizeof *arrays);
+    if (!message || !fingerprint || !arrays) {
+        ev_http_reply_error(resp, 500, "internal", "out of memory");
+        goto done;
+    }
+    build_line_arrays(&in->req, arrays);
+    const char *params[] = {order_id,         in->req.customer_id, total,
+                            in->req.currency, in->correlation_id,  in->idempotency_key,
+                            fingerprint,      arrays->skus,        arrays->quantities,
+                            arrays->prices,   e.event_id,          message,
+                            traceparent};
+    PGresult *r = ev_pg_query(c, insert_order_sql, 13, params, err, sizeof err);
+    if (!r) {
+        ev_log(EV_LOG_ERROR, in->correlation_id, NULL, "placing order failed: %s", err);
+        ev_http_reply_error(resp, 503, "unavailable", "the order could not be stored; retry");
+    } else if (atoi(PQcmdTuples(r)) == 0) {
+        replay_idempotent(c, in->idempotency_key, fingerprint, resp);
+    } else {
+        ev_log(EV_LOG_INFO, in->correlation_id, e.event_id, "order %s placed", order_id);
+        placed p = {order_id, "PENDING", in->correlation_id, in->req.total_cents,
+                    in->req.currency};
+        reply_placed(resp, &p);
+    }
+    PQclear(r);
+done:
+    ev_envelope_clear(&e);
+    free(message);
+    free(fingerprint);
+    free(arrays);
+}
+
+static bool valid_idempotency_key(const char *key)
+{
+    size_t n = strlen(key);
+    if (n == 0 || n > 128)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (key[i] < 0x21 || key[i] > 0x7e)
+            return false;
+    return true;
+}
+
+static void post_orders(const struct _u_request *req, struct _u_response *resp, void *user)
+{
+    order_service *os = user;
+    place_input *in = calloc(1, sizeof *in);
+    json_t *body = NULL;
+    if (!in) {
+        ev_http_reply_error(resp, 500, "internal", "out of memory");
+        return;
+    }
+    const char *cid = ev_http_header(req, "X-Correlation-Id");
+    in->idempotency_key = ev_http_header(req, "Idempotency-Key");
+    if (cid && !ev_uuid_valid(cid)) {
+        ev_http_reply_error(resp, 400, "invalid_correlation_id", "X-Correlation-Id must be a UUID");
+    } else if (in->idempotency_key && !valid_idempotency_key(in->idempotency_key)) {
+        ev_http_reply_error(resp, 400, "invalid_idempotency_key",
+                            "Idempotency-Key must be 1 to 128 visible ASCII characters");
+    } else if ((body = ev_http_json_body(os->base.http, req, resp)) != NULL) {
+        order_error verr;
+        if (order_request_parse(body, &os->cat, &in->req, &verr) != 0) {
+            ev_http_reply_error(resp, (unsigned)verr.status, verr.code, "%s", verr.message);
+        } else {
+            if (cid)
+                ev_strlcpy(in->correlation_id, cid, sizeof in->correlation_id);
+            else
+                ev_uuid_new(in->correlation_id);
+            ev_service_with_conn(&os->base, req, resp, place_order, in);
+        }
+    }
+    json_decref(body);
+    free(in);
+}
+
+/* --- GET /orders/{id} --------------------------------------------------------------------- */
+
+static void read_order(PGconn *c, const struct _u_request *req, struct _u_response *resp,
+                       void *user)
+{
+    (void)user;
+    const char *id = u_map_get(req->map_url, "id");
+    char err[512];
+    const char *params[] = {id};
+    PGresult *r = ev_pg_query(
+        c,
+        "SELECT json_build_object('orderId', o.id, 'customerId', o.customer_id,"
+        "  'status', o.status, 'totalCents', o.total_cents, 'currency', o.currency,"
+        "  'correlationId', o.correlation_id, 'cancelReason', o.cancel_reason,"
+        "  'createdAt', o.created_at, 'updatedAt', o.updated_at,"
+        "  'items', (SELECT json_agg(json_build_object('sku', sku, 'quantity', quantity,"
+        "            'unitPriceCents', unit_price_cents) ORDER BY line)"
+        "            FROM order_items WHERE order_id = o.id))::text"
+        "  FROM orders o WHERE o.id = $1",
+        1, params, err, sizeof err);
+    if (!r) {
+        ev_error("reading order: %s", err);
+        ev_http_reply_error(resp, 503, "unavailable", "database unavailable");
+    } else if (PQntuples(r) == 0) {
+        ev_http_reply_error(resp, 404, "not_found", "no order %s", id);
+    } else {
+        u_map_put(resp->map_header, "Content-Type", "application/json");
+        ulfius_set_string_body_response(resp, 200, PQgetvalue(r, 0, 0));
+    }
+    PQclear(r);
+}
+
+static void get_order(const struct _u_request *req, struct _u_response *resp, void *user)
+{
+    order_service *os = user;
+    const char *id = u_map_get(req->map_url, "id");
+    if (!ev_uuid_valid(id)) {
+        ev_http_reply_error(resp, 404, "not_found", "no order %s", id ? id : "");
+        return;
+    }
+    ev_service_with_conn(&os->base, req, resp, read_order, os);
+}
+
+/* --- order.lifecycle.events ------------------------------------------------------------- */
+
+static ev_outcome on_lifecycle(ev_delivery *d, void *user)
+{
+    (void)user;
+    const ev_envelope *e = d->event;
+    const char *order_id = json_string_value(json_object_get(e->payload, "orderId"));
+    const char *reason = json_string_value(json_object_get(e->payload, "reason"));
+    char err[512];
+    const char *params[] = {order_id, reason};
+    int rc;
+    if (strcmp(e->event_type, "OrderConfirmed") == 0)
+        rc = ev_pg_exec(d->tx,
+                        "UPDATE orders SET status = 'CONFIRMED', updated_at = now()"
+                        " WHERE id = $1 AND status = 'PENDING'",
+                        1, params, err, sizeof err);
+    else if (strcmp(e->event_type, "OrderCancelled") == 0)
+        rc = ev_pg_exec(d->tx,
+                        "UPDATE orders SET status = 'CANCELLED', cancel_reason = $2,"
+                        " updated_at = now() WHERE id = $1 AND status = 'PENDING'",
+                        2, params, err, sizeof err);
+    else
+        return EV_HANDLED;
+    if (rc != 0) {
+        ev_fail(d->reason, sizeof d->reason, "%s", err);
+        return EV_RETRY;
+    }
+    ev_log(EV_LOG_INFO, e->correlation_id, e->event_id, "order %s: %s", order_id, e->event_type);
+    return EV_HANDLED;
+}
+
+int main(int argc, char **argv)
+{
+    bool relay_only = argc > 1 && strcmp(argv[1], "--relay-only") == 0;
+    if (argc > 1 && !relay_only) {
+        fprintf(stderr, "usage: %s [--relay-only]\n", argv[0]);
+        return 2;
+    }
+    static order_service os;
+    char err[512];
+    if (ev_service_open(&os.base, SERVICE, 8081, "orders", EVENTIFY_DEFAULT_MIGRATIONS_DIR, err,
+                        sizeof err) != 0) {
+        ev_error("cannot start: %s", err);
+        return 1;
+    }
+    int rc = 1;
+    if (load_catalog(&os, err, sizeof err) != 0) {
+        ev_error("cannot load the catalog: %s", err);
+    } else if (!relay_only && (ev_http_route(os.base.http, "POST", "/orders", post_orders, &os) ||
+                               ev_http_route(os.base.http, "GET", "/orders/:id", get_order, &os))) {
+        ev_error("cannot register routes");
+    } else {
+        static const char *const topics[] = {EV_TOPIC_LIFECYCLE};
+        ev_worker worker = {.config = &os.base.config,
+                            .topics = topics,
+                            .topic_count = 1,
+                            .handler = on_lifecycle,
+                            .user = &os,
+                            .producer = os.base.producer,
+                            .metrics = os.base.metrics};
+        rc = ev_service_run(&os.base, relay_only ? NULL : &worker, true) == 0 ? 0 : 1;
+    }
+    free_catalog(&os);
+    ev_service_close(&os.base);
+    return rc;
+}

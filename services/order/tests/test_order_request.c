@@ -1,0 +1,138 @@
+/* Unit tests of POST /orders validation and pricing (order_request.c). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "order_request.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const catalog_entry entries[] = {
+    {"SKU-RED-TSHIRT", "Red T-shirt", 1999},
+    {"SKU-BLUE-CAP", "Blue cap", 1250},
+};
+static const catalog cat = {entries, 2, "EUR"};
+
+static int parse(const char *text, order_request *out, order_error *err)
+{
+    json_t *body = json_loads(text, 0, NULL);
+    assert_non_null(body);
+    int rc = order_request_parse(body, &cat, out, err);
+    json_decref(body);
+    return rc;
+}
+
+static void expect_rejected(const char *text, int status, const char *code)
+{
+    order_request req;
+    order_error err;
+    assert_int_equal(parse(text, &req, &err), -1);
+    assert_int_equal(err.status, status);
+    assert_string_equal(err.code, code);
+    assert_true(strlen(err.message) > 0);
+}
+
+static void prices_come_from_the_catalog(void **state)
+{
+    (void)state;
+    order_request req;
+    order_error err;
+    assert_int_equal(parse("{\"customerId\":\"c-1001\",\"items\":["
+                           "{\"sku\":\"SKU-RED-TSHIRT\",\"quantity\":2,\"unitPriceCents\":1},"
+                           "{\"sku\":\"SKU-BLUE-CAP\",\"quantity\":1}],\"extra\":true}",
+                           &req, &err),
+                     0);
+    assert_string_equal(req.customer_id, "c-1001");
+    assert_int_equal(req.line_count, 2);
+    assert_int_equal(req.lines[0].unit_price_cents, 1999);
+    assert_int_equal(req.total_cents, 2 * 1999 + 1250);
+    assert_string_equal(req.currency, "EUR");
+}
+
+static void shape_errors_are_400(void **state)
+{
+    (void)state;
+    expect_rejected("{}", 400, "validation_error");
+    expect_rejected("{\"customerId\":5,\"items\":[]}", 400, "validation_error");
+    expect_rejected("{\"customerId\":\"\",\"items\":[{\"sku\":\"SKU-BLUE-CAP\",\"quantity\":1}]}",
+                    400, "validation_error");
+    expect_rejected("{\"customerId\":\"c\"}", 400, "validation_error");
+    expect_rejected("{\"customerId\":\"c\",\"items\":{}}", 400, "validation_error");
+    expect_rejected("{\"customerId\":\"c\",\"items\":[]}", 400, "validation_error");
+    expect_rejected("{\"customerId\":\"c\",\"items\":[5]}", 400, "validation_error");
+    expect_rejected("{\"customerId\":\"c\",\"items\":[{\"sku\":\"SKU-BLUE-CAP\",\"quantity\":\"1\"}]}",
+                    400, "validation_error");
+    expect_rejected("{\"customerId\":\"c\",\"items\":[{\"sku\":\"SKU-BLUE-CAP\",\"quantity\":1.5}]}",
+                    400, "validation_error");
+}
+
+static void quantities_are_bounded(void **state)
+{
+    (void)state;
+    expect_rejected("{\"customerId\":\"c\",\"items\":[{\"sku\":\"SKU-BLUE-CAP\",\"quantity\":0}]}",
+                    400, "invalid_quantity");
+    expect_rejected("{\"customerId\":\"c\",\"items\":[{\"sku\":\"SKU-BLUE-CAP\",\"quantity\":-1}]}",
+                    400, "invalid_quantity");
+    expect_rejected(
+        "{\"customerId\":\"c\",\"items\":[{\"sku\":\"SKU-BLUE-CAP\",\"quantity\":1001}]}", 400,
+        "invalid_quantity");
+}
+
+static void unknown_sku_is_422(void **state)
+{
+    (void)state;
+    expect_rejected("{\"customerId\":\"c\",\"items\":[{\"sku\":\"SKU-NOPE\",\"quantity\":1}]}", 422,
+                    "unknown_sku");
+}
+
+static void too_many_lines(void **state)
+{
+    (void)state;
+    json_t *items = json_array();
+    for (int i = 0; i < ORDER_MAX_LINES + 1; i++)
+        json_array_append_new(items, json_pack("{s:s, s:i}", "sku", "SKU-BLUE-CAP", "quantity", 1));
+    json_t *body = json_pack("{s:s, s:o}", "customerId", "c", "items", items);
+    order_request req;
+    order_error err;
+    assert_int_equal(order_request_parse(body, &cat, &req, &err), -1);
+    assert_string_equal(err.code, "too_many_items");
+    json_array_remove(items, 0);
+    assert_int_equal(order_request_parse(body, &cat, &req, &err), 0);
+    assert_int_equal(req.total_cents, ORDER_MAX_LINES * 1250);
+    json_decref(body);
+}
+
+static void payload_and_fingerprint(void **state)
+{
+    (void)state;
+    order_request req;
+    order_error err;
+    assert_int_equal(parse("{\"customerId\":\"c-1\",\"items\":[{\"sku\":\"SKU-BLUE-CAP\","
+                           "\"quantity\":3}]}",
+                           &req, &err),
+                     0);
+    json_t *p = order_placed_payload(&req, "6f1c8f64-9b53-4c43-9d7e-1c1bbf6b1a11");
+    assert_string_equal(json_string_value(json_object_get(p, "orderId")),
+                        "6f1c8f64-9b53-4c43-9d7e-1c1bbf6b1a11");
+    assert_int_equal(json_integer_value(json_object_get(p, "totalCents")), 3750);
+    json_t *line = json_array_get(json_object_get(p, "items"), 0);
+    assert_int_equal(json_integer_value(json_object_get(line, "unitPriceCents")), 1250);
+    json_decref(p);
+    char *f = order_request_fingerprint(&req);
+    assert_string_equal(f, "{\"customerId\":\"c-1\",\"items\":[{\"sku\":\"SKU-BLUE-CAP\","
+                           "\"quantity\":3}]}");
+    free(f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(prices_come_from_the_catalog), cmocka_unit_test(shape_errors_are_400),
+        cmocka_unit_test(quantities_are_bounded),       cmocka_unit_test(unknown_sku_is_422),
+        cmocka_unit_test(too_many_lines),               cmocka_unit_test(payload_and_fingerprint),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

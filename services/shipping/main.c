@@ -1,0 +1,102 @@
+/* Shipping service: one shipment per OrderConfirmed (ShipmentCreated). The shipment row and
+ * the event are written together; a second OrderConfirmed for the same order finds the row
+ * and emits nothing. GET /shipments/{orderId}. */
+#include "ev/events.h"
+#include "ev/log.h"
+#include "ev/outbox.h"
+#include "ev/service.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define SERVICE "shipping"
+
+static ev_outcome handle(ev_delivery *d, void *user)
+{
+    (void)user;
+    const ev_envelope *e = d->event;
+    if (strcmp(e->event_type, "OrderConfirmed") != 0)
+        return EV_HANDLED;
+    const char *order_id = json_string_value(json_object_get(e->payload, "orderId"));
+    char shipment_id[EV_UUID_LEN], err[512];
+    ev_uuid_new(shipment_id);
+    const char *params[] = {order_id, shipment_id};
+    PGresult *r = ev_pg_query(d->tx,
+                              "INSERT INTO shipments (order_id, shipment_id) VALUES ($1, $2)"
+                              " ON CONFLICT (order_id) DO NOTHING",
+                              2, params, err, sizeof err);
+    int created = r ? atoi(PQcmdTuples(r)) : -1;
+    PQclear(r);
+    if (created == 1 &&
+        ev_emit(d->tx, SERVICE, e, "ShipmentCreated", 1,
+                json_pack("{s:s, s:s, s:s}", "orderId", order_id, "shipmentId", shipment_id,
+                          "status", "CREATED"),
+                err, sizeof err) != 0)
+        created = -1;
+    if (created < 0) {
+        ev_fail(d->reason, sizeof d->reason, "%s", err);
+        return EV_RETRY;
+    }
+    if (created == 1)
+        ev_log(EV_LOG_INFO, e->correlation_id, e->event_id, "order %s: shipment %s created",
+               order_id, shipment_id);
+    return EV_HANDLED;
+}
+
+static void read_shipment(PGconn *c, const struct _u_request *req, struct _u_response *resp,
+                          void *user)
+{
+    (void)user;
+    const char *id = u_map_get(req->map_url, "orderId");
+    char err[512];
+    const char *params[] = {id};
+    PGresult *r = ev_pg_query(c,
+                              "SELECT json_build_object('orderId', order_id, 'shipmentId',"
+                              " shipment_id, 'status', status, 'createdAt', created_at)::text"
+                              " FROM shipments WHERE order_id = $1",
+                              1, params, err, sizeof err);
+    if (!r)
+        ev_http_reply_error(resp, 503, "unavailable", "database unavailable");
+    else if (PQntuples(r) == 0)
+        ev_http_reply_error(resp, 404, "not_found", "no shipment for order %s", id);
+    else {
+        u_map_put(resp->map_header, "Content-Type", "application/json");
+        ulfius_set_string_body_response(resp, 200, PQgetvalue(r, 0, 0));
+    }
+    PQclear(r);
+}
+
+static void get_shipment(const struct _u_request *req, struct _u_response *resp, void *user)
+{
+    const char *id = u_map_get(req->map_url, "orderId");
+    if (!ev_uuid_valid(id)) {
+        ev_http_reply_error(resp, 404, "not_found", "no shipment for order %s", id ? id : "");
+        return;
+    }
+    ev_service_with_conn(user, req, resp, read_shipment, NULL);
+}
+
+int main(void)
+{
+    static ev_service s;
+    char err[512];
+    if (ev_service_open(&s, SERVICE, 8084, "shipping", EVENTIFY_DEFAULT_MIGRATIONS_DIR, err,
+                        sizeof err) != 0) {
+        ev_error("cannot start: %s", err);
+        return 1;
+    }
+    static const char *const topics[] = {EV_TOPIC_LIFECYCLE};
+    ev_worker worker = {.config = &s.config,
+                        .topics = topics,
+                        .topic_count = 1,
+                        .handler = handle,
+                        .producer = s.producer,
+                        .metrics = s.metrics};
+    int rc = 1;
+    if (ev_http_route(s.http, "GET", "/shipments/:orderId", get_shipment, &s) != 0)
+        ev_error("cannot register routes");
+    else
+        rc = ev_service_run(&s, &worker, true) == 0 ? 0 : 1;
+    ev_service_close(&s);
+    return rc;
+}
