@@ -4,6 +4,8 @@
 #include "ev/util.h"
 
 #include <dirent.h>
+#include <libpq-events.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +13,73 @@
 
 /* Any constant works; it only has to be the same in every instance of a service. */
 #define MIGRATION_LOCK_KEY "7274629101"
+
+/* --- prepared statements ------------------------------------------------------------------
+ * Parameterized statements are prepared once per connection and then executed by name, so
+ * PostgreSQL parses and plans them once instead of on every event. The cache hangs off the
+ * connection through libpq's event instance data and dies with it. */
+
+#define PREPARED_MAX 64
+
+typedef struct {
+    size_t count;
+    uint64_t hashes[PREPARED_MAX];
+    char *texts[PREPARED_MAX];
+} prepared_cache;
+
+static int pg_event(PGEventId id, void *event_info, void *pass_through)
+{
+    (void)pass_through;
+    if (id != PGEVT_CONNDESTROY && id != PGEVT_CONNRESET)
+        return 1;
+    PGconn *c = id == PGEVT_CONNDESTROY ? ((PGEventConnDestroy *)event_info)->conn
+                                        : ((PGEventConnReset *)event_info)->conn;
+    prepared_cache *cache = PQinstanceData(c, pg_event);
+    if (cache) {
+        for (size_t i = 0; i < cache->count; i++)
+            free(cache->texts[i]);
+        cache->count = 0; /* a reset connection has lost its prepared statements */
+        if (id == PGEVT_CONNDESTROY)
+            free(cache);
+    }
+    return 1;
+}
+
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* The name of sql's prepared statement on c, preparing it first if needed; NULL when the
+ * cache is full or missing (then the caller runs the statement unprepared). */
+static const char *prepared_name(PGconn *c, const char *sql, int nparams, char name[24],
+                                 PGresult **failure)
+{
+    prepared_cache *cache = PQinstanceData(c, pg_event);
+    if (!cache)
+        return NULL;
+    uint64_t h = fnv1a(sql);
+    snprintf(name, 24, "ev_%016llx", (unsigned long long)h);
+    for (size_t i = 0; i < cache->count; i++)
+        if (cache->hashes[i] == h && strcmp(cache->texts[i], sql) == 0)
+            return name;
+    if (cache->count == PREPARED_MAX)
+        return NULL;
+    PGresult *r = PQprepare(c, name, sql, nparams, NULL);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        *failure = r;
+        return NULL;
+    }
+    PQclear(r);
+    cache->hashes[cache->count] = h;
+    cache->texts[cache->count++] = strdup(sql);
+    if (!cache->texts[cache->count - 1])
+        cache->count--;
+    return name;
+}
 
 PGconn *ev_pg_connect(const char *conninfo, char *err, size_t errlen)
 {
@@ -20,13 +89,25 @@ PGconn *ev_pg_connect(const char *conninfo, char *err, size_t errlen)
         PQfinish(c);
         return NULL;
     }
+    prepared_cache *cache = calloc(1, sizeof *cache);
+    if (cache && PQregisterEventProc(c, pg_event, "eventify", NULL) &&
+        PQsetInstanceData(c, pg_event, cache))
+        return c;
+    free(cache); /* no cache: statements simply run unprepared */
     return c;
 }
 
 PGresult *ev_pg_query(PGconn *c, const char *sql, int nparams, const char *const *params,
                       char *err, size_t errlen)
 {
-    PGresult *r = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
+    char name[24];
+    PGresult *r = NULL;
+    const char *prepared = nparams > 0 ? prepared_name(c, sql, nparams, name, &r) : NULL;
+    if (prepared)
+        r = PQexecPrepared(c, prepared, nparams, params, NULL, NULL, 0);
+    else if (!r)
+        r = nparams > 0 ? PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0)
+                        : PQexec(c, sql);
     ExecStatusType st = PQresultStatus(r);
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
         return r;

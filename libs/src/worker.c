@@ -208,6 +208,105 @@ static bool process(loop_state *st, const rd_kafka_message_t *msg)
     return finished;
 }
 
+/* --- batches --------------------------------------------------------------------------------
+ * Whatever the consumer has already fetched (up to BATCH_MAX) is handled in ONE transaction:
+ * one BEGIN/COMMIT and one fsync for many events. If anything in the batch is not plainly
+ * handled (a retry, a reject, a database error) the batch is rolled back and its messages go
+ * one by one through process(), which owns retries and dead-lettering. */
+
+#define BATCH_MAX 128
+
+typedef struct {
+    rd_kafka_message_t *msg;
+    ev_envelope event;
+    bool decoded; /* valid and upcast: handled in the batch transaction */
+    bool duplicate;
+} batch_item;
+
+static void decode_for_batch(batch_item *item)
+{
+    char err[512];
+    item->decoded = false;
+    if (ev_envelope_parse(item->msg->payload, item->msg->len, &item->event, err, sizeof err) != 0)
+        return;
+    if (ev_upcast(&item->event, err, sizeof err) != EV_UPCAST_OK) {
+        ev_envelope_clear(&item->event);
+        return;
+    }
+    item->decoded = true;
+}
+
+/* Returns true when every decoded message of the batch was handled and committed. */
+static bool try_batch(loop_state *st, batch_item *items, size_t n)
+{
+    char err[512];
+    PGconn *c = st->conn;
+    if (ev_pg_broken(c) || ev_pg_exec(c, "BEGIN", 0, NULL, err, sizeof err) != 0)
+        return false;
+    bool ok = true;
+    for (size_t i = 0; i < n && ok; i++) {
+        batch_item *it = &items[i];
+        if (!it->decoded)
+            continue;
+        const char *topic = rd_kafka_topic_name(it->msg->rkt);
+        int fresh = ev_inbox_claim(c, &it->event, topic, it->msg->partition, it->msg->offset, err,
+                                   sizeof err);
+        it->duplicate = fresh == 0;
+        if (fresh == 1) {
+            ev_delivery d = {.tx = c, .event = &it->event, .topic = topic,
+                             .partition = it->msg->partition, .offset = it->msg->offset};
+            ok = st->w->handler(&d, st->w->user) == EV_HANDLED;
+        } else {
+            ok = fresh == 0;
+        }
+    }
+    if (ok && ev_pg_exec(c, "COMMIT", 0, NULL, err, sizeof err) == 0)
+        return true;
+    PQclear(PQexec(c, "ROLLBACK"));
+    return false;
+}
+
+/* Handles n messages; returns how many, from the start, are finished (their offsets may be
+ * stored). Fewer than n only when stopping interrupted the work. */
+static size_t process_batch(loop_state *st, rd_kafka_message_t **msgs, size_t n)
+{
+    const ev_worker *w = st->w;
+    batch_item items[BATCH_MAX];
+    size_t decoded = 0;
+    for (size_t i = 0; i < n; i++) {
+        items[i] = (batch_item){.msg = msgs[i]};
+        decode_for_batch(&items[i]);
+        decoded += items[i].decoded;
+    }
+    bool committed = false;
+    if (decoded > 1 && ensure_connection(st)) {
+        int64_t start = ev_monotonic_ms();
+        committed = try_batch(st, items, n);
+        double per_event = (double)(ev_monotonic_ms() - start) / 1000.0 / (double)decoded;
+        for (size_t i = 0; committed && i < n; i++) {
+            if (!items[i].decoded)
+                continue;
+            const char *topic = rd_kafka_topic_name(msgs[i]->rkt);
+            ev_metrics_count_event(w->metrics,
+                                   items[i].duplicate ? "events_duplicate_total"
+                                                      : "events_consumed_total",
+                                   topic);
+            if (!items[i].duplicate)
+                ev_metrics_observe(w->metrics, "event_handle_duration_seconds", NULL, per_event);
+        }
+    }
+    size_t finished = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool done = committed && items[i].decoded;
+        if (items[i].decoded)
+            ev_envelope_clear(&items[i].event);
+        if (!done && !process(st, msgs[i]))
+            break; /* stopping: this one and the rest are redelivered after restart */
+        finished++;
+    }
+    return finished;
+}
+
 static void run_tick(loop_state *st, int64_t *next_tick)
 {
     const ev_worker *w = st->w;
@@ -233,14 +332,21 @@ int ev_worker_run(const ev_worker *w, const atomic_bool *stop)
         return -1;
     }
     int64_t next_tick = 0;
+    rd_kafka_message_t *batch[BATCH_MAX];
     while (!atomic_load(stop)) {
+        size_t n = 0;
         rd_kafka_message_t *msg = ev_consumer_poll(consumer, 100);
-        if (msg) {
-            if (process(&st, msg))
-                ev_consumer_commit(consumer, msg);
-            rd_kafka_message_destroy(msg);
-        } else {
+        while (msg) { /* take what is already fetched, without waiting for more */
+            batch[n++] = msg;
+            msg = n < BATCH_MAX ? ev_consumer_poll(consumer, 0) : NULL;
+        }
+        if (n == 0)
             ev_consumer_flush_commits(consumer);
+        size_t finished = n ? process_batch(&st, batch, n) : 0;
+        for (size_t i = 0; i < n; i++) {
+            if (i < finished)
+                ev_consumer_commit(consumer, batch[i]);
+            rd_kafka_message_destroy(batch[i]);
         }
         run_tick(&st, &next_tick);
     }

@@ -95,7 +95,7 @@ static ev_outcome handle(ev_delivery *d, void *user)
     const char *order_id = json_string_value(json_object_get(e->payload, "orderId"));
     const char *detail = json_string_value(json_object_get(e->payload, "reason"));
     char err[512];
-    saga_state from;
+    saga_state from = SAGA_STARTED;
     if (load_saga(d->tx, o, e, order_id, &from, err, sizeof err) != 0) {
         ev_fail(d->reason, sizeof d->reason, "%s", err);
         return EV_RETRY;

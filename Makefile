@@ -1,0 +1,74 @@
+# Eventify Commerce: the two commands are `make up` and `make test` (see README.md).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+ROOT := $(CURDIR)
+STACK := infra/scripts/stack.sh
+PYTHON := /usr/bin/python3
+
+# The stack `make test` runs against: short saga deadline and quick retries so failure
+# paths finish within a test's patience. `make up` uses the SPEC defaults.
+TEST_ENV := EVENTIFY_SAGA_TIMEOUT_MS=6000 EVENTIFY_MAX_ATTEMPTS=3 EVENTIFY_RETRY_BACKOFF_MS=50
+
+.PHONY: help deps build build-asan web up down status logs test unit-test system-test \
+        browser-test bench lint format clean
+
+help:
+	@echo "make up      install what is missing, build, start everything, print the URLs"
+	@echo "make down    stop everything (data is kept in .run/)"
+	@echo "make test    the same set-up, then unit (ASan+UBSan), system and browser tests"
+	@echo "make status | logs | bench | lint | format | clean"
+
+deps:
+	@infra/scripts/install-deps.sh
+
+build: deps
+	@cmake --preset release >/dev/null && cmake --build --preset release
+
+build-asan: deps
+	@cmake --preset asan >/dev/null && cmake --build --preset asan
+
+web: deps
+	@if [ -f web/package.json ]; then infra/scripts/build-web.sh; fi
+
+up: build web
+	@$(STACK) up
+
+down:
+	@$(STACK) down
+
+status:
+	@$(STACK) status
+
+logs:
+	@$(STACK) logs $(SERVICE)
+
+unit-test: build-asan
+	@ctest --preset asan
+
+system-test:
+	@$(PYTHON) -m pytest -p no:cacheprovider tests/system
+
+browser-test:
+	@if [ -d tests/browser ] && [ -f web/package.json ]; then infra/scripts/browser-tests.sh; fi
+
+test: build web unit-test
+	@$(TEST_ENV) $(STACK) up
+	@$(MAKE) --no-print-directory system-test
+	@$(MAKE) --no-print-directory browser-test
+
+bench: build
+	@bench/run.sh
+
+lint: deps
+	@cmake --preset debug >/dev/null
+	@git ls-files '*.c' '*.h' | xargs clang-format --dry-run -Werror
+	@git ls-files 'libs/*.c' 'services/*.c' 'tools/*.c' | grep -v /tests/ | \
+		xargs clang-tidy -p build/debug --quiet -warnings-as-errors='*' 2>/dev/null
+	@cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+		--inline-suppr --suppress=missingIncludeSystem -I libs/include libs/src services tools
+
+format:
+	@git ls-files '*.c' '*.h' | xargs clang-format -i
+
+clean:
+	@rm -rf build
