@@ -31,8 +31,8 @@ int ev_env_long(const char *(*getenv_fn)(const char *), const char *name, long d
     return 0;
 }
 
-int ev_env_str(const char *(*getenv_fn)(const char *), const char *name, const char *def,
-               char *out, size_t outlen, char *err, size_t errlen)
+int ev_env_str(const char *(*getenv_fn)(const char *), const char *name, const char *def, char *out,
+               size_t outlen, char *err, size_t errlen)
 {
     const char *text = getenv_fn(name);
     if (!text || !*text)
@@ -72,14 +72,13 @@ int ev_config_load(ev_config *cfg, const char *service, int default_port, const 
     if (!ev_strlcpy(cfg->service, service, sizeof cfg->service))
         return ev_fail(err, errlen, "service name too long");
 
-    long port, pg_port, pool, attempts, backoff;
+    long port = 0, pg_port = 0, pool = 0, attempts = 0, backoff = 0;
     char host[128], db[64], user[64], password[128], level[16];
     if (ev_env_long(getenv_fn, "EVENTIFY_HTTP_PORT", default_port, 1, 65535, &port, err, errlen) ||
         ev_env_long(getenv_fn, "EVENTIFY_PG_PORT", 5432, 1, 65535, &pg_port, err, errlen) ||
         ev_env_long(getenv_fn, "EVENTIFY_PG_POOL_SIZE", 8, 1, 256, &pool, err, errlen) ||
         ev_env_long(getenv_fn, "EVENTIFY_MAX_ATTEMPTS", 4, 1, 100, &attempts, err, errlen) ||
-        ev_env_long(getenv_fn, "EVENTIFY_RETRY_BACKOFF_MS", 100, 1, 60000, &backoff, err,
-                    errlen) ||
+        ev_env_long(getenv_fn, "EVENTIFY_RETRY_BACKOFF_MS", 100, 1, 60000, &backoff, err, errlen) ||
         ev_env_str(getenv_fn, "EVENTIFY_KAFKA_BROKERS", "localhost:9092", cfg->kafka_brokers,
                    sizeof cfg->kafka_brokers, err, errlen) ||
         ev_env_str(getenv_fn, "EVENTIFY_PG_HOST", "localhost", host, sizeof host, err, errlen) ||

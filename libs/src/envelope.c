@@ -6,8 +6,8 @@
 #include <string.h>
 #include <uuid/uuid.h>
 
-static const char *const envelope_fields[] = {"eventId",  "eventType", "occurredAt", "correlationId",
-                                              "producer", "version",   "payload"};
+static const char *const envelope_fields[] = {
+    "eventId", "eventType", "occurredAt", "correlationId", "producer", "version", "payload"};
 enum { ENVELOPE_FIELD_COUNT = sizeof envelope_fields / sizeof envelope_fields[0] };
 
 int ev_envelope_init(ev_envelope *e, const char *event_type, int version, const char *producer,
@@ -30,10 +30,10 @@ int ev_envelope_init(ev_envelope *e, const char *event_type, int version, const 
 
 char *ev_envelope_serialize(const ev_envelope *e)
 {
-    json_t *root = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:O}", "eventId", e->event_id,
-                             "eventType", e->event_type, "occurredAt", e->occurred_at,
-                             "correlationId", e->correlation_id, "producer", e->producer,
-                             "version", e->version, "payload", e->payload);
+    json_t *root =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:O}", "eventId", e->event_id, "eventType",
+                  e->event_type, "occurredAt", e->occurred_at, "correlationId", e->correlation_id,
+                  "producer", e->producer, "version", e->version, "payload", e->payload);
     if (!root)
         return NULL;
     char *text = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -114,8 +114,8 @@ int ev_envelope_parse(const char *data, size_t len, ev_envelope *out, char *err,
     json_error_t jerr;
     json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root)
-        return ev_fail(err, errlen, "invalid JSON at line %d column %d: %s", jerr.line,
-                       jerr.column, jerr.text);
+        return ev_fail(err, errlen, "invalid JSON at line %d column %d: %s", jerr.line, jerr.column,
+                       jerr.text);
     int rc = parse_root(root, out, err, errlen);
     json_decref(root);
     if (rc != 0)

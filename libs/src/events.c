@@ -20,11 +20,11 @@ typedef struct {
 } event_kind;
 
 static const event_kind kinds[] = {
-    {"OrderPlaced", EV_TOPIC_ORDERS, 2},          {"InventoryReserved", EV_TOPIC_INVENTORY, 2},
-    {"OutOfStock", EV_TOPIC_INVENTORY, 1},        {"InventoryReleased", EV_TOPIC_INVENTORY, 1},
-    {"PaymentSucceeded", EV_TOPIC_PAYMENTS, 1},   {"PaymentFailed", EV_TOPIC_PAYMENTS, 1},
-    {"PaymentRefunded", EV_TOPIC_PAYMENTS, 1},    {"OrderConfirmed", EV_TOPIC_LIFECYCLE, 1},
-    {"OrderCancelled", EV_TOPIC_LIFECYCLE, 1},    {"ShipmentCreated", EV_TOPIC_SHIPPING, 1},
+    {"OrderPlaced", EV_TOPIC_ORDERS, 2},        {"InventoryReserved", EV_TOPIC_INVENTORY, 2},
+    {"OutOfStock", EV_TOPIC_INVENTORY, 1},      {"InventoryReleased", EV_TOPIC_INVENTORY, 1},
+    {"PaymentSucceeded", EV_TOPIC_PAYMENTS, 1}, {"PaymentFailed", EV_TOPIC_PAYMENTS, 1},
+    {"PaymentRefunded", EV_TOPIC_PAYMENTS, 1},  {"OrderConfirmed", EV_TOPIC_LIFECYCLE, 1},
+    {"OrderCancelled", EV_TOPIC_LIFECYCLE, 1},  {"ShipmentCreated", EV_TOPIC_SHIPPING, 1},
 };
 
 const ev_product *ev_catalog_find(const char *sku)

@@ -57,8 +57,8 @@ const char *ev_http_header(const struct _u_request *req, const char *name)
     return u_map_get_case(req->map_header, name);
 }
 
-int ev_http_query_long(const struct _u_request *req, const char *name, long def, long min,
-                       long max, long *out)
+int ev_http_query_long(const struct _u_request *req, const char *name, long def, long min, long max,
+                       long *out)
 {
     const char *text = u_map_get(req->map_url, name);
     if (!text || !*text) {
@@ -73,8 +73,7 @@ int ev_http_query_long(const struct _u_request *req, const char *name, long def,
     return 0;
 }
 
-json_t *ev_http_json_body(const ev_http *h, const struct _u_request *req,
-                          struct _u_response *resp)
+json_t *ev_http_json_body(const ev_http *h, const struct _u_request *req, struct _u_response *resp)
 {
     if (req->binary_body_length > h->max_body) {
         ev_http_reply_error(resp, 413, "payload_too_large", "request body exceeds %zu bytes",
@@ -90,8 +89,8 @@ json_t *ev_http_json_body(const ev_http *h, const struct _u_request *req,
         return NULL;
     }
     json_error_t jerr;
-    json_t *body = json_loadb(req->binary_body, req->binary_body_length, JSON_REJECT_DUPLICATES,
-                              &jerr);
+    json_t *body =
+        json_loadb(req->binary_body, req->binary_body_length, JSON_REJECT_DUPLICATES, &jerr);
     if (!body) {
         ev_http_reply_error(resp, 400, "malformed_json", "malformed JSON at line %d column %d: %s",
                             jerr.line, jerr.column, jerr.text);
@@ -131,7 +130,8 @@ static void ready(const struct _u_request *req, struct _u_response *resp, void *
     ev_http *h = user;
     char why[256] = "";
     if (h->ready && !h->ready(h->ready_user, why, sizeof why)) {
-        ev_http_reply_json(resp, 503, json_pack("{s:s, s:s}", "status", "not ready", "reason", why));
+        ev_http_reply_json(resp, 503,
+                           json_pack("{s:s, s:s}", "status", "not ready", "reason", why));
         return;
     }
     ev_http_reply_json(resp, 200, json_pack("{s:s}", "status", "ready"));
@@ -172,7 +172,8 @@ ev_http *ev_http_new(int port, size_t max_body, ev_metrics *m, ev_http_ready_fn 
     h->ready = ready_fn;
     h->ready_user = ready_user;
     ulfius_set_default_endpoint(&h->instance, not_found, NULL);
-    if (ev_http_route(h, "GET", "/health", health, h) || ev_http_route(h, "GET", "/ready", ready, h) ||
+    if (ev_http_route(h, "GET", "/health", health, h) ||
+        ev_http_route(h, "GET", "/ready", ready, h) ||
         ev_http_route(h, "GET", "/metrics", metrics, h)) {
         ev_http_free(h);
         return NULL;

@@ -52,12 +52,13 @@ static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, 
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     (void)rk;
-    ev_log(level <= 3 ? EV_LOG_ERROR : level <= 5 ? EV_LOG_WARN : EV_LOG_DEBUG, NULL, NULL,
-           "kafka %s: %s", fac, buf);
+    ev_log(level <= 3   ? EV_LOG_ERROR
+           : level <= 5 ? EV_LOG_WARN
+                        : EV_LOG_DEBUG,
+           NULL, NULL, "kafka %s: %s", fac, buf);
 }
 
-ev_producer *ev_producer_new(const char *brokers, const char *client_id, char *err,
-                             size_t errlen)
+ev_producer *ev_producer_new(const char *brokers, const char *client_id, char *err, size_t errlen)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     if (conf_set(conf, "bootstrap.servers", brokers, err, errlen) ||
@@ -106,10 +107,10 @@ static rd_kafka_resp_err_t produce_one(ev_producer *p, const ev_message *m, deli
         rd_kafka_header_add(hdrs, m->headers[h].name, -1, m->headers[h].value, -1);
     for (;;) {
         rd_kafka_resp_err_t rc = rd_kafka_producev(
-            p->rk, RD_KAFKA_V_TOPIC(m->topic),
-            RD_KAFKA_V_KEY(m->key, m->key ? strlen(m->key) : 0),
-            RD_KAFKA_V_VALUE((void *)m->value, m->value_len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(slot), RD_KAFKA_V_END);
+            p->rk, RD_KAFKA_V_TOPIC(m->topic), RD_KAFKA_V_KEY(m->key, m->key ? strlen(m->key) : 0),
+            RD_KAFKA_V_VALUE((void *)m->value, m->value_len),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
+            RD_KAFKA_V_OPAQUE(slot), RD_KAFKA_V_END);
         if (rc != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
             if (rc) /* on failure ownership of the headers stays with us */
                 rd_kafka_headers_destroy(hdrs);
@@ -178,9 +179,8 @@ struct ev_consumer {
 
 #define COMMIT_EVERY_MS 100
 
-ev_consumer *ev_consumer_new(const char *brokers, const char *group_id,
-                             const char *const *topics, size_t topic_count, char *err,
-                             size_t errlen)
+ev_consumer *ev_consumer_new(const char *brokers, const char *group_id, const char *const *topics,
+                             size_t topic_count, char *err, size_t errlen)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     if (conf_set(conf, "bootstrap.servers", brokers, err, errlen) ||

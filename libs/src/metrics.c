@@ -215,8 +215,8 @@ char *ev_metrics_render(ev_metrics *m)
         if (seen_before(m, i))
             continue;
         const series *first = &m->all[i];
-        appendf(&t, "# HELP %s %s\n# TYPE %s %s\n", first->name, help_of(first->name),
-                first->name, kind_names[first->kind]);
+        appendf(&t, "# HELP %s %s\n# TYPE %s %s\n", first->name, help_of(first->name), first->name,
+                kind_names[first->kind]);
         for (size_t j = i; j < m->count; j++)
             if (strcmp(m->all[j].name, first->name) == 0)
                 render_series(&t, m, &m->all[j]);

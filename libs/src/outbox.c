@@ -84,13 +84,12 @@ static int emit(PGconn *tx, const char *producer, const char *correlation_id,
 int ev_emit(PGconn *tx, const char *producer, const ev_envelope *cause, const char *event_type,
             int version, json_t *payload, char *err, size_t errlen)
 {
-    return emit(tx, producer, cause->correlation_id, cause->event_id, event_type, version,
-                payload, err, errlen);
+    return emit(tx, producer, cause->correlation_id, cause->event_id, event_type, version, payload,
+                err, errlen);
 }
 
 int ev_emit_uncaused(PGconn *tx, const char *producer, const char *correlation_id,
-                     const char *event_type, int version, json_t *payload, char *err,
-                     size_t errlen)
+                     const char *event_type, int version, json_t *payload, char *err, size_t errlen)
 {
     return emit(tx, producer, correlation_id, NULL, event_type, version, payload, err, errlen);
 }
@@ -102,13 +101,14 @@ int ev_inbox_claim(PGconn *tx, const ev_envelope *e, const char *topic, int32_t 
     snprintf(part, sizeof part, "%" PRId32, partition);
     snprintf(off, sizeof off, "%" PRId64, offset);
     const char *params[] = {e->event_id, e->event_type, topic, part, off};
-    PGresult *r = ev_pg_query(tx,
-                              "INSERT INTO inbox (event_id, event_type, topic, partition, \"offset\")"
-                              " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING",
-                              5, params, err, errlen);
+    PGresult *r =
+        ev_pg_query(tx,
+                    "INSERT INTO inbox (event_id, event_type, topic, partition, \"offset\")"
+                    " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING",
+                    5, params, err, errlen);
     if (!r)
         return -1;
-    int fresh = atoi(PQcmdTuples(r)) == 1;
+    int fresh = ev_pg_affected(r) == 1;
     PQclear(r);
     return fresh;
 }
@@ -232,8 +232,8 @@ int ev_relay_publish_once(PGconn *c, const ev_relay_config *cfg, int *failed)
         ev_relay_ids_literal(ids, delivered, (size_t)n, literal, literal_size);
         const char *upd[] = {literal};
         if (published > 0 &&
-            ev_pg_exec(c, "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
-                       1, upd, err, sizeof err) != 0) {
+            ev_pg_exec(c, "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", 1,
+                       upd, err, sizeof err) != 0) {
             ev_error("relay: %s", err);
             published = -1;
         }
@@ -273,10 +273,11 @@ static void wait_for_notify(PGconn *c, int timeout_ms, const atomic_bool *stop)
 static void update_backlog(PGconn *c, const ev_relay_config *cfg)
 {
     char err[256];
-    PGresult *r = ev_pg_query(c, "SELECT count(*) FROM outbox WHERE published_at IS NULL", 0,
-                              NULL, err, sizeof err);
+    PGresult *r = ev_pg_query(c, "SELECT count(*) FROM outbox WHERE published_at IS NULL", 0, NULL,
+                              err, sizeof err);
     if (r) {
-        ev_metrics_set(cfg->metrics, "outbox_backlog", NULL, strtoll(PQgetvalue(r, 0, 0), NULL, 10));
+        ev_metrics_set(cfg->metrics, "outbox_backlog", NULL,
+                       strtoll(PQgetvalue(r, 0, 0), NULL, 10));
         PQclear(r);
     }
 }

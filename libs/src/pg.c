@@ -97,8 +97,8 @@ PGconn *ev_pg_connect(const char *conninfo, char *err, size_t errlen)
     return c;
 }
 
-PGresult *ev_pg_query(PGconn *c, const char *sql, int nparams, const char *const *params,
-                      char *err, size_t errlen)
+PGresult *ev_pg_query(PGconn *c, const char *sql, int nparams, const char *const *params, char *err,
+                      size_t errlen)
 {
     char name[24];
     PGresult *r = NULL;
@@ -130,6 +130,11 @@ int ev_pg_exec(PGconn *c, const char *sql, int nparams, const char *const *param
     return 0;
 }
 
+long ev_pg_affected(PGresult *r)
+{
+    return strtol(PQcmdTuples(r), NULL, 10);
+}
+
 bool ev_pg_broken(PGconn *c)
 {
     return !c || PQstatus(c) != CONNECTION_OK;
@@ -142,7 +147,14 @@ static int by_name(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Lists *.sql in dir, sorted. Caller frees each name and the array. */
+static void free_names(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+/* Lists *.sql in dir, sorted. The caller frees with free_names(). */
 static char **list_sql_files(const char *dir, size_t *count, char *err, size_t errlen)
 {
     DIR *d = opendir(dir);
@@ -152,21 +164,29 @@ static char **list_sql_files(const char *dir, size_t *count, char *err, size_t e
     }
     size_t n = 0, cap = 16;
     char **names = malloc(cap * sizeof *names);
+    bool failed = names == NULL;
     struct dirent *ent;
-    while (names && (ent = readdir(d)) != NULL) {
+    while (!failed && (ent = readdir(d)) != NULL) {
         size_t len = strlen(ent->d_name);
         if (len < 5 || strcmp(ent->d_name + len - 4, ".sql") != 0)
             continue;
         if (n == cap) {
             char **bigger = realloc(names, (cap *= 2) * sizeof *names);
-            if (!bigger)
+            if (!bigger) {
+                failed = true;
                 break;
+            }
             names = bigger;
         }
-        names[n++] = strdup(ent->d_name);
+        if (!(names[n] = strdup(ent->d_name)))
+            failed = true;
+        else
+            n++;
     }
     closedir(d);
-    if (!names) {
+    if (failed) {
+        if (names)
+            free_names(names, n);
         ev_fail(err, errlen, "out of memory");
         return NULL;
     }
@@ -273,9 +293,7 @@ int ev_pg_migrate(PGconn *c, const ev_migration *builtins, size_t builtin_count,
         applied++;
     }
     PQclear(PQexec(c, "SELECT pg_advisory_unlock(" MIGRATION_LOCK_KEY ")"));
-    for (size_t i = 0; i < count; i++)
-        free(names[i]);
-    free(names);
+    free_names(names, count);
     return applied;
 }
 
@@ -296,7 +314,7 @@ ev_pg_pool *ev_pg_pool_new(const char *conninfo, int size)
     if (!pool)
         return NULL;
     pool->conninfo = strdup(conninfo);
-    pool->free_conns = calloc((size_t)size, sizeof *pool->free_conns);
+    pool->free_conns = calloc((size_t)size, sizeof(PGconn *));
     if (!pool->conninfo || !pool->free_conns) {
         free(pool->conninfo);
         free(pool->free_conns);

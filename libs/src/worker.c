@@ -136,10 +136,11 @@ static try_result try_once(loop_state *st, ev_delivery *d)
 static bool dead_letter(loop_state *st, const rd_kafka_message_t *msg, const char *cid,
                         const char *eid, const char *error, int attempts)
 {
-    ev_log(EV_LOG_WARN, cid, eid, "dead-lettering %s[%" PRId32 "]@%" PRId64 " after %d attempt(s): %s",
+    ev_log(EV_LOG_WARN, cid, eid,
+           "dead-lettering %s[%" PRId32 "]@%" PRId64 " after %d attempt(s): %s",
            rd_kafka_topic_name(msg->rkt), msg->partition, msg->offset, attempts, error);
-    if (ev_dead_letter(st->w->producer, st->dlq_topic, st->w->config->service, msg, error,
-                       attempts, st->stop) != 0)
+    if (ev_dead_letter(st->w->producer, st->dlq_topic, st->w->config->service, msg, error, attempts,
+                       st->stop) != 0)
         return false;
     ev_metrics_count_event(st->w->metrics, "dlq_messages_total", rd_kafka_topic_name(msg->rkt));
     return true;
@@ -167,7 +168,8 @@ static bool process(loop_state *st, const rd_kafka_message_t *msg)
         return written;
     }
 
-    ev_delivery d = {.event = &e, .topic = topic, .partition = msg->partition, .offset = msg->offset};
+    ev_delivery d = {
+        .event = &e, .topic = topic, .partition = msg->partition, .offset = msg->offset};
     int64_t start = ev_monotonic_ms();
     bool finished = false;
     for (int attempt = 1; !finished && ensure_connection(st);) {
@@ -253,8 +255,11 @@ static bool try_batch(loop_state *st, batch_item *items, size_t n)
                                    sizeof err);
         it->duplicate = fresh == 0;
         if (fresh == 1) {
-            ev_delivery d = {.tx = c, .event = &it->event, .topic = topic,
-                             .partition = it->msg->partition, .offset = it->msg->offset};
+            ev_delivery d = {.tx = c,
+                             .event = &it->event,
+                             .topic = topic,
+                             .partition = it->msg->partition,
+                             .offset = it->msg->offset};
             ok = st->w->handler(&d, st->w->user) == EV_HANDLED;
         } else {
             ok = fresh == 0;
@@ -287,10 +292,9 @@ static size_t process_batch(loop_state *st, rd_kafka_message_t **msgs, size_t n)
             if (!items[i].decoded)
                 continue;
             const char *topic = rd_kafka_topic_name(msgs[i]->rkt);
-            ev_metrics_count_event(w->metrics,
-                                   items[i].duplicate ? "events_duplicate_total"
-                                                      : "events_consumed_total",
-                                   topic);
+            ev_metrics_count_event(
+                w->metrics, items[i].duplicate ? "events_duplicate_total" : "events_consumed_total",
+                topic);
             if (!items[i].duplicate)
                 ev_metrics_observe(w->metrics, "event_handle_duration_seconds", NULL, per_event);
         }
@@ -325,8 +329,8 @@ int ev_worker_run(const ev_worker *w, const atomic_bool *stop)
         ev_strlcpy(st.dlq_topic, w->dlq_topic, sizeof st.dlq_topic);
     else
         snprintf(st.dlq_topic, sizeof st.dlq_topic, "%s.dlq", w->config->service);
-    ev_consumer *consumer = ev_consumer_new(w->config->kafka_brokers, w->config->service,
-                                            w->topics, w->topic_count, err, sizeof err);
+    ev_consumer *consumer = ev_consumer_new(w->config->kafka_brokers, w->config->service, w->topics,
+                                            w->topic_count, err, sizeof err);
     if (!consumer) {
         ev_error("worker: %s", err);
         return -1;

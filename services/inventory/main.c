@@ -23,8 +23,8 @@ static ev_outcome db_retry(ev_delivery *d, const char *err)
 }
 
 /* The reservation status of an order, locked for this transaction; "" when none. */
-static int reservation_status(PGconn *tx, const char *order_id, char *status, size_t n,
-                              char *err, size_t errlen)
+static int reservation_status(PGconn *tx, const char *order_id, char *status, size_t n, char *err,
+                              size_t errlen)
 {
     const char *params[] = {order_id};
     PGresult *r = ev_pg_query(tx, "SELECT status FROM reservations WHERE order_id = $1 FOR UPDATE",
@@ -45,7 +45,7 @@ static int lock_stock(PGconn *tx, const line_set *set, int *available, char *err
                                   params, err, errlen);
         if (!r)
             return -1;
-        available[i] = PQntuples(r) ? atoi(PQgetvalue(r, 0, 0)) : -1;
+        available[i] = PQntuples(r) ? (int)strtol(PQgetvalue(r, 0, 0), NULL, 10) : -1;
         PQclear(r);
     }
     return 0;
@@ -110,8 +110,8 @@ static ev_outcome on_order_placed(ev_delivery *d, const char *order_id)
                      err, sizeof err);
     } else {
         rc = record(d->tx, order_id, reservation_id, "REJECTED", items, reason, err, sizeof err) ||
-             ev_emit(d->tx, SERVICE, d->event, "OutOfStock",
-                     1, json_pack("{s:s, s:s}", "orderId", order_id, "reason", reason), err,
+             ev_emit(d->tx, SERVICE, d->event, "OutOfStock", 1,
+                     json_pack("{s:s, s:s}", "orderId", order_id, "reason", reason), err,
                      sizeof err);
     }
     json_decref(items);

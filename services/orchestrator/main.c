@@ -39,8 +39,12 @@ static int apply_step(PGconn *tx, const transition_ctx *t, saga_state from,
                                                               : NULL;
     const char *reason = step->emit == SAGA_EMIT_CANCELLED ? step->reason : NULL;
     const char *upd[] = {t->order_id, saga_state_name(step->state), reason};
-    const char *hist[] = {t->order_id, t->cause_type, t->cause_id, saga_state_name(from),
-                          saga_state_name(step->state), emitted};
+    const char *hist[] = {t->order_id,
+                          t->cause_type,
+                          t->cause_id,
+                          saga_state_name(from),
+                          saga_state_name(step->state),
+                          emitted};
     if (ev_pg_exec(tx,
                    "UPDATE sagas SET state = $2, reason = coalesce($3, reason), updated_at = now()"
                    " WHERE order_id = $1",
@@ -54,9 +58,9 @@ static int apply_step(PGconn *tx, const transition_ctx *t, saga_state from,
         return 0;
     json_t *payload = reason ? json_pack("{s:s, s:s}", "orderId", t->order_id, "reason", reason)
                              : json_pack("{s:s}", "orderId", t->order_id);
-    return t->cause ? ev_emit(tx, SERVICE, t->cause, emitted, 1, payload, err, errlen)
-                    : ev_emit_uncaused(tx, SERVICE, t->correlation_id, emitted, 1, payload, err,
-                                       errlen);
+    return t->cause
+               ? ev_emit(tx, SERVICE, t->cause, emitted, 1, payload, err, errlen)
+               : ev_emit_uncaused(tx, SERVICE, t->correlation_id, emitted, 1, payload, err, errlen);
 }
 
 /* Loads (locking) or creates the saga of an order; *state receives its state. */
@@ -119,13 +123,13 @@ static int expire_deadlines(PGconn *c, void *user)
     char err[512];
     if (ev_pg_exec(c, "BEGIN", 0, NULL, err, sizeof err) != 0)
         return -1;
-    PGresult *r = ev_pg_query(c,
-                              "SELECT order_id, state, correlation_id FROM sagas"
-                              " WHERE state NOT IN ('CONFIRMED', 'CANCELLED')"
-                              "   AND deadline_at <= now()"
-                              " ORDER BY deadline_at LIMIT " DEADLINE_BATCH
-                              " FOR UPDATE SKIP LOCKED",
-                              0, NULL, err, sizeof err);
+    PGresult *r =
+        ev_pg_query(c,
+                    "SELECT order_id, state, correlation_id FROM sagas"
+                    " WHERE state NOT IN ('CONFIRMED', 'CANCELLED')"
+                    "   AND deadline_at <= now()"
+                    " ORDER BY deadline_at LIMIT " DEADLINE_BATCH " FOR UPDATE SKIP LOCKED",
+                    0, NULL, err, sizeof err);
     int rc = r ? 0 : -1;
     for (int i = 0; r && rc == 0 && i < PQntuples(r); i++) {
         int from = saga_state_parse(PQgetvalue(r, i, 1));
@@ -144,8 +148,7 @@ static int expire_deadlines(PGconn *c, void *user)
     return 0;
 }
 
-static void read_saga(PGconn *c, const struct _u_request *req, struct _u_response *resp,
-                      void *user)
+static void read_saga(PGconn *c, const struct _u_request *req, struct _u_response *resp, void *user)
 {
     (void)user;
     const char *id = u_map_get(req->map_url, "orderId");

@@ -55,8 +55,8 @@ int saga_event_of(const char *event_type)
         const char *type;
         saga_event event;
     } map[] = {
-        {"OrderPlaced", SAGA_ORDER_PLACED},     {"InventoryReserved", SAGA_INVENTORY_OK},
-        {"OutOfStock", SAGA_INVENTORY_FAIL},    {"PaymentSucceeded", SAGA_PAYMENT_OK},
+        {"OrderPlaced", SAGA_ORDER_PLACED},   {"InventoryReserved", SAGA_INVENTORY_OK},
+        {"OutOfStock", SAGA_INVENTORY_FAIL},  {"PaymentSucceeded", SAGA_PAYMENT_OK},
         {"PaymentFailed", SAGA_PAYMENT_FAIL},
     };
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)

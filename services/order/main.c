@@ -35,9 +35,9 @@ static int load_catalog(order_service *os, char *err, size_t errlen)
     int rc = -1;
     if (r && PQntuples(r) <= MAX_PRODUCTS) {
         for (int i = 0; i < PQntuples(r); i++) {
-            os->products[i] = (catalog_entry){strdup(PQgetvalue(r, i, 0)),
-                                              strdup(PQgetvalue(r, i, 1)),
-                                              strtoll(PQgetvalue(r, i, 2), NULL, 10)};
+            os->products[i] =
+                (catalog_entry){strdup(PQgetvalue(r, i, 0)), strdup(PQgetvalue(r, i, 1)),
+                                strtoll(PQgetvalue(r, i, 2), NULL, 10)};
         }
         os->product_count = (size_t)PQntuples(r);
         os->cat = (catalog){os->products, os->product_count, EV_CURRENCY};
@@ -185,21 +185,19 @@ static void place_order(PGconn *c, const struct _u_request *http_req, struct _u_
         goto done;
     }
     build_line_arrays(&in->req, arrays);
-    const char *params[] = {order_id,         in->req.customer_id, total,
-                            in->req.currency, in->correlation_id,  in->idempotency_key,
-                            fingerprint,      arrays->skus,        arrays->quantities,
-                            arrays->prices,   e.event_id,          message,
+    const char *params[] = {order_id,           in->req.customer_id, total,       in->req.currency,
+                            in->correlation_id, in->idempotency_key, fingerprint, arrays->skus,
+                            arrays->quantities, arrays->prices,      e.event_id,  message,
                             traceparent};
     PGresult *r = ev_pg_query(c, insert_order_sql, 13, params, err, sizeof err);
     if (!r) {
         ev_log(EV_LOG_ERROR, in->correlation_id, NULL, "placing order failed: %s", err);
         ev_http_reply_error(resp, 503, "unavailable", "the order could not be stored; retry");
-    } else if (atoi(PQcmdTuples(r)) == 0) {
+    } else if (ev_pg_affected(r) == 0) {
         replay_idempotent(c, in->idempotency_key, fingerprint, resp);
     } else {
         ev_log(EV_LOG_INFO, in->correlation_id, e.event_id, "order %s placed", order_id);
-        placed p = {order_id, "PENDING", in->correlation_id, in->req.total_cents,
-                    in->req.currency};
+        placed p = {order_id, "PENDING", in->correlation_id, in->req.total_cents, in->req.currency};
         reply_placed(resp, &p);
     }
     PQclear(r);

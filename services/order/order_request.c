@@ -108,8 +108,8 @@ json_t *order_placed_payload(const order_request *req, const char *order_id)
 
 char *order_request_fingerprint(const order_request *req)
 {
-    json_t *j = json_pack("{s:s, s:o}", "customerId", req->customer_id, "items",
-                          lines_json(req, 0));
+    json_t *j =
+        json_pack("{s:s, s:o}", "customerId", req->customer_id, "items", lines_json(req, 0));
     char *text = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(j);
     return text;

@@ -107,11 +107,11 @@ static ev_outcome on_order_cancelled(ev_delivery *d, const char *order_id)
                               1, params, err, sizeof err);
     if (!r)
         return db_retry(d, err);
-    int rc = ev_emit(d->tx, SERVICE, d->event, "PaymentRefunded", 1,
-                     json_pack("{s:s, s:s, s:I}", "orderId", order_id, "paymentId",
-                               PQgetvalue(r, 0, 0), "amountCents",
-                               (json_int_t)strtoll(PQgetvalue(r, 0, 1), NULL, 10)),
-                     err, sizeof err);
+    int rc =
+        ev_emit(d->tx, SERVICE, d->event, "PaymentRefunded", 1,
+                json_pack("{s:s, s:s, s:I}", "orderId", order_id, "paymentId", PQgetvalue(r, 0, 0),
+                          "amountCents", (json_int_t)strtoll(PQgetvalue(r, 0, 1), NULL, 10)),
+                err, sizeof err);
     PQclear(r);
     if (rc != 0)
         return db_retry(d, err);

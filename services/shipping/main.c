@@ -25,13 +25,12 @@ static ev_outcome handle(ev_delivery *d, void *user)
                               "INSERT INTO shipments (order_id, shipment_id) VALUES ($1, $2)"
                               " ON CONFLICT (order_id) DO NOTHING",
                               2, params, err, sizeof err);
-    int created = r ? atoi(PQcmdTuples(r)) : -1;
+    int created = r ? (int)ev_pg_affected(r) : -1;
     PQclear(r);
-    if (created == 1 &&
-        ev_emit(d->tx, SERVICE, e, "ShipmentCreated", 1,
-                json_pack("{s:s, s:s, s:s}", "orderId", order_id, "shipmentId", shipment_id,
-                          "status", "CREATED"),
-                err, sizeof err) != 0)
+    if (created == 1 && ev_emit(d->tx, SERVICE, e, "ShipmentCreated", 1,
+                                json_pack("{s:s, s:s, s:s}", "orderId", order_id, "shipmentId",
+                                          shipment_id, "status", "CREATED"),
+                                err, sizeof err) != 0)
         created = -1;
     if (created < 0) {
         ev_fail(d->reason, sizeof d->reason, "%s", err);

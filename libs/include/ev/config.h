@@ -10,14 +10,14 @@
 #include <stddef.h>
 
 typedef struct {
-    char service[32];        /* e.g. "order"; names the consumer group and the DLQ */
-    int http_port;           /* EVENTIFY_HTTP_PORT */
-    char kafka_brokers[256]; /* EVENTIFY_KAFKA_BROKERS */
-    char pg_conninfo[512];   /* built from EVENTIFY_PG_* */
-    int pg_pool_size;        /* EVENTIFY_PG_POOL_SIZE */
-    ev_log_level log_level;  /* EVENTIFY_LOG_LEVEL */
-    int max_attempts;        /* EVENTIFY_MAX_ATTEMPTS: tries of a transient failure */
-    int retry_backoff_ms;    /* EVENTIFY_RETRY_BACKOFF_MS: first backoff, then doubled */
+    char service[32];         /* e.g. "order"; names the consumer group and the DLQ */
+    int http_port;            /* EVENTIFY_HTTP_PORT */
+    char kafka_brokers[256];  /* EVENTIFY_KAFKA_BROKERS */
+    char pg_conninfo[512];    /* built from EVENTIFY_PG_* */
+    int pg_pool_size;         /* EVENTIFY_PG_POOL_SIZE */
+    ev_log_level log_level;   /* EVENTIFY_LOG_LEVEL */
+    int max_attempts;         /* EVENTIFY_MAX_ATTEMPTS: tries of a transient failure */
+    int retry_backoff_ms;     /* EVENTIFY_RETRY_BACKOFF_MS: first backoff, then doubled */
     char migrations_dir[512]; /* EVENTIFY_MIGRATIONS_DIR */
 } ev_config;
 
@@ -32,8 +32,8 @@ int ev_env_long(const char *(*getenv_fn)(const char *), const char *name, long d
                 long max, long *out, char *err, size_t errlen);
 
 /* Reads a string variable; unset or empty gives def. Too long for out is an error. */
-int ev_env_str(const char *(*getenv_fn)(const char *), const char *name, const char *def,
-               char *out, size_t outlen, char *err, size_t errlen);
+int ev_env_str(const char *(*getenv_fn)(const char *), const char *name, const char *def, char *out,
+               size_t outlen, char *err, size_t errlen);
 
 /* getenv with the signature the loaders take. */
 const char *ev_getenv(const char *name);

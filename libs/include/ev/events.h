@@ -36,10 +36,10 @@ const char *ev_topic_of(const char *event_type);
 int ev_latest_version(const char *event_type);
 
 typedef enum {
-    EV_UPCAST_OK = 0,        /* payload valid and now at the newest version */
-    EV_UPCAST_UNKNOWN_TYPE,  /* not ours: a tolerant reader skips it */
+    EV_UPCAST_OK = 0,         /* payload valid and now at the newest version */
+    EV_UPCAST_UNKNOWN_TYPE,   /* not ours: a tolerant reader skips it */
     EV_UPCAST_FUTURE_VERSION, /* newer than this build knows: dead-letter it */
-    EV_UPCAST_INVALID,       /* payload breaks its schema: dead-letter it */
+    EV_UPCAST_INVALID,        /* payload breaks its schema: dead-letter it */
 } ev_upcast_result;
 
 /* Checks the payload against its version and upgrades it in place (payload and version) to

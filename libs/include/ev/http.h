@@ -15,8 +15,7 @@ typedef struct ev_http ev_http;
 
 /* A route handler answers through resp and returns nothing; user is the pointer given to
  * ev_http_route. */
-typedef void (*ev_http_handler)(const struct _u_request *req, struct _u_response *resp,
-                                void *user);
+typedef void (*ev_http_handler)(const struct _u_request *req, struct _u_response *resp, void *user);
 
 /* Readiness probe: true when the service can do its work; why explains a false. */
 typedef bool (*ev_http_ready_fn)(void *user, char *why, size_t whylen);
@@ -48,14 +47,13 @@ void ev_http_reply_error(struct _u_response *resp, unsigned status, const char *
 
 /* Parses a JSON object request body. On failure answers 413, 415 or 400 itself and returns
  * NULL; on success the caller owns the returned reference. */
-json_t *ev_http_json_body(const ev_http *h, const struct _u_request *req,
-                          struct _u_response *resp);
+json_t *ev_http_json_body(const ev_http *h, const struct _u_request *req, struct _u_response *resp);
 
 /* A request header (case-insensitive name) or NULL. */
 const char *ev_http_header(const struct _u_request *req, const char *name);
 
 /* Parses a decimal query parameter in [min, max], def when absent; -1 when malformed. */
-int ev_http_query_long(const struct _u_request *req, const char *name, long def, long min,
-                       long max, long *out);
+int ev_http_query_long(const struct _u_request *req, const char *name, long def, long min, long max,
+                       long *out);
 
 #endif

@@ -26,8 +26,7 @@ typedef struct {
 typedef struct ev_producer ev_producer;
 
 /* Creates an idempotent producer. NULL with err on failure. */
-ev_producer *ev_producer_new(const char *brokers, const char *client_id, char *err,
-                             size_t errlen);
+ev_producer *ev_producer_new(const char *brokers, const char *client_id, char *err, size_t errlen);
 
 /* Flushes what is in flight (bounded wait) and frees the producer. */
 void ev_producer_free(ev_producer *p);
@@ -46,9 +45,8 @@ rd_kafka_t *ev_producer_handle(ev_producer *p);
 typedef struct ev_consumer ev_consumer;
 
 /* Joins consumer group group_id and subscribes to topics. Auto-commit is off. */
-ev_consumer *ev_consumer_new(const char *brokers, const char *group_id,
-                             const char *const *topics, size_t topic_count, char *err,
-                             size_t errlen);
+ev_consumer *ev_consumer_new(const char *brokers, const char *group_id, const char *const *topics,
+                             size_t topic_count, char *err, size_t errlen);
 
 /* Next message or NULL on timeout. Errors reported by librdkafka are logged and skipped.
  * The caller destroys the message with rd_kafka_message_destroy(). */

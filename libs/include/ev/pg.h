@@ -12,12 +12,15 @@ PGconn *ev_pg_connect(const char *conninfo, char *err, size_t errlen);
 
 /* Runs a statement with text parameters. Returns the result when its status is
  * PGRES_COMMAND_OK or PGRES_TUPLES_OK (caller PQclear()s it); otherwise NULL, err filled. */
-PGresult *ev_pg_query(PGconn *c, const char *sql, int nparams, const char *const *params,
-                      char *err, size_t errlen);
+PGresult *ev_pg_query(PGconn *c, const char *sql, int nparams, const char *const *params, char *err,
+                      size_t errlen);
 
 /* Like ev_pg_query for statements whose rows do not matter. Returns 0 or -1. */
 int ev_pg_exec(PGconn *c, const char *sql, int nparams, const char *const *params, char *err,
                size_t errlen);
+
+/* Rows a command affected (PQcmdTuples as a number; 0 when not a row count). */
+long ev_pg_affected(PGresult *r);
 
 /* True when the connection is unusable and should be reset. */
 bool ev_pg_broken(PGconn *c);

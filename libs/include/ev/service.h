@@ -24,7 +24,7 @@
 
 #include <stdatomic.h>
 
-#define EV_MAX_BODY_BYTES (64 * 1024)
+#define EV_MAX_BODY_BYTES ((size_t)64 * 1024)
 
 typedef struct {
     ev_config config;
@@ -46,8 +46,8 @@ int ev_service_run(ev_service *s, const ev_worker *worker, bool relay);
 void ev_service_close(ev_service *s);
 
 /* Runs fn with a pooled connection; answers 503 itself when none can be had. */
-typedef void (*ev_with_conn_fn)(PGconn *c, const struct _u_request *req,
-                                struct _u_response *resp, void *user);
+typedef void (*ev_with_conn_fn)(PGconn *c, const struct _u_request *req, struct _u_response *resp,
+                                void *user);
 void ev_service_with_conn(ev_service *s, const struct _u_request *req, struct _u_response *resp,
                           ev_with_conn_fn fn, void *user);
 

@@ -32,7 +32,7 @@ typedef struct {
     const char *topic;
     int32_t partition;
     int64_t offset;
-    char reason[256];         /* the handler says why, for EV_RETRY and EV_REJECT */
+    char reason[256]; /* the handler says why, for EV_RETRY and EV_REJECT */
 } ev_delivery;
 
 typedef ev_outcome (*ev_handler_fn)(ev_delivery *d, void *user);

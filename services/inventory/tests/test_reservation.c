@@ -39,9 +39,8 @@ static void malformed_items_are_refused(void **state)
     assert_int_equal(set_from("{}", &set), -1);
     assert_int_equal(set_from("[{\"sku\":\"A\",\"quantity\":0}]", &set), -1);
     assert_int_equal(set_from("[{\"quantity\":1}]", &set), -1);
-    assert_int_equal(set_from("[{\"sku\":\"A\",\"quantity\":999999},{\"sku\":\"A\",\"quantity\":2}]",
-                              &set),
-                     -1);
+    assert_int_equal(
+        set_from("[{\"sku\":\"A\",\"quantity\":999999},{\"sku\":\"A\",\"quantity\":2}]", &set), -1);
 }
 
 static void everything_fits(void **state)
@@ -49,8 +48,8 @@ static void everything_fits(void **state)
     (void)state;
     line_set set;
     char reason[128] = "";
-    assert_int_equal(set_from("[{\"sku\":\"A\",\"quantity\":2},{\"sku\":\"B\",\"quantity\":1}]", &set),
-                     0);
+    assert_int_equal(
+        set_from("[{\"sku\":\"A\",\"quantity\":2},{\"sku\":\"B\",\"quantity\":1}]", &set), 0);
     int available[] = {2, 10};
     assert_true(reservation_decide(&set, available, reason, sizeof reason));
     assert_string_equal(reason, "");
@@ -61,8 +60,8 @@ static void one_short_line_refuses_all(void **state)
     (void)state;
     line_set set;
     char reason[128];
-    assert_int_equal(set_from("[{\"sku\":\"A\",\"quantity\":2},{\"sku\":\"B\",\"quantity\":3}]", &set),
-                     0);
+    assert_int_equal(
+        set_from("[{\"sku\":\"A\",\"quantity\":2},{\"sku\":\"B\",\"quantity\":3}]", &set), 0);
     int available[] = {5, 2};
     assert_false(reservation_decide(&set, available, reason, sizeof reason));
     assert_string_equal(reason, "insufficient stock for B: requested 3, available 2");
@@ -86,8 +85,8 @@ static void json_round_trip(void **state)
 {
     (void)state;
     line_set set, again;
-    assert_int_equal(set_from("[{\"sku\":\"B\",\"quantity\":1},{\"sku\":\"A\",\"quantity\":4}]", &set),
-                     0);
+    assert_int_equal(
+        set_from("[{\"sku\":\"B\",\"quantity\":1},{\"sku\":\"A\",\"quantity\":4}]", &set), 0);
     json_t *j = line_set_json(&set);
     assert_int_equal(line_set_from_items(j, &again), 0);
     assert_memory_equal(&set, &again, sizeof set);

@@ -63,10 +63,12 @@ static void shape_errors_are_400(void **state)
     expect_rejected("{\"customerId\":\"c\",\"items\":{}}", 400, "validation_error");
     expect_rejected("{\"customerId\":\"c\",\"items\":[]}", 400, "validation_error");
     expect_rejected("{\"customerId\":\"c\",\"items\":[5]}", 400, "validation_error");
-    expect_rejected("{\"customerId\":\"c\",\"items\":[{\"sku\":\"SKU-BLUE-CAP\",\"quantity\":\"1\"}]}",
-                    400, "validation_error");
-    expect_rejected("{\"customerId\":\"c\",\"items\":[{\"sku\":\"SKU-BLUE-CAP\",\"quantity\":1.5}]}",
-                    400, "validation_error");
+    expect_rejected(
+        "{\"customerId\":\"c\",\"items\":[{\"sku\":\"SKU-BLUE-CAP\",\"quantity\":\"1\"}]}", 400,
+        "validation_error");
+    expect_rejected(
+        "{\"customerId\":\"c\",\"items\":[{\"sku\":\"SKU-BLUE-CAP\",\"quantity\":1.5}]}", 400,
+        "validation_error");
 }
 
 static void quantities_are_bounded(void **state)
@@ -130,9 +132,12 @@ static void payload_and_fingerprint(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(prices_come_from_the_catalog), cmocka_unit_test(shape_errors_are_400),
-        cmocka_unit_test(quantities_are_bounded),       cmocka_unit_test(unknown_sku_is_422),
-        cmocka_unit_test(too_many_lines),               cmocka_unit_test(payload_and_fingerprint),
+        cmocka_unit_test(prices_come_from_the_catalog),
+        cmocka_unit_test(shape_errors_are_400),
+        cmocka_unit_test(quantities_are_bounded),
+        cmocka_unit_test(unknown_sku_is_422),
+        cmocka_unit_test(too_many_lines),
+        cmocka_unit_test(payload_and_fingerprint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

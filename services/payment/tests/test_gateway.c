@@ -50,9 +50,10 @@ static void forced_exception_is_transient(void **state)
 {
     (void)state;
     char reason[256];
-    assert_int_equal(decide("{\"totalCents\":1,\"forceException\":true,\"forcePaymentFailed\":true}",
-                            100000, reason),
-                     GATEWAY_TRANSIENT);
+    assert_int_equal(
+        decide("{\"totalCents\":1,\"forceException\":true,\"forcePaymentFailed\":true}", 100000,
+               reason),
+        GATEWAY_TRANSIENT);
     assert_string_equal(reason, "simulated gateway exception");
 }
 
