@@ -1,0 +1,242 @@
+"""Benchmarks of the running local stack (make bench). Not a test: it measures and reports.
+
+1. POST /orders with wrk at 8 and 32 connections, side by side with pgbench running the
+   same SQL statement (bench/order_tx.sql) on the same PostgreSQL at the same concurrency,
+   with the consuming services stopped so both measure the write path alone; RSS of the
+   order service sampled meanwhile.
+2. The whole saga: orders offered at fixed rates with `hey`, everything running; orders per
+   second carried to ShipmentCreated, end-to-end latency POST -> shipment visible in the
+   read model (p50/p95/p99), and the RSS of every service.
+3. Start-up: each service binary started by hand until GET /ready answers 200.
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+import psycopg2
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RUN = os.environ.get("EVENTIFY_RUN_DIR", os.path.join(ROOT, ".run"))
+SUPERVISOR = ["supervisorctl", "-c", os.path.join(RUN, "supervisor", "supervisord.conf")]
+SERVICES = {"order": (8081, "orders"), "orchestrator": (8082, "orchestrator"),
+            "inventory": (8083, "inventory"), "shipping": (8084, "shipping"),
+            "payment": (8085, "payments"), "read-model": (8086, "readmodel"),
+            "notification": (8087, "notifications")}
+CONSUMERS = [s for s in SERVICES if s != "order"]
+BENCH_SKU = "SKU-BENCH-WIDGET"
+SECONDS = int(os.environ.get("BENCH_SECONDS", "20"))
+report = []
+
+
+def db(name):
+    return psycopg2.connect(host="localhost", dbname=name, user=name, password=name)
+
+
+def sh(*cmd, check=True):
+    return subprocess.run(cmd, check=check, capture_output=True, text=True).stdout
+
+
+def ready(port):
+    try:
+        with urllib.request.urlopen(f"http://localhost:{port}/ready", timeout=1) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+def wait_until(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise SystemExit(f"timed out waiting for {what}")
+
+
+def supervise(action, names):
+    sh(*SUPERVISOR, action, *[f"services:{n}" for n in names], check=False)
+    if action in ("start", "restart"):
+        for n in names:
+            wait_until(lambda p=SERVICES[n][0]: ready(p), 60, f"{n} ready")
+
+
+def pid_of(name):
+    out = sh(*SUPERVISOR, "pid", f"services:{name}", check=False).strip()
+    return int(out) if out.isdigit() else None
+
+
+def rss_kb(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class RssSampler(threading.Thread):
+    """Samples the peak RSS of the named services every 200 ms while running."""
+
+    def __init__(self, names):
+        super().__init__(daemon=True)
+        self.pids = {n: pid_of(n) for n in names}
+        self.peak = {n: 0 for n in names}
+        self.stop = threading.Event()
+
+    def run(self):
+        while not self.stop.wait(0.2):
+            for n, pid in self.pids.items():
+                if pid:
+                    self.peak[n] = max(self.peak[n], rss_kb(pid))
+
+
+def add_bench_sku():
+    with db("orders") as c, c.cursor() as cur:
+        cur.execute("INSERT INTO products (sku, name, price_cents) VALUES (%s, 'Bench widget', 100)"
+                    " ON CONFLICT (sku) DO NOTHING", (BENCH_SKU,))
+    with db("inventory") as c, c.cursor() as cur:
+        cur.execute("INSERT INTO stock (sku, available, initial) VALUES (%s, 100000000, 100000000)"
+                    " ON CONFLICT (sku) DO NOTHING", (BENCH_SKU,))
+    supervise("restart", ["order"])  # the order service reads its catalog at start
+
+
+def write_path():
+    report.append("## POST /orders against pgbench (same statement, same PostgreSQL)\n")
+    report.append(f"Consumers stopped; {SECONDS} s per run; wrk -t2, pgbench -j2 -M prepared.\n")
+    report.append("| connections | POST /orders req/s | p50 | p99 | pgbench tps | ratio | order RSS peak |")
+    report.append("| --- | --- | --- | --- | --- | --- | --- |")
+    supervise("stop", CONSUMERS)
+    try:
+        for conns in (8, 32):
+            sampler = RssSampler(["order"])
+            sampler.start()
+            out = sh("wrk", "-t2", f"-c{conns}", f"-d{SECONDS}s", "--latency", "-s",
+                     os.path.join(ROOT, "bench", "post_order.lua"), "http://localhost:8081/orders")
+            sampler.stop.set()
+            rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+            p50 = re.search(r"50%\s+(\S+)", out).group(1)
+            p99 = re.search(r"99%\s+(\S+)", out).group(1)
+            non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+            pg = sh("pgbench", "-n", "-M", "prepared", f"-c{conns}", "-j2", f"-T{SECONDS}", "-f",
+                    os.path.join(ROOT, "bench", "order_tx.sql"),
+                    "host=localhost dbname=orders user=orders password=orders")
+            tps = float(re.search(r"tps = ([\d.]+)", pg).group(1))
+            note = f" ({non2xx.group(1)} non-2xx)" if non2xx else ""
+            report.append(f"| {conns} | {rps:.0f}{note} | {p50} | {p99} | {tps:.0f} | "
+                          f"{100 * rps / tps:.0f}% | {sampler.peak['order'] / 1024:.1f} MB |")
+    finally:
+        supervise("start", CONSUMERS)
+    report.append("")
+
+
+def shipped_latencies(customer):
+    """Milliseconds from the order's insert to its shipment in the read model."""
+    with db("orders") as c, c.cursor() as cur:
+        cur.execute("SELECT id::text, extract(epoch from created_at) FROM orders"
+                    " WHERE customer_id = %s", (customer,))
+        placed = dict(cur.fetchall())
+    with db("readmodel") as c, c.cursor() as cur:
+        cur.execute(READ_MODEL_SHIPPED_SQL, (list(placed),))
+        shipped = dict(cur.fetchall())
+    lat = sorted(1000 * (float(shipped[o]) - float(t)) for o, t in placed.items() if o in shipped)
+    return placed, lat
+
+
+# When the read model made each shipment visible (services/read-model/migrations).
+READ_MODEL_SHIPPED_SQL = ("SELECT order_id::text, extract(epoch from projected_at)"
+                          " FROM rm_shipments WHERE order_id = ANY(%s::uuid[])")
+
+
+def pct(values, p):
+    return values[min(len(values) - 1, int(len(values) * p / 100))] if values else float("nan")
+
+
+def saga(rates):
+    report.append("## The whole saga, everything on this machine\n")
+    report.append(f"Orders offered at a fixed rate for {SECONDS} s with hey; latency from the order's"
+                  " insert to its shipment becoming visible in the read model.\n")
+    report.append("| offered/s | accepted/s | shipped | shipped/s (incl. drain) | drain after | p50 | p95 | p99 |")
+    report.append("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    peaks = {}
+    for rate in rates:
+        customer = f"bench-{rate}-{int(time.time())}"
+        body = json.dumps({"customerId": customer, "items": [{"sku": BENCH_SKU, "quantity": 1}]})
+        workers = max(1, rate // 25)
+        sampler = RssSampler(list(SERVICES))
+        sampler.start()
+        start = time.monotonic()
+        out = sh("hey", "-z", f"{SECONDS}s", "-q", str(rate / workers), "-c", str(workers),
+                 "-m", "POST", "-T", "application/json", "-d", body, "http://localhost:8081/orders")
+        offered_end = time.monotonic()
+        accepted = int(re.search(r"\[201\]\s+(\d+) responses", out).group(1))
+
+        def done():
+            placed, lat = shipped_latencies(customer)
+            return len(lat) >= len(placed)
+        try:
+            wait_until(done, 300, "every bench order shipped")
+        finally:
+            sampler.stop.set()
+        end = time.monotonic()
+        placed, lat = shipped_latencies(customer)
+        for n, kb in sampler.peak.items():
+            peaks[n] = max(peaks.get(n, 0), kb)
+        report.append(f"| {rate} | {accepted / (offered_end - start):.0f} | {len(lat)}/{len(placed)} |"
+                      f" {len(lat) / (end - start):.0f} | {end - offered_end:.1f} s |"
+                      f" {pct(lat, 50):.0f} ms | {pct(lat, 95):.0f} ms | {pct(lat, 99):.0f} ms |")
+    report.append("\nPeak RSS under that load: " +
+                  ", ".join(f"{n} {kb / 1024:.1f} MB" for n, kb in peaks.items()) + "\n")
+
+
+def startup():
+    report.append("## Start-up: process start to GET /ready = 200 (PostgreSQL and Kafka up)\n")
+    report.append("| service | ms |")
+    report.append("| --- | --- |")
+    env = dict(os.environ)
+    for name, (port, database) in SERVICES.items():
+        supervise("stop", [name])
+        env.update(EVENTIFY_HTTP_PORT=str(port), EVENTIFY_PG_DATABASE=database,
+                   EVENTIFY_PG_USER=database, EVENTIFY_PG_PASSWORD=database)
+        t0 = time.monotonic()
+        proc = subprocess.Popen([os.path.join(ROOT, "build", "release", "bin", f"eventify-{name}")],
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_until(lambda: ready(port), 10, f"{name} ready")
+            report.append(f"| {name} | {1000 * (time.monotonic() - t0):.0f} |")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+            supervise("start", [name])
+    report.append("")
+
+
+def main():
+    add_bench_sku()
+    cpu = sh("sh", "-c", "lscpu | sed -n 's/^Model name: *//p'").strip()
+    report.insert(0, f"# Benchmark run {time.strftime('%Y-%m-%d %H:%M:%S')}\n\n"
+                     f"Machine: {os.cpu_count()} cores ({cpu}), "
+                     f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB.\n"
+                     f"Command: make bench (BENCH_SECONDS={SECONDS}).\n")
+    steps = sys.argv[1:] or ["write", "saga", "startup"]
+    if "write" in steps:
+        write_path()
+    if "saga" in steps:
+        saga([int(r) for r in os.environ.get("BENCH_RATES", "250,500,1000").split(",")])
+    if "startup" in steps:
+        startup()
+    text = "\n".join(report)
+    os.makedirs(os.path.join(RUN, "bench"), exist_ok=True)
+    with open(os.path.join(RUN, "bench", "report.md"), "w") as f:
+        f.write(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs whatever the project needs and is missing on Debian 12: apt packages, the Kafka
+# broker jars (Maven Central, via infra/kafka/pom.xml) and the web UI's npm packages.
+# Idempotent: a second run checks and does nothing.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+run=${EVENTIFY_RUN_DIR:-$root/.run}
+
+packages=(
+  build-essential cmake ninja-build pkg-config git
+  librdkafka-dev libpq-dev libulfius-dev libmicrohttpd-dev libjansson-dev uuid-dev libcmocka-dev
+  postgresql postgresql-contrib supervisor kcat nginx openjdk-17-jre-headless maven
+  python3 python3-pytest python3-confluent-kafka python3-psycopg2 python3-jsonschema
+  python3-requests python3-websocket
+  chromium nodejs npm
+  cppcheck clang-tidy clang-format wrk hey valgrind curl jq procps iproute2
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# A newer node/npm may already be on the machine outside apt: then Debian's is not needed.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  missing=("${missing[@]/nodejs}"); missing=("${missing[@]/npm}")
+fi
+read -ra missing <<<"${missing[*]}"
+if ((${#missing[@]})); then
+  echo "deps: installing ${missing[*]}"
+  sudo_=""; [ "$(id -u)" -eq 0 ] || sudo_="sudo"
+  $sudo_ apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+echo "deps: apt packages present"
+
+if ! compgen -G "$run/kafka/lib/kafka_2.13-*.jar" >/dev/null; then
+  echo "deps: resolving the Kafka broker from Maven Central"
+  mkdir -p "$run/kafka/lib"
+  mvn -q -B -Dstyle.color=never -f "$root/infra/kafka/pom.xml" dependency:copy-dependencies \
+    -DoutputDirectory="$run/kafka/lib" -DincludeScope=runtime
+fi
+echo "deps: Kafka broker jars in $run/kafka/lib"
+
+for dir in web tests/browser; do
+  if [ -f "$root/$dir/package-lock.json" ] && [ ! -d "$root/$dir/node_modules" ]; then
+    echo "deps: npm ci in $dir"
+    (cd "$root/$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+done

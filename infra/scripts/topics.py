@@ -1,0 +1,38 @@
+"""Creates every Kafka topic of SPEC.md that does not exist yet (3 partitions, key = orderId).
+Idempotent; used by stack.sh up. Run with Debian's python3 (python3-confluent-kafka)."""
+import os
+import sys
+
+from confluent_kafka.admin import AdminClient, NewTopic
+
+EVENT_TOPICS = ["orders.events", "inventory.events", "payments.events",
+                "order.lifecycle.events", "shipping.events"]
+DLQ_TOPICS = ["order.dlq", "orchestrator.dlq", "inventory.dlq", "shipping.dlq", "payments.dlq",
+              "read-model.dlq", "notification.dlq"]
+
+
+def main():
+    brokers = os.environ.get("EVENTIFY_KAFKA_BROKERS", "localhost:9092")
+    replication = int(os.environ.get("EVENTIFY_KAFKA_REPLICATION", "1"))
+    admin = AdminClient({"bootstrap.servers": brokers})
+    existing = set(admin.list_topics(timeout=10).topics)
+    wanted = [t for t in EVENT_TOPICS + DLQ_TOPICS if t not in existing]
+    if not wanted:
+        print(f"topics: all {len(EVENT_TOPICS + DLQ_TOPICS)} present")
+        return 0
+    futures = admin.create_topics([NewTopic(t, 3, replication) for t in wanted])
+    failed = 0
+    for topic, future in futures.items():
+        try:
+            future.result()
+            print(f"topics: created {topic}")
+        except Exception as exc:  # report every topic, then fail
+            if "TOPIC_ALREADY_EXISTS" in str(exc):
+                continue
+            print(f"topics: cannot create {topic}: {exc}", file=sys.stderr)
+            failed += 1
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
