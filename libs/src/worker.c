@@ -103,6 +103,12 @@ static bool ensure_connection(loop_state *st)
 
 typedef enum { TRY_DONE, TRY_DUPLICATE, TRY_RETRY, TRY_REJECT, TRY_DB_DOWN } try_result;
 
+static void notify_commit(const ev_worker *w, bool committed)
+{
+    if (w->on_commit)
+        w->on_commit(w->user, committed);
+}
+
 /* One transaction: inbox claim, handler, commit. */
 static try_result try_once(loop_state *st, ev_delivery *d)
 {
@@ -120,12 +126,15 @@ static try_result try_once(loop_state *st, ev_delivery *d)
         ev_fail(d->reason, sizeof d->reason, "inbox: %s", err);
 
     if (fresh == 1 && outcome == EV_HANDLED) {
-        if (ev_pg_exec(c, "COMMIT", 0, NULL, err, sizeof err) == 0)
+        if (ev_pg_exec(c, "COMMIT", 0, NULL, err, sizeof err) == 0) {
+            notify_commit(st->w, true);
             return TRY_DONE;
+        }
         ev_fail(d->reason, sizeof d->reason, "commit: %s", err);
         outcome = EV_RETRY;
     }
     PQclear(PQexec(c, "ROLLBACK"));
+    notify_commit(st->w, false);
     if (ev_pg_broken(c))
         return TRY_DB_DOWN;
     if (fresh == 0)
@@ -265,9 +274,12 @@ static bool try_batch(loop_state *st, batch_item *items, size_t n)
             ok = fresh == 0;
         }
     }
-    if (ok && ev_pg_exec(c, "COMMIT", 0, NULL, err, sizeof err) == 0)
+    if (ok && ev_pg_exec(c, "COMMIT", 0, NULL, err, sizeof err) == 0) {
+        notify_commit(st->w, true);
         return true;
+    }
     PQclear(PQexec(c, "ROLLBACK"));
+    notify_commit(st->w, false);
     return false;
 }
 

@@ -47,6 +47,9 @@ typedef struct {
     size_t topic_count;
     ev_handler_fn handler;
     void *user;
+    /* optional: told after each transaction whether the handlers' writes were committed
+     * (true) or rolled back (false), e.g. to publish or drop changes noted while handling */
+    void (*on_commit)(void *user, bool committed);
     ev_tick_fn tick; /* optional */
     int tick_ms;
     const char *dlq_topic; /* NULL means "<service>.dlq" */

@@ -1,0 +1,116 @@
+/* Unit tests of the event catalog: topics, payload checks and upcasting to the newest
+ * version (the tolerant reader). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "ev/events.h"
+
+#include <string.h>
+
+#define OID "5bb4b8cc-484b-4df0-a941-fa37ae96b12b"
+#define CID "0148c2c0-a1bb-41e1-8aa8-8c03ebc7140a"
+
+static ev_upcast_result upcast(const char *type, int version, const char *payload, ev_envelope *e,
+                               char *err)
+{
+    assert_int_equal(ev_envelope_init(e, type, version, "t", CID, json_loads(payload, 0, NULL)), 0);
+    return ev_upcast(e, err, 256);
+}
+
+static void topics_follow_the_spec(void **state)
+{
+    (void)state;
+    assert_string_equal(ev_topic_of("OrderPlaced"), "orders.events");
+    assert_string_equal(ev_topic_of("OutOfStock"), "inventory.events");
+    assert_string_equal(ev_topic_of("InventoryReleased"), "inventory.events");
+    assert_string_equal(ev_topic_of("PaymentRefunded"), "payments.events");
+    assert_string_equal(ev_topic_of("OrderCancelled"), "order.lifecycle.events");
+    assert_string_equal(ev_topic_of("ShipmentCreated"), "shipping.events");
+    assert_null(ev_topic_of("Nope"));
+    assert_int_equal(ev_latest_version("OrderPlaced"), 2);
+    assert_int_equal(ev_latest_version("Nope"), 0);
+}
+
+static void order_placed_v1_is_upcast_with_catalog_prices(void **state)
+{
+    (void)state;
+    ev_envelope e;
+    char err[256];
+    assert_int_equal(upcast("OrderPlaced", 1,
+                            "{\"orderId\":\"" OID "\",\"items\":[{\"sku\":\"SKU-RED-TSHIRT\","
+                            "\"quantity\":2},{\"sku\":\"SKU-BLUE-CAP\",\"quantity\":1}]}",
+                            &e, err),
+                     EV_UPCAST_OK);
+    assert_int_equal(e.version, 2);
+    assert_int_equal(json_integer_value(json_object_get(e.payload, "totalCents")), 5248);
+    assert_string_equal(json_string_value(json_object_get(e.payload, "currency")), "EUR");
+    assert_string_equal(json_string_value(json_object_get(e.payload, "customerId")), "unknown");
+    json_t *line = json_array_get(json_object_get(e.payload, "items"), 0);
+    assert_int_equal(json_integer_value(json_object_get(line, "unitPriceCents")), 1999);
+    ev_envelope_clear(&e);
+}
+
+static void v2_passes_and_future_versions_do_not(void **state)
+{
+    (void)state;
+    ev_envelope e;
+    char err[256];
+    const char *v2 = "{\"orderId\":\"" OID "\",\"customerId\":\"c\",\"currency\":\"EUR\","
+                     "\"totalCents\":1999,\"items\":[{\"sku\":\"S\",\"quantity\":1,"
+                     "\"unitPriceCents\":1999}]}";
+    assert_int_equal(upcast("OrderPlaced", 2, v2, &e, err), EV_UPCAST_OK);
+    ev_envelope_clear(&e);
+    assert_int_equal(upcast("OrderPlaced", 3, v2, &e, err), EV_UPCAST_FUTURE_VERSION);
+    assert_non_null(strstr(err, "unsupported version 3"));
+    ev_envelope_clear(&e);
+    assert_int_equal(upcast("Nope", 1, "{}", &e, err), EV_UPCAST_UNKNOWN_TYPE);
+    ev_envelope_clear(&e);
+}
+
+static void payloads_that_break_their_schema_are_invalid(void **state)
+{
+    (void)state;
+    ev_envelope e;
+    char err[256];
+    const char *bad[][2] = {
+        {"OrderPlaced", "{\"items\":[{\"sku\":\"S\",\"quantity\":1}]}"},
+        {"OrderPlaced", "{\"orderId\":\"x\",\"items\":[{\"sku\":\"S\",\"quantity\":1}]}"},
+        {"OrderPlaced", "{\"orderId\":\"" OID "\",\"items\":[]}"},
+        {"OrderPlaced", "{\"orderId\":\"" OID "\",\"items\":[{\"sku\":\"S\",\"quantity\":0}]}"},
+        {"PaymentFailed", "{\"orderId\":\"" OID "\"}"},
+        {"InventoryReserved", "{\"orderId\":\"" OID "\"}"},
+        {"ShipmentCreated", "{\"orderId\":\"" OID "\"}"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(upcast(bad[i][0], 1, bad[i][1], &e, err), EV_UPCAST_INVALID);
+        ev_envelope_clear(&e);
+    }
+}
+
+static void inventory_reserved_v1_gets_empty_items(void **state)
+{
+    (void)state;
+    ev_envelope e;
+    char err[256];
+    assert_int_equal(upcast("InventoryReserved", 1,
+                            "{\"orderId\":\"" OID "\",\"reservationId\":\"r\"}", &e, err),
+                     EV_UPCAST_OK);
+    assert_int_equal(e.version, 2);
+    assert_int_equal(json_array_size(json_object_get(e.payload, "items")), 0);
+    ev_envelope_clear(&e);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(topics_follow_the_spec),
+        cmocka_unit_test(order_placed_v1_is_upcast_with_catalog_prices),
+        cmocka_unit_test(v2_passes_and_future_versions_do_not),
+        cmocka_unit_test(payloads_that_break_their_schema_are_invalid),
+        cmocka_unit_test(inventory_reserved_v1_gets_empty_items),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
