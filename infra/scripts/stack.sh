@@ -130,7 +130,7 @@ http {
     location /ws { proxy_pass http://127.0.0.1:8086; proxy_http_version 1.1;
       proxy_set_header Upgrade \$http_upgrade; proxy_set_header Connection "upgrade";
       proxy_read_timeout 1h; }
-    location /notifications { proxy_pass http://127.0.0.1:8087; }
+    location = /notifications { proxy_pass http://127.0.0.1:8087; }
     location = /orders { proxy_pass http://127.0.0.1:8081; }
   }
 }
@@ -261,6 +261,7 @@ up() {
     }
   done < <(services)
   if [ -d "$root/web/out" ]; then
+    sup signal HUP web >/dev/null 2>&1 || true # a running nginx rereads its configuration
     sup start web >/dev/null 2>&1 || true
     wait_for 20 "web UI on :$web_port" curl -sf -o /dev/null "http://localhost:$web_port/"
   fi

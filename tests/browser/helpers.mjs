@@ -1,0 +1,34 @@
+// Shared set-up for the browser tests: Debian's chromium through playwright-core (no browser
+// download), the UI on EVENTIFY_WEB_URL, screenshots into artifacts/ to look at afterwards.
+import { chromium } from "playwright-core";
+import { mkdirSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const BASE = process.env.EVENTIFY_WEB_URL ?? "http://localhost:3000";
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const ARTIFACTS = path.join(here, "artifacts");
+mkdirSync(ARTIFACTS, { recursive: true });
+
+export async function launch() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync"],
+  });
+}
+
+export async function shot(page, name) {
+  await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+/** Produces a message that no consumer can decode: it lands in the DLQs. */
+export function producePoison() {
+  const key = `poison-${randomUUID()}`;
+  execFileSync("kcat", ["-P", "-b", process.env.EVENTIFY_KAFKA_BROKERS ?? "localhost:9092", "-t", "orders.events", "-k", key],
+    { input: "not json" });
+  return key;
+}

@@ -1,0 +1,95 @@
+// Browser tests of the web UI against the running stack (make test starts it): an order placed
+// in the store becomes confirmed and shipped without a reload; an out-of-stock order shows
+// cancelled with its reason; a dead letter is replayed from the Events page. Every wait is an
+// expectation with a deadline.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { BASE, launch, producePoison, shot } from "./helpers.mjs";
+
+let browser;
+before(async () => {
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+});
+
+async function placeInStore(page, sku, customer) {
+  await page.goto(`${BASE}/`);
+  await page.getByTestId(`add-${sku}`).click();
+  await page.getByTestId("customer").fill(customer);
+  await shot(page, `store-${sku}`);
+  await page.getByTestId("place-order").click();
+  const link = page.getByTestId("placed-link");
+  await link.waitFor({ timeout: 15000 });
+  await link.click();
+  await page.waitForURL(/\/orders\/view\/\?id=/, { timeout: 15000 });
+  return new URL(page.url()).searchParams.get("id");
+}
+
+async function waitForText(locator, pattern, timeout = 30000) {
+  const deadline = Date.now() + timeout;
+  let last = "";
+  while (Date.now() < deadline) {
+    last = (await locator.textContent().catch(() => "")) ?? "";
+    if (pattern.test(last)) return last;
+    await locator.page().waitForTimeout(200);
+  }
+  throw new Error(`timed out waiting for ${pattern} (last: "${last}")`);
+}
+
+test("an order placed in the store becomes confirmed and shipped without a reload", async () => {
+  const page = await browser.newPage();
+  const navigations = [];
+  const id = await placeInStore(page, "SKU-BLUE-CAP", "c-browser");
+  page.on("framenavigated", (f) => f === page.mainFrame() && navigations.push(f.url()));
+  assert.match(id, /^[0-9a-f-]{36}$/);
+  await waitForText(page.getByTestId("order-status"), /SHIPPED/);
+  assert.deepEqual(navigations, [], "the page reloaded");
+  assert.equal(await page.getByTestId("step-inventory").getAttribute("data-state"), "done");
+  assert.equal(await page.getByTestId("step-payment").getAttribute("data-state"), "done");
+  assert.equal(await page.getByTestId("step-shipment").getAttribute("data-state"), "done");
+  assert.ok((await page.getByTestId("timeline-event").count()) >= 5);
+  await shot(page, "order-detail-shipped");
+  await page.setViewportSize({ width: 390, height: 844 });
+  await shot(page, "order-detail-narrow");
+  await page.goto(`${BASE}/orders/`);
+  await page.locator(`[data-order-id="${id}"]`).waitFor({ timeout: 15000 });
+  await shot(page, "orders");
+  await page.close();
+});
+
+test("an out-of-stock order shows cancelled with its reason", async () => {
+  const page = await browser.newPage();
+  await placeInStore(page, "SKU-GREEN-HOODIE", "c-browser");
+  await waitForText(page.getByTestId("order-status"), /CANCELLED/);
+  const reason = await waitForText(page.getByTestId("cancel-reason"), /stock/i);
+  assert.match(reason, /out of stock/i);
+  assert.equal(await page.getByTestId("step-inventory").getAttribute("data-state"), "failed");
+  assert.equal(await page.getByTestId("step-shipment").getAttribute("data-state"), "skipped");
+  await shot(page, "order-detail-cancelled");
+  await page.close();
+});
+
+test("a dead letter can be replayed from the Events page", async () => {
+  const key = producePoison();
+  const page = await browser.newPage();
+  await page.goto(`${BASE}/events/`);
+  const row = page.locator(`[data-testid="dlq-row"][data-key="${key}"]`).first();
+  await row.waitFor({ timeout: 30000 });
+  await shot(page, "events");
+  await row.getByTestId("replay-button").click();
+  await waitForText(page.getByTestId("replay-notice"), /Replayed 1 dead letter/);
+  await page.close();
+});
+
+test("the dashboard and notifications pages render their data", async () => {
+  const page = await browser.newPage();
+  await page.goto(`${BASE}/dashboard/`);
+  await waitForText(page.getByTestId("kpi-confirmed"), /^[1-9]\d*$/);
+  await shot(page, "dashboard");
+  await page.goto(`${BASE}/notifications/`);
+  await page.getByTestId("notification").first().waitFor({ timeout: 15000 });
+  await shot(page, "notifications");
+  await page.close();
+});

@@ -1,0 +1,167 @@
+"use client";
+// Events: topics and their end offsets, consumer groups with lag, the latest messages, and
+// the dead letters with a Replay button.
+import { useCallback, useState } from "react";
+import { ApiError, api, time, type DeadLetter, type LatestEvent, type Topics } from "@/lib/api";
+import { usePolling } from "@/lib/live";
+
+export default function Events() {
+  const [topics, setTopics] = useState<Topics | null>(null);
+  const [latest, setLatest] = useState<LatestEvent[] | null>(null);
+  const [letters, setLetters] = useState<DeadLetter[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+
+  const load = useCallback(() => {
+    Promise.all([api.topics(), api.events(30), api.dlq()])
+      .then(([t, e, d]) => {
+        setTopics(t);
+        setLatest(e);
+        setLetters(d.slice().sort((a, b) => (b.failedAt ?? "").localeCompare(a.failedAt ?? "")));
+        setError(null);
+      })
+      .catch((e: ApiError) => setError(e.message));
+  }, []);
+  usePolling(load, 3000);
+
+  async function replay(body: { topic: string; partition?: number; offset?: number; all?: boolean }) {
+    try {
+      const r = await api.replay(body);
+      setNotice(`Replayed ${r.replayed} dead letter(s) to their origin topic.`);
+      load();
+    } catch (e) {
+      setNotice(`Replay failed: ${(e as ApiError).message}`);
+    }
+  }
+
+  const dlqTopics = Array.from(new Set((letters ?? []).map((l) => l.topic)));
+  const lagging = (topics?.consumerGroups ?? []).filter((g) => g.lag > 0);
+  return (
+    <>
+      <h1>Events</h1>
+      {error && (
+        <p className="error" role="alert">
+          The read model is unreachable: retrying… ({error})
+        </p>
+      )}
+      <p aria-live="polite" className="ok" data-testid="replay-notice">
+        {notice}
+      </p>
+      <section aria-labelledby="dlq-title">
+        <h2 id="dlq-title">Dead letters ({letters?.length ?? "…"})</h2>
+        {letters && letters.length === 0 && <p className="muted">No dead letters. Every message was handled.</p>}
+        {dlqTopics.map((t) => (
+          <button key={t} type="button" className="secondary" onClick={() => replay({ topic: t, all: true })}>
+            Replay all of {t}
+          </button>
+        ))}
+        {letters && letters.length > 0 && (
+          <div className="table-wrap">
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">Dead letter</th>
+                  <th scope="col">From</th>
+                  <th scope="col">Consumer</th>
+                  <th scope="col">Error</th>
+                  <th scope="col">Tries</th>
+                  <th scope="col">Failed</th>
+                  <th scope="col">
+                    <span className="sr-only">Action</span>
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {letters.map((l) => (
+                  <tr key={`${l.topic}-${l.partition}-${l.offset}`} data-testid="dlq-row" data-key={l.key}>
+                    <td>
+                      {l.topic}[{l.partition}]@{l.offset}
+                      <br />
+                      <span className="muted">{l.eventType ?? "undecodable"}</span>
+                    </td>
+                    <td>
+                      {l.originTopic}[{l.originPartition}]@{l.originOffset}
+                    </td>
+                    <td>{l.consumer}</td>
+                    <td className="wrap">{l.error}</td>
+                    <td>{l.attempts}</td>
+                    <td>{time(l.failedAt)}</td>
+                    <td>
+                      <button type="button" onClick={() => replay({ topic: l.topic, partition: l.partition, offset: l.offset })} data-testid="replay-button">
+                        Replay
+                      </button>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </section>
+      <section aria-labelledby="groups-title">
+        <h2 id="groups-title">Consumer groups</h2>
+        {topics && lagging.length === 0 && <p className="muted">Every consumer group is caught up (lag 0).</p>}
+        {lagging.length > 0 && (
+          <ul>
+            {lagging.map((g) => (
+              <li key={`${g.group}-${g.topic}-${g.partition}`}>
+                {g.group} on {g.topic}[{g.partition}]: lag {g.lag}
+              </li>
+            ))}
+          </ul>
+        )}
+        {topics && (
+          <details>
+            <summary>All committed offsets</summary>
+            <div className="table-wrap">
+              <table>
+                <thead>
+                  <tr>
+                    <th scope="col">Group</th>
+                    <th scope="col">Topic</th>
+                    <th scope="col">Partition</th>
+                    <th scope="col">Committed</th>
+                    <th scope="col">Lag</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {topics.consumerGroups.map((g) => (
+                    <tr key={`${g.group}-${g.topic}-${g.partition}`}>
+                      <td>{g.group}</td>
+                      <td>{g.topic}</td>
+                      <td>{g.partition}</td>
+                      <td>{g.committedOffset}</td>
+                      <td>{g.lag}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          </details>
+        )}
+      </section>
+      <section aria-labelledby="topics-title">
+        <h2 id="topics-title">Topics</h2>
+        <div className="grid">
+          {topics?.topics.map((t) => (
+            <div className="card" key={t.topic} data-testid="topic">
+              <h3>{t.topic}</h3>
+              <p className="muted">{t.partitions.map((p) => `p${p.partition}: ${p.endOffset}`).join(" · ")}</p>
+            </div>
+          ))}
+        </div>
+      </section>
+      <section aria-labelledby="latest-title">
+        <h2 id="latest-title">Latest events</h2>
+        {latest && latest.length === 0 && <p className="muted">No events yet.</p>}
+        <ol className="timeline">
+          {latest?.map((e) => (
+            <li key={e.eventId}>
+              <strong>{e.eventType}</strong> on {e.topic}[{e.partition}]@{e.offset} · order {e.key.slice(0, 8)} · {time(e.occurredAt)}
+            </li>
+          ))}
+        </ol>
+      </section>
+    </>
+  );
+}

@@ -1,0 +1,135 @@
+"use client";
+// Storefront: the catalog with live stock, a cart, and "Place order".
+import Link from "next/link";
+import { useCallback, useState } from "react";
+import { ApiError, api, money, newKey, type Product } from "@/lib/api";
+import { useLive, usePolling } from "@/lib/live";
+import LiveIndicator from "@/components/LiveIndicator";
+
+export default function Store() {
+  const [products, setProducts] = useState<Product[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [cart, setCart] = useState<Record<string, number>>({});
+  const [customer, setCustomer] = useState("c-1001");
+  const [placing, setPlacing] = useState(false);
+  const [placed, setPlaced] = useState<{ orderId: string } | null>(null);
+  const [placeError, setPlaceError] = useState<string | null>(null);
+
+  const load = useCallback(() => {
+    api
+      .catalog()
+      .then((p) => {
+        setProducts(p);
+        setError(null);
+      })
+      .catch((e: ApiError) => setError(e.message));
+  }, []);
+  const live = useLive((m) => {
+    if (m.type === "event" && m.event.topic === "inventory.events") load();
+  });
+  usePolling(load, live === "live" ? 15000 : 3000);
+
+  const lines = Object.entries(cart).filter(([, q]) => q > 0);
+  const total = lines.reduce((sum, [sku, q]) => sum + (products?.find((p) => p.sku === sku)?.priceCents ?? 0) * q, 0);
+
+  async function place() {
+    setPlacing(true);
+    setPlaceError(null);
+    try {
+      const r = await api.placeOrder(customer, lines.map(([sku, quantity]) => ({ sku, quantity })), newKey());
+      setPlaced(r);
+      setCart({});
+    } catch (e) {
+      setPlaceError((e as ApiError).message);
+    } finally {
+      setPlacing(false);
+    }
+  }
+
+  return (
+    <>
+      <div className="page-head">
+        <h1>Store</h1>
+        <LiveIndicator state={live} />
+      </div>
+      {error && (
+        <p className="error" role="alert">
+          The read model is unreachable: retrying… ({error})
+        </p>
+      )}
+      {!products && !error && <p className="muted">Loading the catalog…</p>}
+      {products && products.length === 0 && <p className="muted">No products yet.</p>}
+      <div className="store">
+        <section aria-labelledby="catalog-title">
+          <h2 id="catalog-title" className="sr-only">
+            Catalog
+          </h2>
+          <ul className="products">
+            {products?.map((p) => (
+              <li key={p.sku} className="card product" data-testid={`product-${p.sku}`}>
+                <h3>{p.name}</h3>
+                <p className="sku">{p.sku}</p>
+                <p className="price">{money(p.priceCents, p.currency)}</p>
+                <p className={p.available > 0 ? "stock" : "stock out"} data-testid="stock">
+                  {p.available > 0 ? `${p.available} in stock` : "Out of stock"}
+                  {p.reserved > 0 && <span className="muted"> · {p.reserved} reserved</span>}
+                </p>
+                <label className="qty">
+                  Quantity
+                  <input
+                    type="number"
+                    min={0}
+                    max={1000}
+                    value={cart[p.sku] ?? 0}
+                    onChange={(e) => setCart({ ...cart, [p.sku]: Math.max(0, Number(e.target.value) || 0) })}
+                    data-testid={`qty-${p.sku}`}
+                  />
+                </label>
+                <button type="button" className="secondary" onClick={() => setCart({ ...cart, [p.sku]: (cart[p.sku] ?? 0) + 1 })} data-testid={`add-${p.sku}`}>
+                  Add to cart
+                </button>
+              </li>
+            ))}
+          </ul>
+        </section>
+        <aside className="card cart" aria-labelledby="cart-title">
+          <h2 id="cart-title">Cart</h2>
+          {lines.length === 0 ? (
+            <p className="muted">Your cart is empty.</p>
+          ) : (
+            <ul>
+              {lines.map(([sku, q]) => (
+                <li key={sku}>
+                  {q} × {sku}
+                </li>
+              ))}
+            </ul>
+          )}
+          <p className="total">Total: {money(total)}</p>
+          <label>
+            Customer id
+            <input value={customer} onChange={(e) => setCustomer(e.target.value)} data-testid="customer" />
+          </label>
+          <button type="button" onClick={place} disabled={placing || lines.length === 0 || !customer} data-testid="place-order">
+            {placing ? "Placing…" : "Place order"}
+          </button>
+          <div aria-live="polite">
+            {placeError && (
+              <p className="error" role="alert" data-testid="place-error">
+                {placeError}
+              </p>
+            )}
+            {placed && (
+              <p className="ok" data-testid="placed">
+                Order placed.{" "}
+                <Link href={`/orders/view/?id=${placed.orderId}`} data-testid="placed-link">
+                  Follow order {placed.orderId.slice(0, 8)} →
+                </Link>
+              </p>
+            )}
+          </div>
+        </aside>
+      </div>
+    </>
+  );
+}

@@ -1,0 +1,187 @@
+// Typed client of the read model (and of POST /orders), over relative URLs: nginx serves
+// this UI and proxies the APIs on the same origin.
+
+export type Status = "PENDING" | "CONFIRMED" | "CANCELLED";
+
+export interface OrderItem {
+  orderId: string;
+  customerId: string | null;
+  status: Status;
+  shipped: boolean;
+  totalCents: number | null;
+  currency: string | null;
+  itemCount: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface TimelineEvent {
+  eventId: string;
+  eventType: string;
+  version: number;
+  producer: string;
+  occurredAt: string;
+  correlationId: string;
+  topic: string;
+  partition: number;
+  offset: number;
+  payload: Record<string, unknown>;
+  orderId?: string;
+}
+
+export interface Steps {
+  placed: string;
+  inventory: string;
+  payment: string;
+  decision: string;
+  shipment: string;
+}
+
+export interface OrderDetail {
+  order: OrderItem & {
+    cancelReason: string | null;
+    correlationId: string | null;
+    items: { sku: string; quantity: number; unitPriceCents: number }[];
+    steps: Steps;
+  };
+  timeline: TimelineEvent[];
+  shipment: { shipmentId: string; status: string; createdAt: string } | null;
+}
+
+export interface Product {
+  sku: string;
+  name: string;
+  priceCents: number;
+  currency: string;
+  available: number;
+  reserved: number;
+}
+
+export interface Stats {
+  ordersByStatus: Record<Status, number>;
+  shipped: number;
+  revenueCents: number;
+  throughputPerMinute: { minute: string; count: number }[];
+  dlq: Record<string, number>;
+  projectionLag: number;
+  lastEventAt: string | null;
+}
+
+export interface Topics {
+  topics: { topic: string; partitions: { partition: number; endOffset: number }[] }[];
+  consumerGroups: { group: string; topic: string; partition: number; committedOffset: number; lag: number }[];
+}
+
+export interface DeadLetter {
+  topic: string;
+  partition: number;
+  offset: number;
+  key: string;
+  originTopic: string | null;
+  originPartition: number | null;
+  originOffset: number | null;
+  error: string | null;
+  attempts: number | null;
+  consumer: string | null;
+  failedAt: string | null;
+  eventType: string | null;
+  eventId: string | null;
+  value: string | null;
+}
+
+export interface LatestEvent {
+  topic: string;
+  partition: number;
+  offset: number;
+  key: string;
+  eventType: string;
+  eventId: string;
+  correlationId: string;
+  occurredAt: string;
+}
+
+export interface Notification {
+  id: number;
+  orderId: string;
+  eventId: string;
+  eventType: string;
+  recipient: string;
+  subject: string;
+  body: string;
+  createdAt: string;
+}
+
+export class ApiError extends Error {
+  constructor(public status: number, public code: string, message: string) {
+    super(message);
+  }
+}
+
+async function call<T>(path: string, init?: RequestInit): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(path, { cache: "no-store", ...init });
+  } catch {
+    throw new ApiError(0, "unreachable", "The server cannot be reached");
+  }
+  const text = await res.text();
+  let body: unknown = null;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {
+    throw new ApiError(res.status, "bad_response", `Unexpected answer (${res.status})`);
+  }
+  if (!res.ok) {
+    const err = (body as { error?: { code: string; message: string } })?.error;
+    throw new ApiError(res.status, err?.code ?? "error", err?.message ?? `HTTP ${res.status}`);
+  }
+  return body as T;
+}
+
+export const api = {
+  orders: (q: { status?: string; customerId?: string; page?: number; pageSize?: number }) => {
+    const p = new URLSearchParams();
+    if (q.status) p.set("status", q.status);
+    if (q.customerId) p.set("customerId", q.customerId);
+    p.set("page", String(q.page ?? 1));
+    p.set("pageSize", String(q.pageSize ?? 20));
+    return call<{ items: OrderItem[]; page: number; pageSize: number; total: number }>(`/api/orders?${p}`);
+  },
+  order: (id: string) => call<OrderDetail>(`/api/orders/${encodeURIComponent(id)}`),
+  catalog: () => call<Product[]>("/api/catalog"),
+  stats: () => call<Stats>("/api/stats"),
+  topics: () => call<Topics>("/api/topics"),
+  events: (limit = 30) => call<LatestEvent[]>(`/api/events?limit=${limit}`),
+  dlq: () => call<DeadLetter[]>("/api/dlq"),
+  replay: (body: { topic: string; partition?: number; offset?: number; all?: boolean }) =>
+    call<{ replayed: number }>("/api/dlq/replay", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    }),
+  notifications: (orderId?: string) =>
+    call<Notification[]>(`/notifications${orderId ? `?orderId=${encodeURIComponent(orderId)}` : ""}`),
+  placeOrder: (customerId: string, items: { sku: string; quantity: number }[], idempotencyKey: string) =>
+    call<{ orderId: string; status: string; correlationId: string }>("/orders", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "Idempotency-Key": idempotencyKey },
+      body: JSON.stringify({ customerId, items }),
+    }),
+};
+
+export function money(cents: number | null | undefined, currency = "EUR"): string {
+  if (cents === null || cents === undefined) return "—";
+  return new Intl.NumberFormat("en-IE", { style: "currency", currency }).format(cents / 100);
+}
+
+export function time(iso: string | null | undefined): string {
+  if (!iso) return "—";
+  const d = new Date(iso);
+  return isNaN(d.getTime()) ? iso : d.toLocaleTimeString([], { hour12: false });
+}
+
+export function newKey(): string {
+  return typeof crypto !== "undefined" && "randomUUID" in crypto
+    ? crypto.randomUUID()
+    : `${Date.now()}-${Math.random().toString(16).slice(2)}`;
+}

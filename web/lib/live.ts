@@ -1,0 +1,64 @@
+"use client";
+// Live updates from the read model's WebSocket (/ws), with reconnect and backoff. While the
+// socket is down, callers fall back to polling, so the page still changes without reload.
+import { useEffect, useRef, useState } from "react";
+import type { OrderItem, TimelineEvent } from "./api";
+
+export type LiveMessage =
+  | { type: "order"; order: OrderItem }
+  | { type: "event"; event: TimelineEvent & { orderId: string } };
+
+export type LiveState = "connecting" | "live" | "reconnecting";
+
+export function useLive(onMessage: (m: LiveMessage) => void): LiveState {
+  const [state, setState] = useState<LiveState>("connecting");
+  const handler = useRef(onMessage);
+  handler.current = onMessage;
+
+  useEffect(() => {
+    let socket: WebSocket | null = null;
+    let retry = 0;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let closed = false;
+
+    const connect = () => {
+      const proto = window.location.protocol === "https:" ? "wss:" : "ws:";
+      socket = new WebSocket(`${proto}//${window.location.host}/ws`);
+      socket.onopen = () => {
+        retry = 0;
+        setState("live");
+      };
+      socket.onmessage = (e) => {
+        try {
+          handler.current(JSON.parse(e.data) as LiveMessage);
+        } catch {
+          /* not ours: ignore */
+        }
+      };
+      socket.onclose = () => {
+        if (closed) return;
+        setState("reconnecting");
+        timer = setTimeout(connect, Math.min(10000, 500 * 2 ** retry++));
+      };
+    };
+    connect();
+    return () => {
+      closed = true;
+      clearTimeout(timer);
+      socket?.close();
+    };
+  }, []);
+  return state;
+}
+
+/** Calls fn now and then every ms while the component is mounted (the fallback). */
+export function usePolling(fn: () => void, ms: number, enabled = true) {
+  const saved = useRef(fn);
+  saved.current = fn;
+  useEffect(() => {
+    if (!enabled) return;
+    saved.current();
+    const id = setInterval(() => saved.current(), ms);
+    return () => clearInterval(id);
+  }, [ms, enabled]);
+}
