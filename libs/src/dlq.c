@@ -12,9 +12,9 @@
 #define SCAN_TIMEOUT_MS 10000
 #define MAX_PARTITIONS 64
 
-const char *const ev_dlq_topics[] = {"order.dlq",    "orchestrator.dlq", "inventory.dlq",
-                                     "shipping.dlq", "payments.dlq",     "read-model.dlq",
-                                     "notification.dlq", NULL};
+const char *const ev_dlq_topics[] = {
+    "order.dlq",    "orchestrator.dlq", "inventory.dlq",    "shipping.dlq",
+    "payments.dlq", "read-model.dlq",   "notification.dlq", NULL};
 
 static rd_kafka_t *scanner(const char *brokers, char *err, size_t errlen)
 {
@@ -47,9 +47,8 @@ static json_t *header_string(const rd_kafka_message_t *m, const char *name)
 static json_t *header_int(const rd_kafka_message_t *m, const char *name)
 {
     char value[32];
-    return ev_message_header(m, name, value, sizeof value)
-               ? json_integer(strtoll(value, NULL, 10))
-               : json_null();
+    return ev_message_header(m, name, value, sizeof value) ? json_integer(strtoll(value, NULL, 10))
+                                                           : json_null();
 }
 
 /* The letter as JSON; eventType and eventId come from the value when it is an envelope. */
@@ -65,8 +64,9 @@ static json_t *letter_json(const rd_kafka_message_t *m)
         header_string(m, "x-origin-topic"), "originPartition", header_int(m, "x-origin-partition"),
         "originOffset", header_int(m, "x-origin-offset"), "error", header_string(m, "x-error"),
         "attempts", header_int(m, "x-attempts"), "consumer", header_string(m, "x-consumer"),
-        "failedAt", header_string(m, "x-failed-at"), "eventType", json_is_string(type) ? type : NULL,
-        "eventId", json_is_string(id) ? id : NULL, "value", "", (size_t)0);
+        "failedAt", header_string(m, "x-failed-at"), "eventType",
+        json_is_string(type) ? type : NULL, "eventId", json_is_string(id) ? id : NULL, "value", "",
+        (size_t)0);
     json_decref(value);
     /* A value that is not UTF-8 cannot be a JSON string: listed as null, not replayable. */
     json_t *raw = m->payload ? json_stringn(m->payload, m->len) : json_string("");
@@ -89,8 +89,8 @@ static int assign_all(rd_kafka_t *rk, const char *topic, int64_t *high, int *par
         return ev_fail(err, errlen, "topic %s: %s", topic,
                        rc ? rd_kafka_err2str(rc) : "unknown topic");
     }
-    int n = md->topics[0].partition_cnt < MAX_PARTITIONS ? md->topics[0].partition_cnt
-                                                          : MAX_PARTITIONS;
+    int n =
+        md->topics[0].partition_cnt < MAX_PARTITIONS ? md->topics[0].partition_cnt : MAX_PARTITIONS;
     rd_kafka_metadata_destroy(md);
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(n);
     *remaining = 0;

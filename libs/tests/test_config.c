@@ -51,9 +51,17 @@ static void overrides_apply_and_empty_means_default(void **state)
     (void)state;
     ev_config cfg;
     char err[256];
-    const char *const env[] = {"EVENTIFY_HTTP_PORT", "9000", "EVENTIFY_KAFKA_BROKERS", "k:1",
-                               "EVENTIFY_LOG_LEVEL", "debug", "EVENTIFY_MAX_ATTEMPTS", "",
-                               "EVENTIFY_PG_USER", "u", NULL};
+    const char *const env[] = {"EVENTIFY_HTTP_PORT",
+                               "9000",
+                               "EVENTIFY_KAFKA_BROKERS",
+                               "k:1",
+                               "EVENTIFY_LOG_LEVEL",
+                               "debug",
+                               "EVENTIFY_MAX_ATTEMPTS",
+                               "",
+                               "EVENTIFY_PG_USER",
+                               "u",
+                               NULL};
     assert_int_equal(load(env, &cfg, err), 0);
     assert_int_equal(cfg.http_port, 9000);
     assert_string_equal(cfg.kafka_brokers, "k:1");

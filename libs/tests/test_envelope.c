@@ -17,9 +17,9 @@ static void round_trip_keeps_all_seven_fields_in_order(void **state)
     (void)state;
     ev_envelope e, back;
     char err[256];
-    assert_int_equal(ev_envelope_init(&e, "OrderPlaced", 2, "order", CID,
-                                      json_pack("{s:s}", "orderId", "x")),
-                     0);
+    assert_int_equal(
+        ev_envelope_init(&e, "OrderPlaced", 2, "order", CID, json_pack("{s:s}", "orderId", "x")),
+        0);
     assert_true(ev_uuid_valid(e.event_id));
     assert_true(ev_time_valid(e.occurred_at));
     char *text = ev_envelope_serialize(&e);
@@ -79,8 +79,10 @@ static void parse_rejects_what_breaks_the_contract(void **state)
     expect_rejected("not json", "invalid JSON");
     expect_rejected("[1,2]", "not a JSON object");
     expect_rejected("", "empty");
-    expect_rejected(variant("\"producer\":\"orchestrator\",", ""), "missing envelope field producer");
-    expect_rejected(variant("{\"eventId\"", "{\"extra\":1,\"eventId\""), "unexpected envelope field");
+    expect_rejected(variant("\"producer\":\"orchestrator\",", ""),
+                    "missing envelope field producer");
+    expect_rejected(variant("{\"eventId\"", "{\"extra\":1,\"eventId\""),
+                    "unexpected envelope field");
     expect_rejected(variant("\"version\":1", "\"version\":1,\"version\":2"), "invalid JSON");
     expect_rejected(variant("2f0a3c1e-9a43", "zz0a3c1e-9a43"), "eventId is not a UUID");
     expect_rejected(variant("\"" CID "\"", "\"abc\""), "correlationId is not a UUID");

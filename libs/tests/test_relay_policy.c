@@ -41,12 +41,12 @@ static void literal_never_overflows(void **state)
 static void relay_waits(void **state)
 {
     (void)state;
-    assert_int_equal(ev_relay_wait_ms(500, 500, 0, 0), 0);     /* full batch: more waiting */
-    assert_int_equal(ev_relay_wait_ms(3, 500, 0, 0), 1000);    /* idle: NOTIFY or poll */
-    assert_int_equal(ev_relay_wait_ms(0, 500, 5, 1), 100);     /* Kafka failing: back off */
+    assert_int_equal(ev_relay_wait_ms(500, 500, 0, 0), 0);  /* full batch: more waiting */
+    assert_int_equal(ev_relay_wait_ms(3, 500, 0, 0), 1000); /* idle: NOTIFY or poll */
+    assert_int_equal(ev_relay_wait_ms(0, 500, 5, 1), 100);  /* Kafka failing: back off */
     assert_int_equal(ev_relay_wait_ms(0, 500, 5, 2), 200);
     assert_int_equal(ev_relay_wait_ms(0, 500, 5, 4), 800);
-    assert_int_equal(ev_relay_wait_ms(0, 500, 5, 50), 5000);   /* capped */
+    assert_int_equal(ev_relay_wait_ms(0, 500, 5, 50), 5000); /* capped */
 }
 
 static void consumer_backoff_doubles_and_caps(void **state)

@@ -13,7 +13,7 @@
 
 #define OFFSETS_TIMEOUT_MS 3000
 
-static const char *const event_topics[] = {"orders.events", "inventory.events",
+static const char *const event_topics[] = {"orders.events",   "inventory.events",
                                            "payments.events", "order.lifecycle.events",
                                            "shipping.events", NULL};
 
@@ -84,8 +84,8 @@ static void list_orders(const struct _u_request *req, struct _u_response *resp, 
         ev_http_reply_error(resp, 400, "invalid_paging", "page >= 1 and 1 <= pageSize <= 100");
         return;
     }
-    if (q.status && *q.status && strcmp(q.status, "PENDING") && strcmp(q.status, "CONFIRMED") &&
-        strcmp(q.status, "CANCELLED")) {
+    if (q.status && *q.status && strcmp(q.status, "PENDING") != 0 &&
+        strcmp(q.status, "CONFIRMED") != 0 && strcmp(q.status, "CANCELLED") != 0) {
         ev_http_reply_error(resp, 400, "invalid_status",
                             "status must be PENDING, CONFIRMED or CANCELLED");
         return;
@@ -130,8 +130,8 @@ static void order_detail_sql(PGconn *c, const struct _u_request *req, struct _u_
     if (!r) {
         ev_http_reply_error(resp, 503, "unavailable", "database unavailable");
     } else if (PQntuples(r) == 0) {
-        ev_http_reply_error(resp, 404, "not_found",
-                            "the read model has not seen order %s (yet)", id);
+        ev_http_reply_error(resp, 404, "not_found", "the read model has not seen order %s (yet)",
+                            id);
     } else {
         u_map_put(resp->map_header, "Content-Type", "application/json");
         ulfius_set_string_body_response(resp, 200, PQgetvalue(r, 0, 0));
@@ -206,8 +206,8 @@ static json_t *topic_offsets(rd_kafka_t *rk, const char *topic, int64_t *total)
         int64_t low = 0, high = 0;
         if (rd_kafka_query_watermark_offsets(rk, topic, p, &low, &high, OFFSETS_TIMEOUT_MS))
             break; /* past the last partition */
-        json_array_append_new(parts,
-                              json_pack("{s:i, s:I}", "partition", p, "endOffset", (json_int_t)high));
+        json_array_append_new(
+            parts, json_pack("{s:i, s:I}", "partition", p, "endOffset", (json_int_t)high));
         *total += high - low;
     }
     return parts;
@@ -238,11 +238,10 @@ static void group_lag(const char *brokers, rd_kafka_t *rk, int g, json_t *out)
                                                  OFFSETS_TIMEOUT_MS))
                 continue;
             int64_t committed = tp->offset >= 0 ? tp->offset : low;
-            json_array_append_new(out, json_pack("{s:s, s:s, s:i, s:I, s:I}", "group",
-                                                 groups[g].group, "topic", tp->topic, "partition",
-                                                 tp->partition, "committedOffset",
-                                                 (json_int_t)tp->offset, "lag",
-                                                 (json_int_t)(high - committed)));
+            json_array_append_new(
+                out, json_pack("{s:s, s:s, s:i, s:I, s:I}", "group", groups[g].group, "topic",
+                               tp->topic, "partition", tp->partition, "committedOffset",
+                               (json_int_t)tp->offset, "lag", (json_int_t)(high - committed)));
         }
     }
     rd_kafka_topic_partition_list_destroy(list);
@@ -269,8 +268,7 @@ static void topics(const struct _u_request *req, struct _u_response *resp, void 
 
 /* --- stats ------------------------------------------------------------------------------- */
 
-static void stats_sql(PGconn *c, const struct _u_request *req, struct _u_response *resp,
-                      void *user)
+static void stats_sql(PGconn *c, const struct _u_request *req, struct _u_response *resp, void *user)
 {
     (void)req;
     char err[512];
@@ -361,7 +359,8 @@ static void dlq_replay(const struct _u_request *req, struct _u_response *resp, v
     if (!body)
         return;
     const char *topic = json_string_value(json_object_get(body, "topic"));
-    json_t *partition = json_object_get(body, "partition"), *offset = json_object_get(body, "offset");
+    json_t *partition = json_object_get(body, "partition"),
+           *offset = json_object_get(body, "offset");
     bool all = json_is_true(json_object_get(body, "all"));
     char err[512];
     if (!known_dlq(topic)) {

@@ -15,13 +15,13 @@ static int lock_view(PGconn *tx, const char *order_id, const char *occurred_at, 
                      char *err, size_t errlen)
 {
     const char *params[] = {order_id, occurred_at};
-    PGresult *r = ev_pg_query(
-        tx,
-        "INSERT INTO rm_orders (order_id, created_at, updated_at) VALUES ($1, $2, $2)"
-        " ON CONFLICT (order_id) DO UPDATE SET order_id = EXCLUDED.order_id"
-        " RETURNING status, step_placed, step_inventory, step_payment, step_decision,"
-        " step_shipment, shipped",
-        2, params, err, errlen);
+    PGresult *r =
+        ev_pg_query(tx,
+                    "INSERT INTO rm_orders (order_id, created_at, updated_at) VALUES ($1, $2, $2)"
+                    " ON CONFLICT (order_id) DO UPDATE SET order_id = EXCLUDED.order_id"
+                    " RETURNING status, step_placed, step_inventory, step_payment, step_decision,"
+                    " step_shipment, shipped",
+                    2, params, err, errlen);
     if (!r)
         return -1;
     char *fields[] = {v->status, v->placed, v->inventory, v->payment, v->decision, v->shipment};
@@ -37,7 +37,8 @@ static int quantity_sum(const json_t *items)
     int n = 0;
     size_t i;
     const json_t *line;
-    json_array_foreach(items, i, line) n += (int)json_integer_value(json_object_get(line, "quantity"));
+    json_array_foreach(items, i, line) n +=
+        (int)json_integer_value(json_object_get(line, "quantity"));
     return n;
 }
 
@@ -80,7 +81,8 @@ static json_t *store_view(PGconn *tx, const ev_envelope *e, const char *order_id
         " updated_at = greatest(updated_at, $9::timestamptz),"
         " created_at = CASE WHEN $10::text IS NULL THEN least(created_at, $9::timestamptz)"
         "                   ELSE $9::timestamptz END,"
-        " customer_id = coalesce($10, customer_id), total_cents = coalesce($11::bigint, total_cents),"
+        " customer_id = coalesce($10, customer_id), total_cents = coalesce($11::bigint, "
+        "total_cents),"
         " currency = coalesce($12, currency), items = coalesce($13::jsonb, items),"
         " item_count = coalesce($14::int, item_count),"
         " correlation_id = coalesce($15::uuid, correlation_id),"
@@ -104,8 +106,8 @@ static json_t *store_timeline(PGconn *tx, const ev_envelope *e, const char *orde
     snprintf(part, sizeof part, "%d", partition);
     snprintf(off, sizeof off, "%lld", (long long)offset);
     char *payload = json_dumps(e->payload, JSON_COMPACT);
-    const char *params[] = {e->event_id, order_id,         e->event_type, version, e->producer,
-                            e->occurred_at, e->correlation_id, topic,       part,    off,
+    const char *params[] = {e->event_id,    order_id,          e->event_type, version, e->producer,
+                            e->occurred_at, e->correlation_id, topic,         part,    off,
                             payload};
     PGresult *r = ev_pg_query(
         tx,
@@ -165,11 +167,12 @@ static int project_facts(PGconn *tx, const ev_envelope *e, const char *order_id,
     }
     if (strcmp(t, "OrderPlaced") == 0) {
         const char *params[] = {e->occurred_at};
-        return ev_pg_exec(tx,
-                          "INSERT INTO rm_placed_per_minute (minute, count)"
-                          " VALUES (date_trunc('minute', $1::timestamptz), 1)"
-                          " ON CONFLICT (minute) DO UPDATE SET count = rm_placed_per_minute.count + 1",
-                          1, params, err, errlen);
+        return ev_pg_exec(
+            tx,
+            "INSERT INTO rm_placed_per_minute (minute, count)"
+            " VALUES (date_trunc('minute', $1::timestamptz), 1)"
+            " ON CONFLICT (minute) DO UPDATE SET count = rm_placed_per_minute.count + 1",
+            1, params, err, errlen);
     }
     return 0;
 }
@@ -183,8 +186,8 @@ int project_event(PGconn *tx, const ev_envelope *e, const char *topic, int32_t p
         return -1;
     order_view_apply(&v, e->event_type);
     json_t *item = store_view(tx, e, order_id, &v, err, errlen);
-    json_t *entry = item ? store_timeline(tx, e, order_id, topic, partition, offset, err, errlen)
-                         : NULL;
+    json_t *entry =
+        item ? store_timeline(tx, e, order_id, topic, partition, offset, err, errlen) : NULL;
     int rc = entry && project_facts(tx, e, order_id, err, errlen) == 0 ? 0 : -1;
     if (rc == 0 && changes) {
         json_array_append_new(changes, json_pack("{s:s, s:O}", "type", "order", "order", item));

@@ -10,9 +10,9 @@
 #include <stdint.h>
 
 /* The JSON of an order as /api/orders lists it, over a row of rm_orders. */
-#define ORDER_ITEM_JSON                                                                        \
-    "json_build_object('orderId', order_id, 'customerId', customer_id, 'status', status,"     \
-    " 'shipped', shipped, 'totalCents', total_cents, 'currency', currency,"                  \
+#define ORDER_ITEM_JSON                                                                            \
+    "json_build_object('orderId', order_id, 'customerId', customer_id, 'status', status,"          \
+    " 'shipped', shipped, 'totalCents', total_cents, 'currency', currency,"                        \
     " 'itemCount', item_count, 'createdAt', created_at, 'updatedAt', updated_at)"
 
 /* Applies e (validated and upcast) received from topic/partition/offset. When changes is

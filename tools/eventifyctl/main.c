@@ -113,8 +113,8 @@ static int replay(const char *brokers, int argc, char **argv)
         fprintf(stderr, "eventifyctl: %s\n", err);
         return 1;
     }
-    int n = ev_dlq_replay(brokers, p, argv[0], (int32_t)partition, all ? -1 : offset, err,
-                          sizeof err);
+    int n =
+        ev_dlq_replay(brokers, p, argv[0], (int32_t)partition, all ? -1 : offset, err, sizeof err);
     ev_producer_free(p);
     if (n < 0) {
         fprintf(stderr, "eventifyctl: %s\n", err);

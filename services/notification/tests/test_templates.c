@@ -25,8 +25,8 @@ static void cancellation_carries_the_reason(void **state)
 {
     (void)state;
     email m;
-    assert_true(render_email("OrderCancelled", OID, NULL, "out of stock: SKU-GREEN-HOODIE", NULL,
-                             &m));
+    assert_true(
+        render_email("OrderCancelled", OID, NULL, "out of stock: SKU-GREEN-HOODIE", NULL, &m));
     assert_string_equal(m.recipient, "customer+5bb4b8cc@customers.example.com");
     assert_string_equal(m.subject, "Order 5bb4b8cc was cancelled");
     assert_non_null(strstr(m.body, "(out of stock: SKU-GREEN-HOODIE)"));

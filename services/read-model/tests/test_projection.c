@@ -63,8 +63,8 @@ static void order_of_arrival_does_not_matter(void **state)
     (void)state;
     const char *a[] = {"OrderPlaced", "InventoryReserved", "PaymentFailed", "OrderCancelled",
                        "InventoryReleased"};
-    const char *b[] = {"InventoryReleased", "OrderCancelled", "PaymentFailed",
-                       "InventoryReserved", "OrderPlaced"};
+    const char *b[] = {"InventoryReleased", "OrderCancelled", "PaymentFailed", "InventoryReserved",
+                       "OrderPlaced"};
     order_view va = after(a, 5), vb = after(b, 5);
     assert_memory_equal(&va, &vb, sizeof va);
     assert_string_equal(vb.inventory, "RELEASED");
