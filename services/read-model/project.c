@@ -42,22 +42,98 @@ static int quantity_sum(const json_t *items)
     return n;
 }
 
-/* Writes the view back, with what OrderPlaced and OrderCancelled add; returns the list item. */
-static json_t *store_view(PGconn *tx, const ev_envelope *e, const char *order_id,
-                          const order_view *v, char *err, size_t errlen)
+/* The per-type side effect, as a data-modifying CTE run in the same statement as the order
+ * update and the timeline insert ($17.. are its parameters): one round trip per event. */
+static const char *facts_cte(const char *type)
+{
+    if (strcmp(type, "InventoryReserved") == 0 || strcmp(type, "InventoryReleased") == 0)
+        /* $17 skus, $18 quantities (signed: + reserves, - releases); SKUs the read model
+         * does not list are ignored */
+        return ", f AS (UPDATE rm_stock s SET available = s.available - m.q,"
+               " reserved = s.reserved + m.q FROM unnest($17::text[], $18::int[]) AS m(sku, q)"
+               " WHERE s.sku = m.sku)";
+    if (strcmp(type, "ShipmentCreated") == 0) /* $17 shipmentId, $18 status */
+        return ", f AS (INSERT INTO rm_shipments (order_id, shipment_id, status, created_at)"
+               " VALUES ($1, $17::uuid, $18, $9) ON CONFLICT (order_id) DO NOTHING)";
+    if (strcmp(type, "OrderPlaced") == 0)
+        return ", f AS (INSERT INTO rm_placed_per_minute (minute, count)"
+               " VALUES (date_trunc('minute', $9::timestamptz), 1) ON CONFLICT (minute)"
+               " DO UPDATE SET count = rm_placed_per_minute.count + 1),"
+               " unused AS (SELECT $17::text, $18::text)"; /* every parameter needs a type */
+    return ", unused AS (SELECT $17::text, $18::text)";
+}
+
+#define UPDATE_ORDER_SQL                                                                           \
+    "WITH o AS (UPDATE rm_orders SET status = $2, step_placed = $3, step_inventory = $4,"          \
+    " step_payment = $5, step_decision = $6, step_shipment = $7, shipped = $8,"                    \
+    " updated_at = greatest(updated_at, $9::timestamptz),"                                         \
+    " created_at = CASE WHEN $10::text IS NULL THEN least(created_at, $9::timestamptz)"            \
+    "                   ELSE $9::timestamptz END,"                                                 \
+    " customer_id = coalesce($10, customer_id), total_cents = coalesce($11::bigint, total_cents)," \
+    " currency = coalesce($12, currency), items = coalesce($13::jsonb, items),"                    \
+    " item_count = coalesce($14::int, item_count),"                                                \
+    " correlation_id = coalesce($15::uuid, correlation_id),"                                       \
+    " cancel_reason = coalesce($16, cancel_reason)"                                                \
+    " WHERE order_id = $1 RETURNING " ORDER_ITEM_JSON " AS item),"                                 \
+    " t AS (INSERT INTO rm_timeline (event_id, order_id, event_type, version, producer,"           \
+    " occurred_at, correlation_id, topic, partition, \"offset\", payload)"                         \
+    " VALUES ($19, $1, $20, $21, $22, $9, $23, $24, $25, $26, $27::jsonb)"                         \
+    " ON CONFLICT (event_id) DO NOTHING)"
+
+/* Stock lines of an inventory event as two array literals: "{a,b}" and "{1,-2}". */
+static void stock_arrays(const json_t *items, int sign, char *skus, size_t skus_n, char *qty,
+                         size_t qty_n)
+{
+    size_t us = 0, uq = 0, i, written = 0;
+    const json_t *line;
+    us += (size_t)snprintf(skus, skus_n, "{");
+    uq += (size_t)snprintf(qty, qty_n, "{");
+    json_array_foreach(items, i, line)
+    {
+        const char *sku = json_string_value(json_object_get(line, "sku"));
+        long long q = sign * json_integer_value(json_object_get(line, "quantity"));
+        if (!sku || strpbrk(sku, "\",{}\\ ") || us + strlen(sku) + 4 >= skus_n || uq + 24 >= qty_n)
+            continue; /* not a SKU the read model lists */
+        us += (size_t)snprintf(skus + us, skus_n - us, "%s%s", written ? "," : "", sku);
+        uq += (size_t)snprintf(qty + uq, qty_n - uq, "%s%lld", written++ ? "," : "", q);
+    }
+    snprintf(skus + us, skus_n - us, "}");
+    snprintf(qty + uq, qty_n - uq, "}");
+}
+
+/* Writes the view back with what the event adds, its timeline entry and its side effect,
+ * in one statement. Returns the order's list item. */
+static json_t *store(PGconn *tx, const ev_envelope *e, const char *order_id, const order_view *v,
+                     const char *topic, int32_t partition, int64_t offset, char *err, size_t errlen)
 {
     const json_t *p = e->payload;
-    bool placed = strcmp(e->event_type, "OrderPlaced") == 0;
-    char total[24] = "", count[16] = "";
+    const char *t = e->event_type;
+    bool placed = strcmp(t, "OrderPlaced") == 0;
+    char total[24] = "", count[16] = "", version[16], part[16], off[24];
+    char skus[2048] = "{}", qty[1024] = "{}";
     char *items = placed ? json_dumps(json_object_get(p, "items"), JSON_COMPACT) : NULL;
+    char *payload = json_dumps(p, JSON_COMPACT);
     if (placed) {
         snprintf(total, sizeof total, "%lld",
                  (long long)json_integer_value(json_object_get(p, "totalCents")));
         snprintf(count, sizeof count, "%d", quantity_sum(json_object_get(p, "items")));
     }
-    const char *reason = strcmp(e->event_type, "OrderCancelled") == 0
-                             ? json_string_value(json_object_get(p, "reason"))
-                             : NULL;
+    snprintf(version, sizeof version, "%d", e->version);
+    snprintf(part, sizeof part, "%d", partition);
+    snprintf(off, sizeof off, "%lld", (long long)offset);
+    const char *fact1 = NULL, *fact2 = NULL;
+    int nparams = 27;
+    if (strcmp(t, "InventoryReserved") == 0 || strcmp(t, "InventoryReleased") == 0) {
+        stock_arrays(json_object_get(p, "items"), strcmp(t, "InventoryReserved") == 0 ? 1 : -1,
+                     skus, sizeof skus, qty, sizeof qty);
+        fact1 = skus;
+        fact2 = qty;
+    } else if (strcmp(t, "ShipmentCreated") == 0) {
+        fact1 = json_string_value(json_object_get(p, "shipmentId"));
+        fact2 = json_string_value(json_object_get(p, "status"));
+    }
+    const char *reason =
+        strcmp(t, "OrderCancelled") == 0 ? json_string_value(json_object_get(p, "reason")) : NULL;
     const char *params[] = {order_id,
                             v->status,
                             v->placed,
@@ -73,108 +149,40 @@ static json_t *store_view(PGconn *tx, const ev_envelope *e, const char *order_id
                             items,
                             placed ? count : NULL,
                             placed ? e->correlation_id : NULL,
-                            reason};
-    PGresult *r = ev_pg_query(
-        tx,
-        "UPDATE rm_orders SET status = $2, step_placed = $3, step_inventory = $4,"
-        " step_payment = $5, step_decision = $6, step_shipment = $7, shipped = $8,"
-        " updated_at = greatest(updated_at, $9::timestamptz),"
-        " created_at = CASE WHEN $10::text IS NULL THEN least(created_at, $9::timestamptz)"
-        "                   ELSE $9::timestamptz END,"
-        " customer_id = coalesce($10, customer_id), total_cents = coalesce($11::bigint, "
-        "total_cents),"
-        " currency = coalesce($12, currency), items = coalesce($13::jsonb, items),"
-        " item_count = coalesce($14::int, item_count),"
-        " correlation_id = coalesce($15::uuid, correlation_id),"
-        " cancel_reason = coalesce($16, cancel_reason)"
-        " WHERE order_id = $1 RETURNING " ORDER_ITEM_JSON "::text",
-        16, params, err, errlen);
-    free(items);
-    if (!r)
-        return NULL;
-    json_t *item = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
-    PQclear(r);
-    return item;
-}
-
-static json_t *store_timeline(PGconn *tx, const ev_envelope *e, const char *order_id,
-                              const char *topic, int32_t partition, int64_t offset, char *err,
-                              size_t errlen)
-{
-    char version[16], part[16], off[24];
-    snprintf(version, sizeof version, "%d", e->version);
-    snprintf(part, sizeof part, "%d", partition);
-    snprintf(off, sizeof off, "%lld", (long long)offset);
-    char *payload = json_dumps(e->payload, JSON_COMPACT);
-    const char *params[] = {e->event_id,    order_id,          e->event_type, version, e->producer,
-                            e->occurred_at, e->correlation_id, topic,         part,    off,
+                            reason,
+                            fact1,
+                            fact2,
+                            e->event_id,
+                            t,
+                            version,
+                            e->producer,
+                            e->correlation_id,
+                            topic,
+                            part,
+                            off,
                             payload};
-    PGresult *r = ev_pg_query(
-        tx,
-        "INSERT INTO rm_timeline (event_id, order_id, event_type, version, producer, occurred_at,"
-        " correlation_id, topic, partition, \"offset\", payload)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb)"
-        " ON CONFLICT (event_id) DO NOTHING",
-        11, params, err, errlen);
+    char sql[4096];
+    snprintf(sql, sizeof sql, "%s%s SELECT item::text FROM o", UPDATE_ORDER_SQL, facts_cte(t));
+    PGresult *r = ev_pg_query(tx, sql, nparams, params, err, errlen);
+    free(items);
     free(payload);
     if (!r)
         return NULL;
+    json_t *item = PQntuples(r) ? json_loads(PQgetvalue(r, 0, 0), 0, NULL) : NULL;
     PQclear(r);
+    if (!item)
+        ev_fail(err, errlen, "order %s vanished", order_id);
+    return item;
+}
+
+static json_t *timeline_entry(const ev_envelope *e, const char *order_id, const char *topic,
+                              int32_t partition, int64_t offset)
+{
     return json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:i, s:I, s:O}", "orderId", order_id,
                      "eventId", e->event_id, "eventType", e->event_type, "version", e->version,
                      "producer", e->producer, "occurredAt", e->occurred_at, "correlationId",
                      e->correlation_id, "topic", topic, "partition", partition, "offset",
                      (json_int_t)offset, "payload", e->payload);
-}
-
-/* Stock moves with reservations: sign +1 takes units, -1 gives them back. SKUs the read
- * model does not list (not in the seeded catalog) are ignored. */
-static int move_stock(PGconn *tx, const json_t *items, int sign, char *err, size_t errlen)
-{
-    size_t i;
-    const json_t *line;
-    json_array_foreach(items, i, line)
-    {
-        char q[16];
-        snprintf(q, sizeof q, "%lld",
-                 (long long)(sign * json_integer_value(json_object_get(line, "quantity"))));
-        const char *params[] = {json_string_value(json_object_get(line, "sku")), q};
-        if (!params[0] || ev_pg_exec(tx,
-                                     "UPDATE rm_stock SET available = available - $2::int,"
-                                     " reserved = reserved + $2::int WHERE sku = $1",
-                                     2, params, err, errlen) != 0)
-            return -1;
-    }
-    return 0;
-}
-
-static int project_facts(PGconn *tx, const ev_envelope *e, const char *order_id, char *err,
-                         size_t errlen)
-{
-    const json_t *p = e->payload;
-    const char *t = e->event_type;
-    if (strcmp(t, "InventoryReserved") == 0)
-        return move_stock(tx, json_object_get(p, "items"), +1, err, errlen);
-    if (strcmp(t, "InventoryReleased") == 0)
-        return move_stock(tx, json_object_get(p, "items"), -1, err, errlen);
-    if (strcmp(t, "ShipmentCreated") == 0) {
-        const char *params[] = {order_id, json_string_value(json_object_get(p, "shipmentId")),
-                                json_string_value(json_object_get(p, "status")), e->occurred_at};
-        return ev_pg_exec(tx,
-                          "INSERT INTO rm_shipments (order_id, shipment_id, status, created_at)"
-                          " VALUES ($1, $2, $3, $4) ON CONFLICT (order_id) DO NOTHING",
-                          4, params, err, errlen);
-    }
-    if (strcmp(t, "OrderPlaced") == 0) {
-        const char *params[] = {e->occurred_at};
-        return ev_pg_exec(
-            tx,
-            "INSERT INTO rm_placed_per_minute (minute, count)"
-            " VALUES (date_trunc('minute', $1::timestamptz), 1)"
-            " ON CONFLICT (minute) DO UPDATE SET count = rm_placed_per_minute.count + 1",
-            1, params, err, errlen);
-    }
-    return 0;
 }
 
 int project_event(PGconn *tx, const ev_envelope *e, const char *topic, int32_t partition,
@@ -185,17 +193,18 @@ int project_event(PGconn *tx, const ev_envelope *e, const char *topic, int32_t p
     if (lock_view(tx, order_id, e->occurred_at, &v, err, errlen) != 0)
         return -1;
     order_view_apply(&v, e->event_type);
-    json_t *item = store_view(tx, e, order_id, &v, err, errlen);
-    json_t *entry =
-        item ? store_timeline(tx, e, order_id, topic, partition, offset, err, errlen) : NULL;
-    int rc = entry && project_facts(tx, e, order_id, err, errlen) == 0 ? 0 : -1;
-    if (rc == 0 && changes) {
-        json_array_append_new(changes, json_pack("{s:s, s:O}", "type", "order", "order", item));
-        json_array_append_new(changes, json_pack("{s:s, s:O}", "type", "event", "event", entry));
+    json_t *item = store(tx, e, order_id, &v, topic, partition, offset, err, errlen);
+    if (!item)
+        return -1;
+    if (changes) {
+        json_array_append_new(changes, json_pack("{s:s, s:o}", "type", "order", "order", item));
+        json_array_append_new(changes,
+                              json_pack("{s:s, s:o}", "type", "event", "event",
+                                        timeline_entry(e, order_id, topic, partition, offset)));
+    } else {
+        json_decref(item);
     }
-    json_decref(item);
-    json_decref(entry);
-    return rc;
+    return 0;
 }
 
 int project_reset(PGconn *tx, char *err, size_t errlen)
