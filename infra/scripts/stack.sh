@@ -97,6 +97,7 @@ service_env() { # NAME PORT DATABASE -> supervisor environment= value
   local env="EVENTIFY_HTTP_PORT=\"$2\",EVENTIFY_KAFKA_BROKERS=\"localhost:$kafka_port\""
   env+=",EVENTIFY_PG_HOST=\"localhost\",EVENTIFY_PG_PORT=\"$pg_port\",EVENTIFY_PG_DATABASE=\"$3\""
   env+=",EVENTIFY_PG_USER=\"$3\",EVENTIFY_PG_PASSWORD=\"$3\",EVENTIFY_LOG_LEVEL=\"${EVENTIFY_LOG_LEVEL:-info}\""
+  env+=",EVENTIFY_LOG_FILE=\"$run/logs/$1.log\""
   local v
   for v in EVENTIFY_SAGA_TIMEOUT_MS EVENTIFY_PAYMENT_LIMIT_CENTS EVENTIFY_MAX_ATTEMPTS \
     EVENTIFY_RETRY_BACKOFF_MS EVENTIFY_PG_POOL_SIZE; do
@@ -187,8 +188,8 @@ startretries=100
 stopsignal=TERM
 stopwaitsecs=20
 redirect_stderr=true
-stdout_logfile=$run/logs/$name.log
-stdout_logfile_maxbytes=50MB
+stdout_logfile=$run/logs/$name.stdout.log
+stdout_logfile_maxbytes=10MB
 CONF
     done < <(services)
     if ((${#names[@]})); then
@@ -256,7 +257,7 @@ up() {
   done < <(services)
   while read -r name port db; do
     wait_for 60 "$name on :$port" http_ready "$port" || {
-      tail -n 20 "$run/logs/$name.log" >&2
+      tail -n 20 "$run/logs/$name.log" "$run/logs/$name.stdout.log" >&2 2>/dev/null
       die "$name did not become ready"
     }
   done < <(services)

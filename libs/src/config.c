@@ -88,7 +88,9 @@ int ev_config_load(ev_config *cfg, const char *service, int default_port, const 
                    errlen) ||
         ev_env_str(getenv_fn, "EVENTIFY_LOG_LEVEL", "info", level, sizeof level, err, errlen) ||
         ev_env_str(getenv_fn, "EVENTIFY_MIGRATIONS_DIR", default_migrations_dir,
-                   cfg->migrations_dir, sizeof cfg->migrations_dir, err, errlen))
+                   cfg->migrations_dir, sizeof cfg->migrations_dir, err, errlen) ||
+        ev_env_str(getenv_fn, "EVENTIFY_LOG_FILE", "", cfg->log_file, sizeof cfg->log_file, err,
+                   errlen))
         return -1;
 
     if (ev_log_level_parse(level, &cfg->log_level) != 0)

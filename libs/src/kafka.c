@@ -194,7 +194,7 @@ ev_consumer *ev_consumer_new(const char *brokers, const char *group_id, const ch
         conf_set(conf, "heartbeat.interval.ms", "1000", err, errlen) ||
         conf_set(conf, "fetch.wait.max.ms", "50", err, errlen) ||
         conf_set(conf, "reconnect.backoff.max.ms", "1000", err, errlen) ||
-        conf_set(conf, "queued.max.messages.kbytes", "1024", err, errlen)) {
+        conf_set(conf, "queued.max.messages.kbytes", "256", err, errlen)) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }

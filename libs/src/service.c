@@ -63,7 +63,11 @@ int ev_service_open(ev_service *s, const char *name, int default_port, const cha
     if (ev_config_load(&s->config, name, default_port, default_db, default_migrations_dir,
                        ev_getenv, err, errlen) != 0)
         return -1;
-    ev_log_setup(name, s->config.log_level, NULL);
+    /* Writing the log file directly keeps the supervisor's pipe (and its Python) out of the
+     * per-event path. */
+    if (s->config.log_file[0] && !(s->log = fopen(s->config.log_file, "a")))
+        return ev_fail(err, errlen, "cannot open EVENTIFY_LOG_FILE=%s", s->config.log_file);
+    ev_log_setup(name, s->config.log_level, s->log);
     if (migrate(&s->config, err, errlen) != 0)
         return -1;
     s->metrics = ev_metrics_new(name);
@@ -154,6 +158,10 @@ void ev_service_close(ev_service *s)
     ev_producer_free(s->producer);
     ev_pg_pool_free(s->pool);
     ev_metrics_free(s->metrics);
+    if (s->log) {
+        ev_log_setup(s->config.service, s->config.log_level, NULL);
+        fclose(s->log);
+    }
     memset(s, 0, sizeof *s);
 }
 

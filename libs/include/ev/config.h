@@ -19,6 +19,7 @@ typedef struct {
     int max_attempts;         /* EVENTIFY_MAX_ATTEMPTS: tries of a transient failure */
     int retry_backoff_ms;     /* EVENTIFY_RETRY_BACKOFF_MS: first backoff, then doubled */
     char migrations_dir[512]; /* EVENTIFY_MIGRATIONS_DIR */
+    char log_file[512];       /* EVENTIFY_LOG_FILE: append JSON lines here; empty: stderr */
 } ev_config;
 
 /* Fills cfg for a service from the environment. getenv_fn is getenv in production and a

@@ -23,6 +23,7 @@
 #include "ev/worker.h"
 
 #include <stdatomic.h>
+#include <stdio.h>
 
 #define EV_MAX_BODY_BYTES ((size_t)64 * 1024)
 
@@ -32,6 +33,7 @@ typedef struct {
     ev_pg_pool *pool;      /* for HTTP handlers */
     ev_producer *producer; /* relay and DLQ */
     ev_http *http;
+    FILE *log; /* EVENTIFY_LOG_FILE when set, else NULL (stderr) */
     atomic_bool stop;
 } ev_service;
 
