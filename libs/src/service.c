@@ -165,6 +165,54 @@ void ev_service_close(ev_service *s)
     memset(s, 0, sizeof *s);
 }
 
+void ev_service_reply_sql_json(PGconn *c, struct _u_response *resp, const char *sql, int nparams,
+                               const char *const *params, const char *missing)
+{
+    char err[512];
+    PGresult *r = ev_pg_query(c, sql, nparams, params, err, sizeof err);
+    if (!r) {
+        ev_error("query failed: %s", err);
+        ev_http_reply_error(resp, 503, "unavailable", "database unavailable");
+        return;
+    }
+    if (PQntuples(r) == 0 && missing) {
+        ev_http_reply_error(resp, 404, "not_found", "no %s %s", missing,
+                            nparams > 0 && params[0] ? params[0] : "");
+    } else if (PQntuples(r) == 0) {
+        ev_http_reply_error(resp, 500, "internal", "the query returned nothing");
+    } else {
+        u_map_put(resp->map_header, "Content-Type", "application/json");
+        ulfius_set_string_body_response(resp, 200, PQgetvalue(r, 0, 0));
+    }
+    PQclear(r);
+}
+
+typedef struct {
+    const char *sql;
+    const char *missing;
+    const char *id;
+} by_id;
+
+static void reply_by_id(PGconn *c, const struct _u_request *req, struct _u_response *resp,
+                        void *user)
+{
+    (void)req;
+    const by_id *q = user;
+    const char *params[] = {q->id};
+    ev_service_reply_sql_json(c, resp, q->sql, 1, params, q->missing);
+}
+
+void ev_service_reply_by_id(ev_service *s, const struct _u_request *req, struct _u_response *resp,
+                            const char *param, const char *sql, const char *missing)
+{
+    by_id q = {sql, missing, u_map_get(req->map_url, param)};
+    if (!ev_uuid_valid(q.id)) {
+        ev_http_reply_error(resp, 404, "not_found", "no %s %s", missing, q.id ? q.id : "");
+        return;
+    }
+    ev_service_with_conn(s, req, resp, reply_by_id, &q);
+}
+
 void ev_service_with_conn(ev_service *s, const struct _u_request *req, struct _u_response *resp,
                           ev_with_conn_fn fn, void *user)
 {

@@ -196,19 +196,11 @@ static void read_stock(PGconn *c, const struct _u_request *req, struct _u_respon
 {
     (void)req;
     (void)user;
-    char err[512];
-    PGresult *r = ev_pg_query(c,
+    ev_service_reply_sql_json(c, resp,
                               "SELECT coalesce(json_agg(json_build_object('sku', sku, 'available',"
                               " available, 'reserved', reserved, 'initial', initial)"
                               " ORDER BY sku), '[]')::text FROM stock",
-                              0, NULL, err, sizeof err);
-    if (!r) {
-        ev_http_reply_error(resp, 503, "unavailable", "database unavailable");
-        return;
-    }
-    u_map_put(resp->map_header, "Content-Type", "application/json");
-    ulfius_set_string_body_response(resp, 200, PQgetvalue(r, 0, 0));
-    PQclear(r);
+                              0, NULL, NULL);
 }
 
 static void get_inventory(const struct _u_request *req, struct _u_response *resp, void *user)

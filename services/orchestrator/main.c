@@ -148,14 +148,11 @@ static int expire_deadlines(PGconn *c, void *user)
     return 0;
 }
 
-static void read_saga(PGconn *c, const struct _u_request *req, struct _u_response *resp, void *user)
+static void get_saga(const struct _u_request *req, struct _u_response *resp, void *user)
 {
-    (void)user;
-    const char *id = u_map_get(req->map_url, "orderId");
-    char err[512];
-    const char *params[] = {id};
-    PGresult *r = ev_pg_query(
-        c,
+    orchestrator *o = user;
+    ev_service_reply_by_id(
+        &o->base, req, resp, "orderId",
         "SELECT json_build_object('orderId', s.order_id, 'state', s.state, 'reason', s.reason,"
         "  'correlationId', s.correlation_id, 'deadlineAt', s.deadline_at,"
         "  'createdAt', s.created_at, 'updatedAt', s.updated_at,"
@@ -164,27 +161,7 @@ static void read_saga(PGconn *c, const struct _u_request *req, struct _u_respons
         "     'emitted', h.emitted, 'at', h.at) ORDER BY h.id), '[]')"
         "     FROM saga_history h WHERE h.order_id = s.order_id))::text"
         "  FROM sagas s WHERE s.order_id = $1",
-        1, params, err, sizeof err);
-    if (!r)
-        ev_http_reply_error(resp, 503, "unavailable", "database unavailable");
-    else if (PQntuples(r) == 0)
-        ev_http_reply_error(resp, 404, "not_found", "no saga for order %s", id);
-    else {
-        u_map_put(resp->map_header, "Content-Type", "application/json");
-        ulfius_set_string_body_response(resp, 200, PQgetvalue(r, 0, 0));
-    }
-    PQclear(r);
-}
-
-static void get_saga(const struct _u_request *req, struct _u_response *resp, void *user)
-{
-    orchestrator *o = user;
-    const char *id = u_map_get(req->map_url, "orderId");
-    if (!ev_uuid_valid(id)) {
-        ev_http_reply_error(resp, 404, "not_found", "no saga for order %s", id ? id : "");
-        return;
-    }
-    ev_service_with_conn(&o->base, req, resp, read_saga, o);
+        "saga for order");
 }
 
 int main(void)

@@ -253,15 +253,11 @@ static void post_orders(const struct _u_request *req, struct _u_response *resp, 
 
 /* --- GET /orders/{id} --------------------------------------------------------------------- */
 
-static void read_order(PGconn *c, const struct _u_request *req, struct _u_response *resp,
-                       void *user)
+static void get_order(const struct _u_request *req, struct _u_response *resp, void *user)
 {
-    (void)user;
-    const char *id = u_map_get(req->map_url, "id");
-    char err[512];
-    const char *params[] = {id};
-    PGresult *r = ev_pg_query(
-        c,
+    order_service *os = user;
+    ev_service_reply_by_id(
+        &os->base, req, resp, "id",
         "SELECT json_build_object('orderId', o.id, 'customerId', o.customer_id,"
         "  'status', o.status, 'totalCents', o.total_cents, 'currency', o.currency,"
         "  'correlationId', o.correlation_id, 'cancelReason', o.cancel_reason,"
@@ -270,28 +266,7 @@ static void read_order(PGconn *c, const struct _u_request *req, struct _u_respon
         "            'unitPriceCents', unit_price_cents) ORDER BY line)"
         "            FROM order_items WHERE order_id = o.id))::text"
         "  FROM orders o WHERE o.id = $1",
-        1, params, err, sizeof err);
-    if (!r) {
-        ev_error("reading order: %s", err);
-        ev_http_reply_error(resp, 503, "unavailable", "database unavailable");
-    } else if (PQntuples(r) == 0) {
-        ev_http_reply_error(resp, 404, "not_found", "no order %s", id);
-    } else {
-        u_map_put(resp->map_header, "Content-Type", "application/json");
-        ulfius_set_string_body_response(resp, 200, PQgetvalue(r, 0, 0));
-    }
-    PQclear(r);
-}
-
-static void get_order(const struct _u_request *req, struct _u_response *resp, void *user)
-{
-    order_service *os = user;
-    const char *id = u_map_get(req->map_url, "id");
-    if (!ev_uuid_valid(id)) {
-        ev_http_reply_error(resp, 404, "not_found", "no order %s", id ? id : "");
-        return;
-    }
-    ev_service_with_conn(&os->base, req, resp, read_order, os);
+        "order");
 }
 
 /* --- order.lifecycle.events ------------------------------------------------------------- */

@@ -131,40 +131,16 @@ static ev_outcome handle(ev_delivery *d, void *user)
     return EV_HANDLED;
 }
 
-static void read_payment(PGconn *c, const struct _u_request *req, struct _u_response *resp,
-                         void *user)
-{
-    (void)user;
-    const char *id = u_map_get(req->map_url, "orderId");
-    char err[512];
-    const char *params[] = {id};
-    PGresult *r = ev_pg_query(c,
-                              "SELECT json_build_object('orderId', order_id, 'paymentId',"
-                              " payment_id, 'status', status, 'amountCents', amount_cents,"
-                              " 'currency', currency, 'reason', reason, 'createdAt', created_at,"
-                              " 'updatedAt', updated_at)::text FROM payments"
-                              " WHERE order_id = $1 AND status <> 'VOID'",
-                              1, params, err, sizeof err);
-    if (!r)
-        ev_http_reply_error(resp, 503, "unavailable", "database unavailable");
-    else if (PQntuples(r) == 0)
-        ev_http_reply_error(resp, 404, "not_found", "no payment for order %s", id);
-    else {
-        u_map_put(resp->map_header, "Content-Type", "application/json");
-        ulfius_set_string_body_response(resp, 200, PQgetvalue(r, 0, 0));
-    }
-    PQclear(r);
-}
-
 static void get_payment(const struct _u_request *req, struct _u_response *resp, void *user)
 {
     payment_service *ps = user;
-    const char *id = u_map_get(req->map_url, "orderId");
-    if (!ev_uuid_valid(id)) {
-        ev_http_reply_error(resp, 404, "not_found", "no payment for order %s", id ? id : "");
-        return;
-    }
-    ev_service_with_conn(&ps->base, req, resp, read_payment, ps);
+    ev_service_reply_by_id(&ps->base, req, resp, "orderId",
+                           "SELECT json_build_object('orderId', order_id, 'paymentId',"
+                           " payment_id, 'status', status, 'amountCents', amount_cents,"
+                           " 'currency', currency, 'reason', reason, 'createdAt', created_at,"
+                           " 'updatedAt', updated_at)::text FROM payments"
+                           " WHERE order_id = $1 AND status <> 'VOID'",
+                           "payment for order");
 }
 
 int main(void)

@@ -33,22 +33,6 @@ static const struct {
     {"notification", {"order.lifecycle.events", "shipping.events"}},
 };
 
-/* Answers with the first column of the first row, which SQL built as JSON text. */
-static void reply_sql_json(PGconn *c, struct _u_response *resp, const char *sql, int n,
-                           const char *const *params)
-{
-    char err[512];
-    PGresult *r = ev_pg_query(c, sql, n, params, err, sizeof err);
-    if (!r) {
-        ev_error("query: %s", err);
-        ev_http_reply_error(resp, 503, "unavailable", "database unavailable");
-        return;
-    }
-    u_map_put(resp->map_header, "Content-Type", "application/json");
-    ulfius_set_string_body_response(resp, 200, PQgetvalue(r, 0, 0));
-    PQclear(r);
-}
-
 /* --- orders ------------------------------------------------------------------------------ */
 
 typedef struct {
@@ -62,7 +46,7 @@ static void list_orders_sql(PGconn *c, const struct _u_request *req, struct _u_r
     (void)req;
     list_query *q = user;
     const char *params[] = {q->status, q->customer, q->limit, q->offset, q->page, q->page_size};
-    reply_sql_json(
+    ev_service_reply_sql_json(
         c, resp,
         "SELECT json_build_object('items', coalesce((SELECT json_agg(item) FROM ("
         "   SELECT " ORDER_ITEM_JSON " AS item FROM rm_orders"
@@ -71,7 +55,7 @@ static void list_orders_sql(PGconn *c, const struct _u_request *req, struct _u_r
         " 'page', $5::int, 'pageSize', $6::int,"
         " 'total', (SELECT count(*) FROM rm_orders WHERE ($1::text IS NULL OR status = $1)"
         "           AND ($2::text IS NULL OR customer_id = $2)))::text",
-        6, params);
+        6, params, NULL);
 }
 
 static void list_orders(const struct _u_request *req, struct _u_response *resp, void *user)
@@ -101,15 +85,10 @@ static void list_orders(const struct _u_request *req, struct _u_response *resp, 
     ev_service_with_conn(user, req, resp, list_orders_sql, &q);
 }
 
-static void order_detail_sql(PGconn *c, const struct _u_request *req, struct _u_response *resp,
-                             void *user)
+static void order_detail(const struct _u_request *req, struct _u_response *resp, void *user)
 {
-    (void)user;
-    const char *id = u_map_get(req->map_url, "id");
-    const char *params[] = {id};
-    char err[512];
-    PGresult *r = ev_pg_query(
-        c,
+    ev_service_reply_by_id(
+        user, req, resp, "id",
         "SELECT json_build_object('order', json_build_object('orderId', o.order_id,"
         "  'customerId', o.customer_id, 'status', o.status, 'shipped', o.shipped,"
         "  'totalCents', o.total_cents, 'currency', o.currency, 'createdAt', o.created_at,"
@@ -126,27 +105,7 @@ static void order_detail_sql(PGconn *c, const struct _u_request *req, struct _u_
         " 'shipment', (SELECT json_build_object('shipmentId', s.shipment_id, 'status', s.status,"
         "    'createdAt', s.created_at) FROM rm_shipments s WHERE s.order_id = o.order_id))::text"
         " FROM rm_orders o WHERE o.order_id = $1",
-        1, params, err, sizeof err);
-    if (!r) {
-        ev_http_reply_error(resp, 503, "unavailable", "database unavailable");
-    } else if (PQntuples(r) == 0) {
-        ev_http_reply_error(resp, 404, "not_found", "the read model has not seen order %s (yet)",
-                            id);
-    } else {
-        u_map_put(resp->map_header, "Content-Type", "application/json");
-        ulfius_set_string_body_response(resp, 200, PQgetvalue(r, 0, 0));
-    }
-    PQclear(r);
-}
-
-static void order_detail(const struct _u_request *req, struct _u_response *resp, void *user)
-{
-    const char *id = u_map_get(req->map_url, "id");
-    if (!ev_uuid_valid(id)) {
-        ev_http_reply_error(resp, 404, "not_found", "no order %s", id ? id : "");
-        return;
-    }
-    ev_service_with_conn(user, req, resp, order_detail_sql, NULL);
+        "projection (yet) of order");
 }
 
 static void catalog_sql(PGconn *c, const struct _u_request *req, struct _u_response *resp,
@@ -154,11 +113,12 @@ static void catalog_sql(PGconn *c, const struct _u_request *req, struct _u_respo
 {
     (void)req;
     (void)user;
-    reply_sql_json(c, resp,
-                   "SELECT coalesce(json_agg(json_build_object('sku', sku, 'name', name,"
-                   " 'priceCents', price_cents, 'currency', currency, 'available', available,"
-                   " 'reserved', reserved) ORDER BY sku), '[]')::text FROM rm_stock",
-                   0, NULL);
+    ev_service_reply_sql_json(
+        c, resp,
+        "SELECT coalesce(json_agg(json_build_object('sku', sku, 'name', name,"
+        " 'priceCents', price_cents, 'currency', currency, 'available', available,"
+        " 'reserved', reserved) ORDER BY sku), '[]')::text FROM rm_stock",
+        0, NULL, NULL);
 }
 
 static void catalog(const struct _u_request *req, struct _u_response *resp, void *user)
@@ -171,7 +131,7 @@ static void events_sql(PGconn *c, const struct _u_request *req, struct _u_respon
 {
     (void)req;
     const char *params[] = {user};
-    reply_sql_json(
+    ev_service_reply_sql_json(
         c, resp,
         "SELECT coalesce(json_agg(e ORDER BY projected_at DESC), '[]')::text FROM ("
         " SELECT json_build_object('topic', topic, 'partition', partition, 'offset', \"offset\","
@@ -179,7 +139,7 @@ static void events_sql(PGconn *c, const struct _u_request *req, struct _u_respon
         "  'correlationId', correlation_id, 'occurredAt', occurred_at, 'version', version,"
         "  'producer', producer, 'value', payload) AS e, projected_at"
         " FROM rm_timeline ORDER BY projected_at DESC LIMIT $1::int) x",
-        1, params);
+        1, params, NULL);
 }
 
 static void latest_events(const struct _u_request *req, struct _u_response *resp, void *user)

@@ -42,37 +42,13 @@ static ev_outcome handle(ev_delivery *d, void *user)
     return EV_HANDLED;
 }
 
-static void read_shipment(PGconn *c, const struct _u_request *req, struct _u_response *resp,
-                          void *user)
-{
-    (void)user;
-    const char *id = u_map_get(req->map_url, "orderId");
-    char err[512];
-    const char *params[] = {id};
-    PGresult *r = ev_pg_query(c,
-                              "SELECT json_build_object('orderId', order_id, 'shipmentId',"
-                              " shipment_id, 'status', status, 'createdAt', created_at)::text"
-                              " FROM shipments WHERE order_id = $1",
-                              1, params, err, sizeof err);
-    if (!r)
-        ev_http_reply_error(resp, 503, "unavailable", "database unavailable");
-    else if (PQntuples(r) == 0)
-        ev_http_reply_error(resp, 404, "not_found", "no shipment for order %s", id);
-    else {
-        u_map_put(resp->map_header, "Content-Type", "application/json");
-        ulfius_set_string_body_response(resp, 200, PQgetvalue(r, 0, 0));
-    }
-    PQclear(r);
-}
-
 static void get_shipment(const struct _u_request *req, struct _u_response *resp, void *user)
 {
-    const char *id = u_map_get(req->map_url, "orderId");
-    if (!ev_uuid_valid(id)) {
-        ev_http_reply_error(resp, 404, "not_found", "no shipment for order %s", id ? id : "");
-        return;
-    }
-    ev_service_with_conn(user, req, resp, read_shipment, NULL);
+    ev_service_reply_by_id(user, req, resp, "orderId",
+                           "SELECT json_build_object('orderId', order_id, 'shipmentId',"
+                           " shipment_id, 'status', status, 'createdAt', created_at)::text"
+                           " FROM shipments WHERE order_id = $1",
+                           "shipment for order");
 }
 
 int main(void)

@@ -47,6 +47,18 @@ int ev_service_run(ev_service *s, const ev_worker *worker, bool relay);
 
 void ev_service_close(ev_service *s);
 
+/* Answers with the first column of the first row of sql, which builds JSON text: 200 with
+ * it; when there is no row and `missing` (what was looked for, e.g. "payment for order")
+ * is not NULL, 404 "no <missing> <first parameter>"; 503 when the database fails. */
+void ev_service_reply_sql_json(PGconn *c, struct _u_response *resp, const char *sql, int nparams,
+                               const char *const *params, const char *missing);
+
+/* GET-by-id routes: checks that the path parameter `param` is a UUID (else 404 as above),
+ * then answers ev_service_reply_sql_json(sql with the id as $1) on a pooled
+ * connection. */
+void ev_service_reply_by_id(ev_service *s, const struct _u_request *req, struct _u_response *resp,
+                            const char *param, const char *sql, const char *missing);
+
 /* Runs fn with a pooled connection; answers 503 itself when none can be had. */
 typedef void (*ev_with_conn_fn)(PGconn *c, const struct _u_request *req, struct _u_response *resp,
                                 void *user);
