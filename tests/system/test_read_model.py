@@ -10,12 +10,8 @@ import pytest
 import requests
 import websocket
 
-from conftest import (ROOT, SERVICES, envelope, place_order, produce, sql, stock,
+from conftest import (ROOT, envelope, place_order, produce, sql, stock,
                       supervisorctl, url, wait_final, wait_until)
-
-pytestmark = pytest.mark.skipif("read-model" not in SERVICES,
-                                reason="EVENTIFY_SERVICES excludes the read model")
-
 
 def detail(order_id):
     r = requests.get(url("read-model", f"/api/orders/{order_id}"), timeout=5)
