@@ -14,6 +14,12 @@
 #define RELAY_IDLE_POLL_MS 1000
 #define RELAY_BACKOFF_MAX_MS 5000
 #define RELAY_BACKLOG_EVERY_MS 1000
+/* Published rows are only history once Kafka has them; keep an hour for people to look at,
+ * then delete in small batches so the table stays small. */
+#define RELAY_PRUNE_EVERY_MS 60000
+#define RELAY_PRUNE_SQL                                                                            \
+    "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE published_at < now() - "          \
+    "interval '1 hour' ORDER BY id LIMIT 5000)"
 
 static const char runtime_sql[] =
     "CREATE TABLE outbox ("
@@ -282,6 +288,17 @@ static void update_backlog(PGconn *c, const ev_relay_config *cfg)
     }
 }
 
+static void prune_published(PGconn *c)
+{
+    char err[256];
+    PGresult *r = ev_pg_query(c, RELAY_PRUNE_SQL, 0, NULL, err, sizeof err);
+    if (!r)
+        ev_warn("relay: pruning published rows: %s", err);
+    else if (ev_pg_affected(r) > 0)
+        ev_debug("relay: pruned %ld published rows", ev_pg_affected(r));
+    PQclear(r);
+}
+
 static void sleep_unless_stopped(int ms, const atomic_bool *stop)
 {
     int64_t deadline = ev_monotonic_ms() + ms;
@@ -293,7 +310,7 @@ int ev_relay_run(const ev_relay_config *cfg, const atomic_bool *stop)
 {
     PGconn *c = NULL;
     int consecutive_failures = 0;
-    int64_t next_backlog = 0;
+    int64_t next_backlog = 0, next_prune = ev_monotonic_ms() + RELAY_PRUNE_EVERY_MS;
     char err[512];
     while (!atomic_load(stop)) {
         if (ev_pg_broken(c)) {
@@ -315,6 +332,10 @@ int ev_relay_run(const ev_relay_config *cfg, const atomic_bool *stop)
         if (ev_monotonic_ms() >= next_backlog) {
             update_backlog(c, cfg);
             next_backlog = ev_monotonic_ms() + RELAY_BACKLOG_EVERY_MS;
+        }
+        if (ev_monotonic_ms() >= next_prune) {
+            prune_published(c);
+            next_prune = ev_monotonic_ms() + RELAY_PRUNE_EVERY_MS;
         }
         int wait = ev_relay_wait_ms(published, cfg->batch_size, failed, consecutive_failures);
         if (failed)

@@ -5,7 +5,8 @@
  * committed rows in id order (FOR UPDATE SKIP LOCKED, so several relays never publish a
  * row twice), only the oldest unpublished row of each aggregate at a time (per-order
  * order), and marks rows published once Kafka acknowledged them. Kafka down means rows
- * wait; nothing is lost. The relay wakes on NOTIFY outbox, with a slow poll as backstop.
+ * wait; nothing is lost. The relay wakes on NOTIFY outbox, with a slow poll as backstop,
+ * and deletes rows published more than an hour ago.
  *
  * The inbox records each consumed eventId in the same transaction as its effect, so a
  * redelivered event changes nothing. */
