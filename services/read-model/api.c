@@ -178,11 +178,12 @@ static void group_lag(const char *brokers, rd_kafka_t *rk, int g, json_t *out)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char why[256];
-    rd_kafka_conf_set(conf, "bootstrap.servers", brokers, why, sizeof why);
-    rd_kafka_conf_set(conf, "group.id", groups[g].group, why, sizeof why);
-    rd_kafka_conf_set(conf, "enable.auto.commit", "false", why, sizeof why);
-    rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof why);
-    if (!c) {
+    rd_kafka_t *c = NULL;
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", brokers, why, sizeof why) ||
+        rd_kafka_conf_set(conf, "group.id", groups[g].group, why, sizeof why) ||
+        rd_kafka_conf_set(conf, "enable.auto.commit", "false", why, sizeof why) ||
+        !(c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof why))) {
+        ev_warn("consumer group %s: %s", groups[g].group, why);
         rd_kafka_conf_destroy(conf);
         return;
     }
