@@ -9,10 +9,12 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 run=${EVENTIFY_RUN_DIR:-$root/.run}
-pg_port=${EVENTIFY_PG_PORT:-5432}
-kafka_port=${EVENTIFY_KAFKA_PORT:-9092}
-controller_port=${EVENTIFY_KAFKA_CONTROLLER_PORT:-9093}
-web_port=${EVENTIFY_WEB_PORT:-3000}
+# EVENTIFY_PORT_OFFSET shifts every port, so two checkouts can run a stack side by side.
+port_offset=${EVENTIFY_PORT_OFFSET:-0}
+pg_port=${EVENTIFY_PG_PORT:-$((5432 + port_offset))}
+kafka_port=${EVENTIFY_KAFKA_PORT:-$((9092 + port_offset))}
+controller_port=${EVENTIFY_KAFKA_CONTROLLER_PORT:-$((9093 + port_offset))}
+web_port=${EVENTIFY_WEB_PORT:-$((3000 + port_offset))}
 pg_bin=/usr/lib/postgresql/15/bin
 conf=$run/supervisor/supervisord.conf
 # PostgreSQL refuses to run as root: as root it runs as Debian's `postgres` user.
@@ -35,11 +37,18 @@ wait_for() {
   say "$what ready"
 }
 
-services() { # the services to run: EVENTIFY_SERVICES or every line of infra/services.txt
+all_services() { # every line of infra/services.txt, ports shifted by the offset
+  grep -vE '^(#|$)' "$root/infra/services.txt" |
+    while read -r name port db; do echo "$name $((port + port_offset)) $db"; done
+}
+
+service_port() { all_services | awk -v n="$1" '$1 == n { print $2 }'; }
+
+services() { # the services to run: EVENTIFY_SERVICES or every service
   if [ -n "${EVENTIFY_SERVICES+set}" ]; then
-    for s in $EVENTIFY_SERVICES; do grep -E "^$s[[:space:]]" "$root/infra/services.txt"; done
+    for s in $EVENTIFY_SERVICES; do all_services | grep -E "^$s[[:space:]]"; done
   else
-    grep -vE '^(#|$)' "$root/infra/services.txt"
+    all_services
   fi
 }
 
@@ -127,12 +136,12 @@ http {
     listen 127.0.0.1:$web_port;
     root $root/web/out;
     location / { try_files \$uri \$uri.html \$uri/ /index.html; }
-    location /api/ { proxy_pass http://127.0.0.1:8086; }
-    location /ws { proxy_pass http://127.0.0.1:8086; proxy_http_version 1.1;
+    location /api/ { proxy_pass http://127.0.0.1:$(service_port read-model); }
+    location /ws { proxy_pass http://127.0.0.1:$(service_port read-model); proxy_http_version 1.1;
       proxy_set_header Upgrade \$http_upgrade; proxy_set_header Connection "upgrade";
       proxy_read_timeout 1h; }
-    location = /notifications { proxy_pass http://127.0.0.1:8087; }
-    location = /orders { proxy_pass http://127.0.0.1:8081; }
+    location = /notifications { proxy_pass http://127.0.0.1:$(service_port notification); }
+    location = /orders { proxy_pass http://127.0.0.1:$(service_port order); }
   }
 }
 CONF
@@ -220,7 +229,7 @@ SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', :'db', :'db')
 SELECT format('CREATE DATABASE %I OWNER %I', :'db', :'db')
  WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = :'db') \gexec
 SQL
-  done < <(grep -vE '^(#|$)' "$root/infra/services.txt")
+  done < <(all_services)
   say "databases and roles present"
 }
 

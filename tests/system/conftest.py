@@ -18,12 +18,17 @@ sys.path.insert(0, os.path.join(ROOT, "contracts"))
 import check  # noqa: E402  (contracts/check.py)
 
 RUN = os.environ.get("EVENTIFY_RUN_DIR", os.path.join(ROOT, ".run"))
-BROKERS = os.environ.get("EVENTIFY_KAFKA_BROKERS", "localhost:9092")
+# EVENTIFY_PORT_OFFSET shifts every port of the stack, as in infra/scripts/stack.sh.
+PORT_OFFSET = int(os.environ.get("EVENTIFY_PORT_OFFSET", "0"))
+BROKERS = os.environ.get("EVENTIFY_KAFKA_BROKERS", f"localhost:{9092 + PORT_OFFSET}")
+PG_PORT = int(os.environ.get("EVENTIFY_PG_PORT", str(5432 + PORT_OFFSET)))
+WEB_URL = os.environ.get("EVENTIFY_WEB_URL", f"http://localhost:{3000 + PORT_OFFSET}")
 SAGA_TIMEOUT_S = int(os.environ.get("EVENTIFY_SAGA_TIMEOUT_MS", "6000")) / 1000
 MAX_ATTEMPTS = int(os.environ.get("EVENTIFY_MAX_ATTEMPTS", "3"))
 
-PORTS = {"order": 8081, "orchestrator": 8082, "inventory": 8083, "shipping": 8084,
-         "payment": 8085, "read-model": 8086, "notification": 8087}
+PORTS = {name: port + PORT_OFFSET for name, port in {
+    "order": 8081, "orchestrator": 8082, "inventory": 8083, "shipping": 8084,
+    "payment": 8085, "read-model": 8086, "notification": 8087}.items()}
 DATABASES = {"order": "orders", "orchestrator": "orchestrator", "inventory": "inventory",
              "shipping": "shipping", "payment": "payments", "read-model": "readmodel",
              "notification": "notifications"}
@@ -75,7 +80,7 @@ def wait_until(predicate, timeout, what, interval=0.1):
 
 def db(service):
     name = DATABASES[service]
-    conn = psycopg2.connect(host="localhost", dbname=name, user=name, password=name)
+    conn = psycopg2.connect(host="localhost", port=PG_PORT, dbname=name, user=name, password=name)
     conn.autocommit = True
     return conn
 

@@ -7,8 +7,8 @@ import subprocess
 import pytest
 import requests
 
-from conftest import (BROKERS, ROOT, end_offsets, events_of, kill9, place_order, read_since,
-                      sql, supervisorctl, url, wait_until)
+from conftest import (BROKERS, PG_PORT, PORT_OFFSET, ROOT, end_offsets, events_of, kill9,
+                      place_order, read_since, sql, supervisorctl, url, wait_until)
 
 
 def published(order_id):
@@ -55,14 +55,16 @@ def test_sigkill_after_commit_publishes_exactly_once(sku):
 @pytest.mark.slow
 def test_two_relays_never_publish_a_row_twice(sku):
     line = [{"sku": sku, "quantity": 1}]
-    env = dict(os.environ, EVENTIFY_HTTP_PORT="18181", EVENTIFY_PG_DATABASE="orders",
+    port = 18181 + PORT_OFFSET
+    env = dict(os.environ, EVENTIFY_HTTP_PORT=str(port), EVENTIFY_PG_PORT=str(PG_PORT),
+               EVENTIFY_PG_DATABASE="orders",
                EVENTIFY_PG_USER="orders", EVENTIFY_PG_PASSWORD="orders",
                EVENTIFY_KAFKA_BROKERS=BROKERS)
     relay = subprocess.Popen([os.path.join(ROOT, "build", "release", "bin", "eventify-order"),
                               "--relay-only"], env=env, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
     try:
-        wait_until(lambda: requests.get("http://localhost:18181/ready", timeout=2).ok, 20,
+        wait_until(lambda: requests.get(f"http://localhost:{port}/ready", timeout=2).ok, 20,
                    "second relay ready")
         before = end_offsets(["orders.events"])
         with concurrent.futures.ThreadPoolExecutor(16) as pool:
@@ -71,7 +73,7 @@ def test_two_relays_never_publish_a_row_twice(sku):
         wait_until(lambda: sql("order", "SELECT count(*) FROM outbox WHERE published_at IS NULL"
                                         " AND aggregate_id = ANY(%s)", ids)[0][0] == 0,
                    60, "both relays to drain the outbox")
-        second = requests.get("http://localhost:18181/metrics", timeout=5).text
+        second = requests.get(f"http://localhost:{port}/metrics", timeout=5).text
         assert "events_published_total" in second, "the second relay published nothing"
     finally:
         relay.terminate()
