@@ -10,7 +10,7 @@ PYTHON := /usr/bin/python3
 TEST_ENV := EVENTIFY_SAGA_TIMEOUT_MS=6000 EVENTIFY_MAX_ATTEMPTS=3 EVENTIFY_RETRY_BACKOFF_MS=50
 
 .PHONY: help deps build build-asan web up down status logs test unit-test system-test \
-        browser-test bench lint format clean
+        security-test browser-test bench lint format clean
 
 help:
 	@echo "make up      install what is missing, build, start everything, print the URLs"
@@ -48,12 +48,16 @@ unit-test: build-asan
 system-test:
 	@$(PYTHON) -m pytest -p no:cacheprovider tests/system
 
+security-test:
+	@$(PYTHON) -m pytest -p no:cacheprovider tests/security
+
 browser-test:
 	@if [ -d tests/browser ] && [ -f web/package.json ]; then infra/scripts/browser-tests.sh; fi
 
 test: build web unit-test
 	@$(TEST_ENV) $(STACK) up
 	@$(MAKE) --no-print-directory system-test
+	@$(MAKE) --no-print-directory security-test
 	@$(MAKE) --no-print-directory browser-test
 
 bench: build

@@ -102,8 +102,21 @@ init_kafka() {
   fi
 }
 
+# The admin token guards every endpoint that changes state outside the customer API. It is
+# made once, at the first up, and kept readable by its owner only.
+init_secrets() {
+  mkdir -p "$run/secrets"
+  chmod 700 "$run/secrets"
+  if [ ! -s "$run/secrets/admin-token" ]; then
+    (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$run/secrets/admin-token")
+    say "generated the admin token in $run/secrets/admin-token"
+  fi
+  chmod 600 "$run/secrets/admin-token"
+}
+
 service_env() { # NAME PORT DATABASE -> supervisor environment= value
   local env="EVENTIFY_HTTP_PORT=\"$2\",EVENTIFY_KAFKA_BROKERS=\"localhost:$kafka_port\""
+  env+=",EVENTIFY_ADMIN_TOKEN_FILE=\"$run/secrets/admin-token\""
   env+=",EVENTIFY_PG_HOST=\"localhost\",EVENTIFY_PG_PORT=\"$pg_port\",EVENTIFY_PG_DATABASE=\"$3\""
   env+=",EVENTIFY_PG_USER=\"$3\",EVENTIFY_PG_PASSWORD=\"$3\",EVENTIFY_LOG_LEVEL=\"${EVENTIFY_LOG_LEVEL:-info}\""
   env+=",EVENTIFY_LOG_FILE=\"$run/logs/$1.log\""
@@ -241,6 +254,7 @@ up() {
     [ -x "$root/build/release/bin/eventify-$name" ] ||
       die "build/release/bin/eventify-$name is missing: build first (make build)"
   done < <(services)
+  init_secrets
   init_postgres
   init_kafka
   write_nginx_conf
@@ -287,6 +301,7 @@ print_urls() {
   echo "  Kafka          localhost:$kafka_port"
   echo "  PostgreSQL     localhost:$pg_port (database = role = password, e.g. orders)"
   echo "  logs           $run/logs   (make logs SERVICE=order)"
+  echo "  admin token    $(cat "$run/secrets/admin-token")   (Authorization: Bearer <token>; kept in $run/secrets/admin-token)"
 }
 
 down() {

@@ -61,7 +61,8 @@ int ev_service_open(ev_service *s, const char *name, int default_port, const cha
      * keep the resident size of a service small (SPEC: under 20 MB under load). */
     mallopt(M_ARENA_MAX, 2);
     if (ev_config_load(&s->config, name, default_port, default_db, default_migrations_dir,
-                       ev_getenv, err, errlen) != 0)
+                       ev_getenv, err, errlen) != 0 ||
+        ev_admin_load(&s->admin, ev_getenv, err, errlen) != 0)
         return -1;
     /* Writing the log file directly keeps the supervisor's pipe (and its Python) out of the
      * per-event path. */

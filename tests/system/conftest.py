@@ -24,6 +24,7 @@ BROKERS = os.environ.get("EVENTIFY_KAFKA_BROKERS", f"localhost:{9092 + PORT_OFFS
 PG_PORT = int(os.environ.get("EVENTIFY_PG_PORT", str(5432 + PORT_OFFSET)))
 WEB_URL = os.environ.get("EVENTIFY_WEB_URL", f"http://localhost:{3000 + PORT_OFFSET}")
 SAGA_TIMEOUT_S = int(os.environ.get("EVENTIFY_SAGA_TIMEOUT_MS", "6000")) / 1000
+ADMIN_TOKEN_FILE = os.path.join(RUN, "secrets", "admin-token")
 MAX_ATTEMPTS = int(os.environ.get("EVENTIFY_MAX_ATTEMPTS", "3"))
 
 PORTS = {name: port + PORT_OFFSET for name, port in {
@@ -57,6 +58,16 @@ CONSUMERS = {t: [s for s in c if s in SERVICES] for t, c in {
                                "read-model"],
     "shipping.events": ["notification", "read-model"],
 }.items()}
+
+
+def admin_token():
+    """The admin token the stack generated at its first start."""
+    with open(ADMIN_TOKEN_FILE) as f:
+        return f.read().strip()
+
+
+def admin_headers():
+    return {"Authorization": f"Bearer {admin_token()}"}
 
 
 def url(service, path):

@@ -15,6 +15,7 @@
 #ifndef EV_SERVICE_H
 #define EV_SERVICE_H
 
+#include "ev/admin.h"
 #include "ev/config.h"
 #include "ev/http.h"
 #include "ev/kafka.h"
@@ -29,6 +30,7 @@
 
 typedef struct {
     ev_config config;
+    ev_admin admin; /* the admin token guarding state-changing admin endpoints */
     ev_metrics *metrics;
     ev_pg_pool *pool;      /* for HTTP handlers */
     ev_producer *producer; /* relay and DLQ */
