@@ -96,6 +96,14 @@ def db(service):
     return conn
 
 
+def instance_env(service, http_port):
+    """Environment for starting one more instance of service by hand, beside the stack's."""
+    name = DATABASES[service]
+    return dict(os.environ, EVENTIFY_HTTP_PORT=str(http_port), EVENTIFY_PG_PORT=str(PG_PORT),
+                EVENTIFY_PG_DATABASE=name, EVENTIFY_PG_USER=name, EVENTIFY_PG_PASSWORD=name,
+                EVENTIFY_KAFKA_BROKERS=BROKERS, EVENTIFY_ADMIN_TOKEN_FILE=ADMIN_TOKEN_FILE)
+
+
 def sql(service, query, *args):
     with db(service) as conn, conn.cursor() as cur:
         cur.execute(query, args)

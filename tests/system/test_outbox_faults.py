@@ -7,7 +7,7 @@ import subprocess
 import pytest
 import requests
 
-from conftest import (BROKERS, PG_PORT, PORT_OFFSET, ROOT, end_offsets, events_of, kill9,
+from conftest import (BROKERS, PORT_OFFSET, ROOT, end_offsets, events_of, instance_env, kill9,
                       place_order, read_since, sql, supervisorctl, url, wait_until)
 
 
@@ -56,10 +56,7 @@ def test_sigkill_after_commit_publishes_exactly_once(sku):
 def test_two_relays_never_publish_a_row_twice(sku):
     line = [{"sku": sku, "quantity": 1}]
     port = 18181 + PORT_OFFSET
-    env = dict(os.environ, EVENTIFY_HTTP_PORT=str(port), EVENTIFY_PG_PORT=str(PG_PORT),
-               EVENTIFY_PG_DATABASE="orders",
-               EVENTIFY_PG_USER="orders", EVENTIFY_PG_PASSWORD="orders",
-               EVENTIFY_KAFKA_BROKERS=BROKERS)
+    env = instance_env("order", port)
     relay = subprocess.Popen([os.path.join(ROOT, "build", "release", "bin", "eventify-order"),
                               "--relay-only"], env=env, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
