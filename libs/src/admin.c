@@ -18,8 +18,9 @@ static int load_file(ev_admin *a, const char *path, char *err, size_t errlen)
     fclose(f);
     if (error || n == sizeof a->token) {
         a->token[0] = '\0';
-        return ev_fail(err, errlen, "EVENTIFY_ADMIN_TOKEN_FILE=%s: unreadable or longer than %d bytes",
-                       path, EV_ADMIN_TOKEN_MAX - 1);
+        return ev_fail(err, errlen,
+                       "EVENTIFY_ADMIN_TOKEN_FILE=%s: unreadable or longer than %d bytes", path,
+                       EV_ADMIN_TOKEN_MAX - 1);
     }
     while (n > 0 && (a->token[n - 1] == '\n' || a->token[n - 1] == '\r' || a->token[n - 1] == ' '))
         n--;
@@ -67,8 +68,9 @@ bool ev_admin_authorize(const ev_admin *a, const struct _u_request *req, struct 
     }
     if (!ev_admin_token_matches(a, ev_http_header(req, "Authorization"))) {
         u_map_put(resp->map_header, "WWW-Authenticate", "Bearer realm=\"eventify-admin\"");
-        ev_http_reply_error(resp, 401, "unauthorized",
-                            "this endpoint needs the admin token as 'Authorization: Bearer <token>'");
+        ev_http_reply_error(
+            resp, 401, "unauthorized",
+            "this endpoint needs the admin token as 'Authorization: Bearer <token>'");
         return false;
     }
     return true;

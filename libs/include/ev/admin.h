@@ -29,7 +29,6 @@ bool ev_admin_token_matches(const ev_admin *a, const char *header);
 
 /* For a route handler: true when req carries the token; otherwise answers 401 (no or bad
  * credential, with WWW-Authenticate) or 503 (no token configured) and returns false. */
-bool ev_admin_authorize(const ev_admin *a, const struct _u_request *req,
-                        struct _u_response *resp);
+bool ev_admin_authorize(const ev_admin *a, const struct _u_request *req, struct _u_response *resp);
 
 #endif
