@@ -13,7 +13,7 @@ import pytest
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
-from conftest import (BROKERS, CONSUMERS, DLQ, place_order, read_since, end_offsets,
+from conftest import (BROKERS, CONSUMERS, DLQ, end_offsets, metric, place_order, read_since,
                       wait_final, wait_until)
 
 # What a letter keeps of a value too large for its DLQ (EV_DLQ_VALUE_PREFIX).
@@ -176,3 +176,26 @@ def test_an_oversized_message_is_dead_lettered_and_the_consumers_move_on(topic, 
                    f"{s} to commit past the big messages")
     o = place_order([{"sku": sku, "quantity": 1}], customer="c-big-message")
     assert wait_final(o["orderId"])["status"] == "CONFIRMED"
+
+
+def test_a_replay_goes_only_to_the_consumer_group_it_names():
+    """Finding 3, consumer side: a message replayed from inventory.dlq carries
+    x-replay-for: inventory; only inventory handles it (and dead-letters it again, as it is
+    not JSON); every other consumer of the topic commits it without handling it."""
+    topic, key = "orders.events", str(uuid.uuid4())
+    services = CONSUMERS[topic]
+    assert "inventory" in services
+    dlqs = sorted({DLQ[s] for s in services})
+    before = end_offsets(dlqs)
+    skipped = {s: metric(s, "replays_skipped_total") for s in services}
+    producer = big_producer()
+    at = produce_one(producer, topic, -1, key, b"\x00replayed, not json",
+                     {"x-replay-for": b"inventory", "x-replayed-from": b"inventory.dlq:0:0"})
+    for s in services:
+        wait_until(lambda s=s: passed(GROUP[s], topic, {at}), 30, f"{s} to commit the replay")
+    letters = [m for m in read_since(before) if m.key == key]
+    assert [m.topic for m in letters] == [DLQ["inventory"]], [m.topic for m in letters]
+    assert letters[0].headers["x-consumer"] == "inventory"
+    for s in services:
+        if s != "inventory":
+            assert metric(s, "replays_skipped_total") == skipped[s] + 1, s
