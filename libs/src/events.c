@@ -151,15 +151,15 @@ static void note_unknown(check_ctx *c, json_t *obj, const char *where, const cha
     }
 }
 
-/* items: 1..EV_ORDER_MAX_LINES objects with a sku and a quantity in the HTTP API's bounds,
- * and unitPriceCents within bounds when with_prices. */
-static int check_items(check_ctx *c, json_t *payload, bool with_prices)
+/* items: min_lines..EV_ORDER_MAX_LINES objects with a sku and a quantity in the HTTP API's
+ * bounds, and unitPriceCents within bounds when with_prices. */
+static int check_items(check_ctx *c, json_t *payload, size_t min_lines, bool with_prices)
 {
     json_t *items = json_object_get(payload, "items");
-    if (!json_is_array(items) || json_array_size(items) == 0 ||
+    if (!json_is_array(items) || json_array_size(items) < min_lines ||
         json_array_size(items) > EV_ORDER_MAX_LINES)
-        return ev_fail(c->err, c->errlen, "payload.items must be an array of 1 to %d lines",
-                       EV_ORDER_MAX_LINES);
+        return ev_fail(c->err, c->errlen, "payload.items must be an array of %zu to %d lines",
+                       min_lines, EV_ORDER_MAX_LINES);
     static const char *const priced[] = {"sku", "quantity", "unitPriceCents", NULL};
     static const char *const unpriced[] = {"sku", "quantity", NULL};
     size_t i;
@@ -237,7 +237,7 @@ static int check_order_placed(check_ctx *c, json_t *p, int version)
         "orderId",    "items",          "customerId",         "currency",
         "totalCents", "forceException", "forcePaymentFailed", NULL};
     bool v1 = version == 1;
-    if (check_items(c, p, !v1))
+    if (check_items(c, p, 1, !v1))
         return -1;
     json_t *customer = json_object_get(p, "customerId");
     if (customer && !plain_text(customer, EV_CUSTOMER_ID_MAX))
@@ -270,8 +270,8 @@ static int check_reservation(check_ctx *c, json_t *p, bool items_expected)
     static const char *const known[] = {"orderId", "reservationId", "items", NULL};
     if (check_text(c, p, "reservationId", EV_ID_MAX, false))
         return -1;
-    if (json_object_get(p, "items")) {
-        if (check_items(c, p, false))
+    if (json_object_get(p, "items")) { /* empty once upcast from v1, which has no lines */
+        if (check_items(c, p, 0, false))
             return -1;
     } else if (fill_missing(c, p, "items", json_array(), items_expected)) {
         return -1;
