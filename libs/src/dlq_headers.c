@@ -23,7 +23,7 @@ int ev_sha256_hex(const void *data, size_t len, char out[EV_SHA256_HEX_LEN])
     if (EVP_Digest(data ? data : "", len, md, &md_len, EVP_sha256(), NULL) != 1 || md_len != 32)
         return -1;
     for (unsigned int i = 0; i < md_len; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
+        snprintf(out + (size_t)2 * i, 3, "%02x", md[i]);
     return 0;
 }
 

@@ -30,7 +30,7 @@
 /* On a replayed message: the consumer group (x-consumer of the letter) it is meant for. */
 #define EV_REPLAY_FOR "x-replay-for"
 
-#define EV_DLQ_VALUE_PREFIX (64 * 1024) /* what is kept of a value too large for the DLQ */
+#define EV_DLQ_VALUE_PREFIX 65536 /* 64 KiB: what is kept of a value too large for the DLQ */
 #define EV_DLQ_KEY_MAX 1024
 #define EV_DLQ_CARRIED_MAX 256
 #define EV_DLQ_TEXT_MAX 1024 /* longest x-error, x-consumer, x-origin-topic decoded */

@@ -15,7 +15,7 @@
 #define EV_TRACEPARENT_LEN 56 /* "00-" 32 hex "-" 16 hex "-01" and NUL */
 /* The largest event a consumer parses. Our largest (an order of 100 lines) is about 10 KB;
  * anything near Kafka's 1 MB limit is refused before any JSON is built from it. */
-#define EV_ENVELOPE_MAX_BYTES (256 * 1024)
+#define EV_ENVELOPE_MAX_BYTES 262144 /* 256 KiB */
 
 typedef struct {
     char event_id[EV_UUID_LEN];
