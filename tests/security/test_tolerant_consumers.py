@@ -5,6 +5,7 @@ A consumer checks what it uses and what could hurt it: an event outside the HTTP
 to every consumer's DLQ at once, never into a total. It accepts what it does not need: the
 reference inventory service's InventoryReserved without reservationId, and unknown extra
 fields, confirm the order; the deviation is logged once per producer and event type."""
+import datetime
 import json
 import os
 import uuid
@@ -15,6 +16,16 @@ from conftest import (CONSUMERS, DLQ, RUN, end_offsets, envelope, place_order,
                       produce, read_since, sql, supervisorctl, wait_final, wait_until, ready)
 
 OVERFLOW = 4611686018427387904  # 2^62: price x quantity overflows int64
+
+
+def reference_event(event_type, payload, producer):
+    """A v1 event as the reference services send it, stamped now to the microsecond (after
+    the order's own events, as a live reference service would be)."""
+    event = envelope(event_type, payload, version=1)
+    event["producer"] = producer
+    event["occurredAt"] = datetime.datetime.now(datetime.timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%S.%fZ")
+    return event
 
 
 def log_lines(service, needle):
@@ -82,8 +93,7 @@ def test_a_reference_inventory_reserved_without_reservation_id_confirms_the_orde
     oid = placed["orderId"]
     # what the brief's reference inventory service emits: the reference contract's v1 event,
     # without reservationId
-    event = envelope("InventoryReserved", {"orderId": oid, **extra}, version=1)
-    event["producer"] = producer
+    event = reference_event("InventoryReserved", {"orderId": oid, **extra}, producer)
     produce("inventory.events", oid, event)
     final = wait_final(oid)
     assert final["status"] == "CONFIRMED", final
@@ -92,8 +102,7 @@ def test_a_reference_inventory_reserved_without_reservation_id_confirms_the_orde
                            event["eventId"])[0][0] == 1, 20, "the read model to project it")
     assert not [m for m in read_since(before) if m.key == oid], "dead-lettered"
     # a second event of the same producer and type: accepted, no second warning
-    again = envelope("InventoryReserved", {"orderId": oid, **extra}, version=1)
-    again["producer"] = producer
+    again = reference_event("InventoryReserved", {"orderId": oid, **extra}, producer)
     produce("inventory.events", oid, again)
     for service in CONSUMERS["inventory.events"]:
         wait_until(lambda s=service: sql(s, "SELECT count(*) FROM inbox WHERE event_id = %s",
