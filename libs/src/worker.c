@@ -14,6 +14,8 @@
 #include <string.h>
 
 #define BACKOFF_MAX_MS 5000
+#define EV_STR_(x) #x
+#define EV_STR(x) EV_STR_(x)
 
 int ev_backoff_ms(int attempt, int base_ms, int max_ms)
 {
@@ -51,12 +53,13 @@ static size_t carried_headers(const rd_kafka_message_t *msg, ev_raw_header *out)
     return n;
 }
 
-static void log_letter(int level, const ev_letter *l, const char *dlq_topic, const char *what,
-                       const char *why)
+static void log_letter(int level, const ev_letter *l, const rd_kafka_message_t *msg,
+                       const char *what, const char *why)
 {
-    ev_log(level, NULL, NULL, "%s %s: origin %s[%s]@%s, value %s bytes (sha256 %s)%s%s%s", what,
-           dlq_topic, l->headers[0].value, l->partition, l->offset, l->original_size, l->sha256,
-           l->cut ? ", cut to its first 65536 bytes" : "", why ? ": " : "", why ? why : "");
+    ev_log(level, NULL, NULL, "%s %s: origin %s[%s]@%s, value of %s bytes (sha256 %s)%s%s%s", what,
+           l->msg.topic, rd_kafka_topic_name(msg->rkt), l->partition, l->offset, l->original_size,
+           l->sha256, l->cut ? ", cut to its first " EV_STR(EV_DLQ_VALUE_PREFIX) " bytes" : "",
+           why ? ": " : "", why ? why : "");
 }
 
 ev_letter_fate ev_dead_letter(ev_producer *p, const char *dlq_topic, const char *consumer,
@@ -88,7 +91,7 @@ ev_letter_fate ev_dead_letter(ev_producer *p, const char *dlq_topic, const char 
         rd_kafka_resp_err_t rc = RD_KAFKA_RESP_ERR_NO_ERROR;
         if (ev_producer_send_each(p, &letter.msg, 1, &rc) == 1) {
             if (letter.cut)
-                log_letter(EV_LOG_WARN, &letter, dlq_topic, "cut letter written to", NULL);
+                log_letter(EV_LOG_WARN, &letter, msg, "cut letter written to", NULL);
             return EV_LETTER_WRITTEN;
         }
         if (ev_kafka_error_too_large(rc) && !letter.cut && msg->len > EV_DLQ_VALUE_PREFIX) {
@@ -97,7 +100,7 @@ ev_letter_fate ev_dead_letter(ev_producer *p, const char *dlq_topic, const char 
             continue;
         }
         if (ev_kafka_error_permanent(rc)) {
-            log_letter(EV_LOG_ERROR, &letter, dlq_topic, "letter refused for good by",
+            log_letter(EV_LOG_ERROR, &letter, msg, "letter refused for good by",
                        rd_kafka_err2str(rc));
             return EV_LETTER_REFUSED;
         }

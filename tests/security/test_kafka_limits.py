@@ -199,3 +199,50 @@ def test_a_replay_goes_only_to_the_consumer_group_it_names():
     for s in services:
         if s != "inventory":
             assert metric(s, "replays_skipped_total") == skipped[s] + 1, s
+
+
+@pytest.fixture
+def inventory_dlq_limit():
+    """Sets max.message.bytes of inventory.dlq for one test (a DLQ that allows less than the
+    topics it collects from), then restores the topic's own settings."""
+    resource = ConfigResource("topic", DLQ["inventory"])
+    [future] = admin().describe_configs([resource]).values()
+    overrides = {name: entry.value for name, entry in future.result().items()
+                 if not entry.is_default and entry.value is not None}
+
+    def set_limit(limit):
+        r = ConfigResource("topic", DLQ["inventory"],
+                           set_config={**overrides, "max.message.bytes": str(limit)})
+        [f] = admin().alter_configs([r]).values()
+        f.result()
+
+    yield set_limit
+    [f] = admin().alter_configs([ConfigResource("topic", DLQ["inventory"],
+                                                set_config=overrides)]).values()
+    f.result()
+
+
+@pytest.mark.parametrize("dlq_limit,fate", [(70_000, "cut"), (1_000, "refused")])
+def test_a_dlq_that_refuses_a_letter_never_stops_the_consumer(dlq_limit, fate,
+                                                               inventory_dlq_limit, sku):
+    """A letter the DLQ's broker refuses as too large is sent again cut; a letter refused even
+    cut is a permanent error: logged and counted (dlq_write_failures_total), never retried
+    forever, and the consumer goes on."""
+    inventory_dlq_limit(dlq_limit)
+    topic, key = "orders.events", str(uuid.uuid4())
+    value = b"r" * 200_000  # fits our producers' limit whole, not this DLQ's
+    before = end_offsets([DLQ["inventory"]])
+    failures = metric("inventory", "dlq_write_failures_total")
+    at = produce_one(big_producer(), topic, -1, key, value)
+    wait_until(lambda: passed(GROUP["inventory"], topic, {at}), 60,
+               "inventory to commit past the letter")
+    letters = [m for m in read_since(before) if m.key == key]
+    if fate == "cut":
+        assert len(letters) == 1 and letters[0].raw == value[:PREFIX]
+        assert letters[0].headers["x-original-size"] == str(len(value))
+        assert letters[0].headers["x-original-sha256"] == hashlib.sha256(value).hexdigest()
+    else:
+        assert letters == []
+        assert metric("inventory", "dlq_write_failures_total") == failures + 1
+    o = place_order([{"sku": sku, "quantity": 1}], customer="c-dlq-refuses")
+    assert wait_final(o["orderId"])["status"] == "CONFIRMED"
