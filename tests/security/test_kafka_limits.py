@@ -7,14 +7,15 @@ consumer must dead-letter every one of them into its own DLQ (cut to a bounded p
 large for the DLQ, with x-original-size and x-original-sha256 giving the original) and move
 on: its committed offset passes them, and an order placed afterwards completes."""
 import hashlib
+import json
 import uuid
 
 import pytest
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
-from conftest import (BROKERS, CONSUMERS, DLQ, end_offsets, metric, place_order, read_since,
-                      wait_final, wait_until)
+from conftest import (BROKERS, CONSUMERS, DLQ, end_offsets, envelope, metric, place_order,
+                      read_since, sql, wait_final, wait_until)
 
 # What a letter keeps of a value too large for its DLQ (EV_DLQ_VALUE_PREFIX).
 PREFIX = 64 * 1024
@@ -246,3 +247,19 @@ def test_a_dlq_that_refuses_a_letter_never_stops_the_consumer(dlq_limit, fate,
         assert metric("inventory", "dlq_write_failures_total") == failures + 1
     o = place_order([{"sku": sku, "quantity": 1}], customer="c-dlq-refuses")
     assert wait_final(o["orderId"])["status"] == "CONFIRMED"
+
+
+def test_a_valid_replayed_event_is_handled_only_by_the_group_it_names():
+    """The same for an event that parses: payment (named) handles it, the read model, the
+    orchestrator and the others only commit past it, and nothing of it is projected."""
+    oid = str(uuid.uuid4())
+    topic = "order.lifecycle.events"
+    event = envelope("OrderCancelled", {"orderId": oid, "reason": "replayed for payment"})
+    at = produce_one(big_producer(), topic, -1, oid, json.dumps(event).encode(),
+                     {"x-replay-for": b"payment"})
+    for s in CONSUMERS[topic]:
+        wait_until(lambda s=s: passed(GROUP[s], topic, {at}), 30, f"{s} to commit the replay")
+    handled = {s for s in CONSUMERS[topic]
+               if sql(s, "SELECT count(*) FROM inbox WHERE event_id = %s", event["eventId"])[0][0]}
+    assert handled == {"payment"}
+    assert sql("read-model", "SELECT count(*) FROM rm_orders WHERE order_id = %s", oid)[0][0] == 0
