@@ -10,12 +10,13 @@ PYTHON := /usr/bin/python3
 TEST_ENV := EVENTIFY_SAGA_TIMEOUT_MS=6000 EVENTIFY_MAX_ATTEMPTS=3 EVENTIFY_RETRY_BACKOFF_MS=50
 
 .PHONY: help deps build build-asan web up down status logs test unit-test system-test \
-        security-test browser-test bench lint format clean
+        security-test browser-test fuzz fuzz-short bench lint format clean
 
 help:
 	@echo "make up      install what is missing, build, start everything, print the URLs"
 	@echo "make down    stop everything (data is kept in .run/)"
 	@echo "make test    the same set-up, then unit (ASan+UBSan), system and browser tests"
+	@echo "make fuzz    run each libFuzzer target for FUZZ_SECONDS (default 60)"
 	@echo "make status | logs | bench | lint | format | clean"
 
 deps:
@@ -45,6 +46,14 @@ logs:
 unit-test: build-asan
 	@ctest --preset asan
 
+# libFuzzer targets (clang, ASan+UBSan) on the committed corpora; see docs/fuzzing.md.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh
+
+fuzz-short: deps
+	@FUZZ_SECONDS=10 fuzz/run.sh
+
 system-test:
 	@$(PYTHON) -m pytest -p no:cacheprovider tests/system
 
@@ -54,7 +63,7 @@ security-test:
 browser-test:
 	@if [ -d tests/browser ] && [ -f web/package.json ]; then infra/scripts/browser-tests.sh; fi
 
-test: build web unit-test
+test: build web unit-test fuzz-short
 	@$(TEST_ENV) $(STACK) up
 	@$(MAKE) --no-print-directory system-test
 	@$(MAKE) --no-print-directory security-test

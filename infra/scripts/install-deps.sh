@@ -8,12 +8,12 @@ run=${EVENTIFY_RUN_DIR:-$root/.run}
 
 packages=(
   build-essential cmake ninja-build pkg-config git
-  librdkafka-dev libpq-dev libulfius-dev libmicrohttpd-dev libjansson-dev uuid-dev libcmocka-dev
+  librdkafka-dev libssl-dev libpq-dev libulfius-dev libmicrohttpd-dev libjansson-dev uuid-dev libcmocka-dev
   postgresql postgresql-contrib supervisor kcat nginx openjdk-17-jre-headless maven
   python3 python3-pytest python3-confluent-kafka python3-psycopg2 python3-jsonschema
   python3-requests python3-websocket
   chromium nodejs npm
-  cppcheck clang-tidy clang-format wrk hey valgrind curl jq procps iproute2
+  cppcheck clang-tidy clang-format clang libclang-rt-14-dev wrk hey valgrind curl jq procps iproute2
 )
 
 missing=()

@@ -111,6 +111,9 @@ int ev_envelope_parse(const char *data, size_t len, ev_envelope *out, char *err,
     memset(out, 0, sizeof *out);
     if (!data || len == 0)
         return ev_fail(err, errlen, "empty message");
+    if (len > EV_ENVELOPE_MAX_BYTES)
+        return ev_fail(err, errlen, "message of %zu bytes is larger than an event may be (%d)", len,
+                       EV_ENVELOPE_MAX_BYTES);
     json_error_t jerr;
     json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root)

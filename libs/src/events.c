@@ -2,9 +2,15 @@
  *
  * Version history (contracts/README.md has the full story):
  *   OrderPlaced v2        adds customerId, currency, items[].unitPriceCents, totalCents.
- *   InventoryReserved v2  adds items[] (the reserved lines) so stock can be projected. */
+ *   InventoryReserved v2  adds items[] (the reserved lines) so stock can be projected.
+ *
+ * Strict where it guards, tolerant where it reads: what a consumer uses or what could hurt it
+ * is checked (types, the HTTP API's bounds, sizes, overflow-free sums); a missing field no
+ * consumer needs and an unknown extra field pass, noted for a warning. */
 #include "ev/events.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 static const ev_product catalog[] = {
@@ -61,120 +67,282 @@ int ev_latest_version(const char *event_type)
     return k ? k->latest : 0;
 }
 
-static int need_string(json_t *payload, const char *field, char *err, size_t errlen)
+/* --- field checks ------------------------------------------------------------------------
+ * Each returns 0 or -1 with err. A field is "needed" when some consumer reads it: then it
+ * must be there. Otherwise it is checked only when present, and its absence is noted. */
+
+typedef struct {
+    ev_tolerated *notes; /* may be NULL */
+    char *err;
+    size_t errlen;
+} check_ctx;
+
+static void note(check_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(check_ctx *c, const char *fmt, ...)
 {
-    json_t *v = json_object_get(payload, field);
-    if (!json_is_string(v) || !*json_string_value(v))
-        return ev_fail(err, errlen, "payload.%s must be a non-empty string", field);
-    return 0;
+    if (!c->notes)
+        return;
+    if (c->notes->count++ == 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(c->notes->text, sizeof c->notes->text, fmt, ap);
+        va_end(ap);
+    }
 }
 
-static int need_uuid(json_t *payload, const char *field, char *err, size_t errlen)
+/* Text of 1..max bytes without control characters (they could forge lines in logs and
+ * e-mails that show it). */
+static bool plain_text(const json_t *v, size_t max)
 {
-    if (need_string(payload, field, err, errlen))
-        return -1;
-    if (!ev_uuid_valid(json_string_value(json_object_get(payload, field))))
-        return ev_fail(err, errlen, "payload.%s must be a UUID", field);
-    return 0;
+    if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > max)
+        return false;
+    const unsigned char *s = (const unsigned char *)json_string_value(v);
+    for (size_t i = 0; i < json_string_length(v); i++)
+        if (s[i] < 0x20 || s[i] == 0x7f)
+            return false;
+    return true;
 }
 
-/* items: a non-empty array of {sku: string, quantity: integer >= 1}. */
-static int need_items(json_t *payload, bool required, char *err, size_t errlen)
+static int check_text(check_ctx *c, json_t *obj, const char *field, size_t max, bool needed)
 {
-    json_t *items = json_object_get(payload, "items");
-    if (!items && !required)
+    json_t *v = json_object_get(obj, field);
+    if (!v && !needed) {
+        note(c, "payload.%s missing", field);
         return 0;
-    if (!json_is_array(items) || json_array_size(items) == 0)
-        return ev_fail(err, errlen, "payload.items must be a non-empty array");
-    size_t i;
-    json_t *line;
-    json_array_foreach(items, i, line)
-    {
-        json_t *sku = json_object_get(line, "sku");
-        json_t *qty = json_object_get(line, "quantity");
-        if (!json_is_object(line) || !json_is_string(sku) || !json_is_integer(qty) ||
-            json_integer_value(qty) < 1)
-            return ev_fail(err, errlen, "payload.items[%zu] needs sku and quantity >= 1", i);
     }
+    if (!plain_text(v, max))
+        return ev_fail(c->err, c->errlen,
+                       "payload.%s must be a string of 1 to %zu characters without controls", field,
+                       max);
     return 0;
 }
 
-/* OrderPlaced v1 carries no prices: take them from the catalog (0 for an unknown SKU, which
- * the order service never accepts) so every reader sees the v2 shape. */
-static int upcast_order_placed_v1(json_t *payload, char *err, size_t errlen)
+static int check_uuid(check_ctx *c, json_t *obj, const char *field)
+{
+    json_t *v = json_object_get(obj, field);
+    if (!json_is_string(v) || !ev_uuid_valid(json_string_value(v)))
+        return ev_fail(c->err, c->errlen, "payload.%s must be a UUID", field);
+    return 0;
+}
+
+static int check_int(check_ctx *c, json_t *obj, const char *what, const char *field, json_int_t min,
+                     json_int_t max)
+{
+    json_t *v = json_object_get(obj, field);
+    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
+        return ev_fail(c->err, c->errlen, "%s%s must be an integer from %lld to %lld", what, field,
+                       (long long)min, (long long)max);
+    return 0;
+}
+
+/* Notes every member of obj not in known (NULL-terminated). */
+static void note_unknown(check_ctx *c, json_t *obj, const char *where, const char *const *known)
+{
+    const char *key;
+    json_t *value;
+    json_object_foreach(obj, key, value)
+    {
+        (void)value;
+        bool found = false;
+        for (const char *const *k = known; *k && !found; k++)
+            found = strcmp(*k, key) == 0;
+        if (!found)
+            note(c, "%s.%s is not known", where, key);
+    }
+}
+
+/* items: min_lines..EV_ORDER_MAX_LINES objects with a sku and a quantity in the HTTP API's
+ * bounds, and unitPriceCents within bounds when with_prices. */
+static int check_items(check_ctx *c, json_t *payload, size_t min_lines, bool with_prices)
 {
     json_t *items = json_object_get(payload, "items");
-    int64_t total = 0;
+    if (!json_is_array(items) || json_array_size(items) < min_lines ||
+        json_array_size(items) > EV_ORDER_MAX_LINES)
+        return ev_fail(c->err, c->errlen, "payload.items must be an array of %zu to %d lines",
+                       min_lines, EV_ORDER_MAX_LINES);
+    static const char *const priced[] = {"sku", "quantity", "unitPriceCents", NULL};
+    static const char *const unpriced[] = {"sku", "quantity", NULL};
     size_t i;
     json_t *line;
     json_array_foreach(items, i, line)
     {
-        const ev_product *p = ev_catalog_find(json_string_value(json_object_get(line, "sku")));
-        int64_t price = p ? p->price_cents : 0;
-        if (json_object_set_new(line, "unitPriceCents", json_integer(price)))
-            return ev_fail(err, errlen, "out of memory");
-        total += price * json_integer_value(json_object_get(line, "quantity"));
+        char where[48];
+        snprintf(where, sizeof where, "payload.items[%zu].", i);
+        if (!json_is_object(line))
+            return ev_fail(c->err, c->errlen, "payload.items[%zu] must be an object", i);
+        if (!plain_text(json_object_get(line, "sku"), EV_SKU_MAX))
+            return ev_fail(c->err, c->errlen,
+                           "payload.items[%zu].sku must be a string of 1 to %d characters", i,
+                           EV_SKU_MAX);
+        if (check_int(c, line, where, "quantity", 1, EV_ORDER_MAX_QUANTITY))
+            return -1;
+        if (with_prices && json_object_get(line, "unitPriceCents") &&
+            check_int(c, line, where, "unitPriceCents", 0, EV_PRICE_MAX_CENTS))
+            return -1;
+        where[strlen(where) - 1] = '\0';
+        note_unknown(c, line, where, with_prices ? priced : unpriced);
     }
-    if (!json_object_get(payload, "customerId"))
-        json_object_set_new(payload, "customerId", json_string("unknown"));
-    json_object_set_new(payload, "currency", json_string(EV_CURRENCY));
-    json_object_set_new(payload, "totalCents", json_integer(total));
     return 0;
 }
 
-static int check_order_placed_v2(json_t *payload, char *err, size_t errlen)
+/* Fills missing unit prices from the catalog (all of them when from_catalog: v1 carries none)
+ * and returns the overflow-checked total. Bounds were checked by check_items. */
+static int price_lines(check_ctx *c, json_t *items, bool from_catalog, int64_t *total)
 {
-    if (need_string(payload, "customerId", err, errlen) ||
-        need_string(payload, "currency", err, errlen))
-        return -1;
-    json_t *total = json_object_get(payload, "totalCents");
-    if (!json_is_integer(total) || json_integer_value(total) < 0)
-        return ev_fail(err, errlen, "payload.totalCents must be an integer >= 0");
+    *total = 0;
     size_t i;
     json_t *line;
-    json_array_foreach(json_object_get(payload, "items"), i, line)
+    json_array_foreach(items, i, line)
     {
-        json_t *price = json_object_get(line, "unitPriceCents");
-        if (!json_is_integer(price) || json_integer_value(price) < 0)
-            return ev_fail(err, errlen, "payload.items[%zu].unitPriceCents must be >= 0", i);
+        json_t *given = json_object_get(line, "unitPriceCents");
+        int64_t price = given ? (int64_t)json_integer_value(given) : 0;
+        if (from_catalog || !given) {
+            const ev_product *p = ev_catalog_find(json_string_value(json_object_get(line, "sku")));
+            price = p ? p->price_cents : 0; /* an unknown SKU is refused by inventory */
+            if (!from_catalog)
+                note(c, "payload.items[%zu].unitPriceCents missing", i);
+            if (json_object_set_new(line, "unitPriceCents", json_integer(price)))
+                return ev_fail(c->err, c->errlen, "out of memory");
+        }
+        int64_t amount;
+        if (__builtin_mul_overflow(
+                price, (int64_t)json_integer_value(json_object_get(line, "quantity")), &amount) ||
+            __builtin_add_overflow(*total, amount, total) || *total > EV_TOTAL_MAX_CENTS)
+            return ev_fail(c->err, c->errlen, "payload.items: the total is out of bounds");
     }
     return 0;
 }
 
-static int check_and_upcast(ev_envelope *e, char *err, size_t errlen)
+/* Sets field to a default the consumers can read when it is missing; notes it when the
+ * version should have carried it. */
+static int fill_missing(check_ctx *c, json_t *payload, const char *field, json_t *value,
+                        bool expected)
+{
+    if (json_object_get(payload, field)) {
+        json_decref(value);
+        return 0;
+    }
+    if (expected)
+        note(c, "payload.%s missing", field);
+    if (json_object_set_new(payload, field, value))
+        return ev_fail(c->err, c->errlen, "out of memory");
+    return 0;
+}
+
+/* OrderPlaced v1 carries no prices: they come from the catalog. v2 carries them; a missing
+ * one is filled in the same way, so every reader sees the v2 shape. */
+static int check_order_placed(check_ctx *c, json_t *p, int version)
+{
+    static const char *const known[] = {
+        "orderId",    "items",          "customerId",         "currency",
+        "totalCents", "forceException", "forcePaymentFailed", NULL};
+    bool v1 = version == 1;
+    if (check_items(c, p, 1, !v1))
+        return -1;
+    json_t *customer = json_object_get(p, "customerId");
+    if (customer && !plain_text(customer, EV_CUSTOMER_ID_MAX))
+        return ev_fail(c->err, c->errlen,
+                       "payload.customerId must be a string of 1 to %d characters without controls",
+                       EV_CUSTOMER_ID_MAX);
+    json_t *currency = json_object_get(p, "currency");
+    if (currency && !plain_text(currency, 8))
+        return ev_fail(c->err, c->errlen, "payload.currency must be a short code");
+    if (!v1 && json_object_get(p, "totalCents") &&
+        check_int(c, p, "payload.", "totalCents", 0, EV_TOTAL_MAX_CENTS))
+        return -1;
+    note_unknown(c, p, "payload", known);
+    int64_t total;
+    if (price_lines(c, json_object_get(p, "items"), v1, &total))
+        return -1;
+    if (v1) { /* v1 has no money fields: whatever is there is not trusted */
+        json_object_del(p, "currency");
+        json_object_del(p, "totalCents");
+    }
+    return fill_missing(c, p, "customerId", json_string("unknown"), !v1) ||
+                   fill_missing(c, p, "currency", json_string(EV_CURRENCY), !v1) ||
+                   fill_missing(c, p, "totalCents", json_integer(total), !v1)
+               ? -1
+               : 0;
+}
+
+static int check_reservation(check_ctx *c, json_t *p, bool items_expected)
+{
+    static const char *const known[] = {"orderId", "reservationId", "items", NULL};
+    if (check_text(c, p, "reservationId", EV_ID_MAX, false))
+        return -1;
+    if (json_object_get(p, "items")) { /* empty once upcast from v1, which has no lines */
+        if (check_items(c, p, 0, false))
+            return -1;
+    } else if (fill_missing(c, p, "items", json_array(), items_expected)) {
+        return -1;
+    }
+    note_unknown(c, p, "payload", known);
+    return 0;
+}
+
+static int check_with_text(check_ctx *c, json_t *p, const char *field, size_t max)
+{
+    const char *const known[] = {"orderId", field, NULL};
+    if (check_text(c, p, field, max, false))
+        return -1;
+    note_unknown(c, p, "payload", known);
+    return 0;
+}
+
+static int check_payment_refunded(check_ctx *c, json_t *p)
+{
+    static const char *const known[] = {"orderId", "paymentId", "amountCents", NULL};
+    if (check_text(c, p, "paymentId", EV_ID_MAX, false))
+        return -1;
+    if (!json_object_get(p, "amountCents"))
+        note(c, "payload.amountCents missing");
+    else if (check_int(c, p, "payload.", "amountCents", 0, EV_TOTAL_MAX_CENTS))
+        return -1;
+    note_unknown(c, p, "payload", known);
+    return 0;
+}
+
+/* The read model stores shipmentId as a UUID and shows the status: both needed. */
+static int check_shipment(check_ctx *c, json_t *p)
+{
+    static const char *const known[] = {"orderId", "shipmentId", "status", NULL};
+    if (check_uuid(c, p, "shipmentId") || check_text(c, p, "status", 32, true))
+        return -1;
+    note_unknown(c, p, "payload", known);
+    return 0;
+}
+
+static int check_and_upcast(ev_envelope *e, check_ctx *c)
 {
     json_t *p = e->payload;
     const char *t = e->event_type;
-    if (need_uuid(p, "orderId", err, errlen))
+    if (check_uuid(c, p, "orderId"))
         return -1;
-    if (strcmp(t, "OrderPlaced") == 0) {
-        if (need_items(p, true, err, errlen))
-            return -1;
-        if (e->version == 1)
-            return upcast_order_placed_v1(p, err, errlen);
-        return check_order_placed_v2(p, err, errlen);
-    }
-    if (strcmp(t, "InventoryReserved") == 0) {
-        if (need_string(p, "reservationId", err, errlen) || need_items(p, false, err, errlen))
-            return -1;
-        if (e->version == 1 && !json_object_get(p, "items"))
-            json_object_set_new(p, "items", json_array());
-        return 0;
-    }
+    if (strcmp(t, "OrderPlaced") == 0)
+        return check_order_placed(c, p, e->version);
+    if (strcmp(t, "InventoryReserved") == 0)
+        return check_reservation(c, p, e->version >= 2);
     if (strcmp(t, "InventoryReleased") == 0)
-        return need_string(p, "reservationId", err, errlen);
+        return check_reservation(c, p, true);
     if (strcmp(t, "OutOfStock") == 0 || strcmp(t, "PaymentFailed") == 0 ||
         strcmp(t, "OrderCancelled") == 0)
-        return need_string(p, "reason", err, errlen);
-    if (strcmp(t, "PaymentSucceeded") == 0 || strcmp(t, "PaymentRefunded") == 0)
-        return need_string(p, "paymentId", err, errlen);
+        return check_with_text(c, p, "reason", EV_REASON_MAX);
+    if (strcmp(t, "PaymentSucceeded") == 0)
+        return check_with_text(c, p, "paymentId", EV_ID_MAX);
+    if (strcmp(t, "PaymentRefunded") == 0)
+        return check_payment_refunded(c, p);
     if (strcmp(t, "ShipmentCreated") == 0)
-        return need_string(p, "shipmentId", err, errlen);
-    return 0; /* OrderConfirmed: orderId only */
+        return check_shipment(c, p);
+    static const char *const only_order[] = {"orderId", NULL}; /* OrderConfirmed */
+    note_unknown(c, p, "payload", only_order);
+    return 0;
 }
 
-ev_upcast_result ev_upcast(ev_envelope *e, char *err, size_t errlen)
+ev_upcast_result ev_upcast_tolerant(ev_envelope *e, ev_tolerated *tolerated, char *err,
+                                    size_t errlen)
 {
+    if (tolerated)
+        *tolerated = (ev_tolerated){0};
     const event_kind *k = kind_of(e->event_type);
     if (!k) {
         ev_fail(err, errlen, "unknown event type %s", e->event_type);
@@ -185,8 +353,14 @@ ev_upcast_result ev_upcast(ev_envelope *e, char *err, size_t errlen)
                 e->event_type, k->latest);
         return EV_UPCAST_FUTURE_VERSION;
     }
-    if (check_and_upcast(e, err, errlen) != 0)
+    check_ctx c = {tolerated, err, errlen};
+    if (check_and_upcast(e, &c) != 0)
         return EV_UPCAST_INVALID;
     e->version = k->latest;
     return EV_UPCAST_OK;
+}
+
+ev_upcast_result ev_upcast(ev_envelope *e, char *err, size_t errlen)
+{
+    return ev_upcast_tolerant(e, NULL, err, errlen);
 }

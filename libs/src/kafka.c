@@ -9,6 +9,8 @@
 #include <string.h>
 
 #define DELIVERY_TIMEOUT_MS "10000"
+#define EV_STR_(x) #x
+#define EV_STR(x) EV_STR_(x)
 
 struct ev_producer {
     rd_kafka_t *rk;
@@ -18,7 +20,7 @@ struct ev_producer {
 /* One per ev_producer_send call; each message's opaque points at its flag in here. */
 typedef struct {
     atomic_size_t pending;
-    bool *delivered;
+    rd_kafka_resp_err_t *errs;
 } send_batch;
 
 typedef struct {
@@ -33,7 +35,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
     delivery_slot *slot = msg->_private;
     if (!slot)
         return;
-    slot->batch->delivered[slot->index] = msg->err == RD_KAFKA_RESP_ERR_NO_ERROR;
+    slot->batch->errs[slot->index] = msg->err;
     if (msg->err)
         ev_warn("delivery to %s failed: %s", rd_kafka_topic_name(msg->rkt),
                 rd_kafka_err2str(msg->err));
@@ -67,6 +69,7 @@ ev_producer *ev_producer_new(const char *brokers, const char *client_id, char *e
         conf_set(conf, "acks", "all", err, errlen) ||
         conf_set(conf, "linger.ms", "2", err, errlen) ||
         conf_set(conf, "message.timeout.ms", DELIVERY_TIMEOUT_MS, err, errlen) ||
+        conf_set(conf, "message.max.bytes", EV_STR(EV_KAFKA_MESSAGE_MAX), err, errlen) ||
         conf_set(conf, "reconnect.backoff.max.ms", "1000", err, errlen) ||
         conf_set(conf, "queue.buffering.max.kbytes", "16384", err, errlen)) {
         rd_kafka_conf_destroy(conf);
@@ -102,15 +105,16 @@ void ev_producer_free(ev_producer *p)
 
 static rd_kafka_resp_err_t produce_one(ev_producer *p, const ev_message *m, delivery_slot *slot)
 {
+    size_t key_len = m->key ? (m->key_len ? m->key_len : strlen(m->key)) : 0;
     rd_kafka_headers_t *hdrs = rd_kafka_headers_new(m->header_count);
     for (size_t h = 0; h < m->header_count; h++)
         rd_kafka_header_add(hdrs, m->headers[h].name, -1, m->headers[h].value, -1);
     for (;;) {
-        rd_kafka_resp_err_t rc = rd_kafka_producev(
-            p->rk, RD_KAFKA_V_TOPIC(m->topic), RD_KAFKA_V_KEY(m->key, m->key ? strlen(m->key) : 0),
-            RD_KAFKA_V_VALUE((void *)m->value, m->value_len),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
-            RD_KAFKA_V_OPAQUE(slot), RD_KAFKA_V_END);
+        rd_kafka_resp_err_t rc =
+            rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(m->topic), RD_KAFKA_V_KEY(m->key, key_len),
+                              RD_KAFKA_V_VALUE((void *)m->value, m->value_len),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
+                              RD_KAFKA_V_OPAQUE(slot), RD_KAFKA_V_END);
         if (rc != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
             if (rc) /* on failure ownership of the headers stays with us */
                 rd_kafka_headers_destroy(hdrs);
@@ -120,26 +124,29 @@ static rd_kafka_resp_err_t produce_one(ev_producer *p, const ev_message *m, deli
     }
 }
 
-size_t ev_producer_send(ev_producer *p, const ev_message *msgs, size_t n, bool *delivered)
+size_t ev_producer_send_each(ev_producer *p, const ev_message *msgs, size_t n,
+                             rd_kafka_resp_err_t *errs)
 {
     if (n == 0)
         return 0;
     delivery_slot *slots = calloc(n, sizeof *slots);
     if (!slots) {
-        memset(delivered, 0, n * sizeof *delivered);
+        for (size_t i = 0; i < n; i++)
+            errs[i] = RD_KAFKA_RESP_ERR__FAIL;
         return 0;
     }
-    send_batch batch = {.delivered = delivered};
+    send_batch batch = {.errs = errs};
     atomic_init(&batch.pending, 0);
 
     pthread_mutex_lock(&p->send_lock);
     for (size_t i = 0; i < n; i++) {
-        delivered[i] = false;
+        errs[i] = RD_KAFKA_RESP_ERR__FAIL;
         slots[i] = (delivery_slot){&batch, i};
         atomic_fetch_add(&batch.pending, 1);
         rd_kafka_resp_err_t rc = produce_one(p, &msgs[i], &slots[i]);
         if (rc) {
             atomic_fetch_sub(&batch.pending, 1);
+            errs[i] = rc;
             ev_warn("produce to %s failed: %s", msgs[i].topic, rd_kafka_err2str(rc));
         }
     }
@@ -151,8 +158,53 @@ size_t ev_producer_send(ev_producer *p, const ev_message *msgs, size_t n, bool *
 
     size_t ok = 0;
     for (size_t i = 0; i < n; i++)
-        ok += delivered[i];
+        ok += errs[i] == RD_KAFKA_RESP_ERR_NO_ERROR;
     return ok;
+}
+
+size_t ev_producer_send(ev_producer *p, const ev_message *msgs, size_t n, bool *delivered)
+{
+    if (n == 0)
+        return 0;
+    rd_kafka_resp_err_t *errs = calloc(n, sizeof *errs);
+    if (!errs) {
+        memset(delivered, 0, n * sizeof *delivered);
+        return 0;
+    }
+    size_t ok = ev_producer_send_each(p, msgs, n, errs);
+    for (size_t i = 0; i < n; i++)
+        delivered[i] = errs[i] == RD_KAFKA_RESP_ERR_NO_ERROR;
+    free(errs);
+    return ok;
+}
+
+bool ev_kafka_error_too_large(rd_kafka_resp_err_t err)
+{
+    return err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
+           err == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE ||
+           err == RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE;
+}
+
+bool ev_kafka_error_permanent(rd_kafka_resp_err_t err)
+{
+    switch (err) {
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:    /* local check or broker */
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE: /* batch over the broker's limit */
+    case RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE:      /* negative or impossible size */
+    case RD_KAFKA_RESP_ERR_INVALID_MSG:           /* CRC or format refused by the broker */
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:        /* a record the broker will never accept */
+    case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:       /* invalid topic name */
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_INVALID_REQUIRED_ACKS:
+    case RD_KAFKA_RESP_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT:
+    case RD_KAFKA_RESP_ERR_POLICY_VIOLATION:
+    case RD_KAFKA_RESP_ERR__INVALID_ARG:
+    case RD_KAFKA_RESP_ERR__BAD_MSG:
+        return true;
+    default: /* timeouts, transport, leadership, unknown topic (it may be created): retry */
+        return false;
+    }
 }
 
 bool ev_producer_reachable(ev_producer *p, int timeout_ms)
@@ -275,17 +327,26 @@ void ev_consumer_close(ev_consumer *c)
     free(c);
 }
 
-bool ev_message_header(const rd_kafka_message_t *msg, const char *name, char *out, size_t n)
+bool ev_message_header_raw(const rd_kafka_message_t *msg, const char *name, const void **value,
+                           size_t *size)
 {
     rd_kafka_headers_t *hdrs = NULL;
+    *value = NULL;
+    *size = 0;
+    if (rd_kafka_message_headers(msg, &hdrs) || rd_kafka_header_get_last(hdrs, name, value, size))
+        return false;
+    if (!*value)
+        *size = 0;
+    return true;
+}
+
+bool ev_message_header(const rd_kafka_message_t *msg, const char *name, char *out, size_t n)
+{
     const void *value = NULL;
     size_t size = 0;
-    if (rd_kafka_message_headers(msg, &hdrs) || rd_kafka_header_get_last(hdrs, name, &value, &size))
+    if (!ev_message_header_raw(msg, name, &value, &size) || !value || size >= n)
         return false;
-    if (!value || n == 0)
-        return false;
-    size_t copy = size < n - 1 ? size : n - 1;
-    memcpy(out, value, copy);
-    out[copy] = '\0';
+    memcpy(out, value, size);
+    out[size] = '\0';
     return true;
 }

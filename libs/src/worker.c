@@ -2,16 +2,20 @@
 #include "ev/worker.h"
 #include "ev/events.h"
 #include "ev/log.h"
+#include "ev/once.h"
 #include "ev/outbox.h"
 #include "ev/pg.h"
 #include "ev/util.h"
 
 #include <inttypes.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
 #define BACKOFF_MAX_MS 5000
+#define EV_STR_(x) #x
+#define EV_STR(x) EV_STR_(x)
 
 int ev_backoff_ms(int attempt, int base_ms, int max_ms)
 {
@@ -28,55 +32,82 @@ static void sleep_unless_stopped(int ms, const atomic_bool *stop)
         poll(NULL, 0, ms < 50 ? ms : 50);
 }
 
-/* Header values copied out of the original message, kept alive until the send returns. */
-enum { MAX_COPIED_HEADERS = 8 };
-
-int ev_dead_letter(ev_producer *p, const char *dlq_topic, const char *consumer,
-                   const rd_kafka_message_t *msg, const char *error, int attempts,
-                   const atomic_bool *stop)
+ev_replay_action ev_worker_replay_action(const rd_kafka_message_t *msg, const char *group)
 {
-    char partition[16], offset[32], tries[16], failed_at[EV_TIME_LEN];
-    snprintf(partition, sizeof partition, "%" PRId32, msg->partition);
-    snprintf(offset, sizeof offset, "%" PRId64, msg->offset);
-    snprintf(tries, sizeof tries, "%d", attempts);
-    ev_time_now(failed_at);
+    const void *value = NULL;
+    size_t size = 0;
+    bool present = ev_message_header_raw(msg, EV_REPLAY_FOR, &value, &size);
+    return ev_replay_decide(present, value, size, group);
+}
 
-    ev_header headers[7 + MAX_COPIED_HEADERS] = {
-        {"x-origin-topic", rd_kafka_topic_name(msg->rkt)},
-        {"x-origin-partition", partition},
-        {"x-origin-offset", offset},
-        {"x-error", error},
-        {"x-attempts", tries},
-        {"x-failed-at", failed_at},
-        {"x-consumer", consumer},
-    };
-    size_t count = 7;
-    static const char *const carried[] = {"traceparent", "causationId", "eventType"};
-    char copies[3][256];
-    for (size_t i = 0; i < 3; i++)
-        if (ev_message_header(msg, carried[i], copies[i], sizeof copies[i]))
-            headers[count++] = (ev_header){carried[i], copies[i]};
-
-    char key[256] = "";
-    if (msg->key && msg->key_len > 0) {
-        size_t n = msg->key_len < sizeof key - 1 ? msg->key_len : sizeof key - 1;
-        memcpy(key, msg->key, n);
-        key[n] = '\0';
+/* The headers of msg a letter may carry, as raw bytes borrowed from msg. */
+static size_t carried_headers(const rd_kafka_message_t *msg, ev_raw_header *out)
+{
+    static const char *const names[] = {"traceparent", "causationId", "eventType"};
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        out[n].name = names[i];
+        if (ev_message_header_raw(msg, names[i], &out[n].value, &out[n].size))
+            n++;
     }
-    ev_message out = {.topic = dlq_topic,
-                      .key = msg->key ? key : NULL,
-                      .value = msg->payload,
-                      .value_len = msg->len,
-                      .headers = headers,
-                      .header_count = count};
+    return n;
+}
+
+static void log_letter(int level, const ev_letter *l, const rd_kafka_message_t *msg,
+                       const char *what, const char *why)
+{
+    ev_log(level, NULL, NULL, "%s %s: origin %s[%s]@%s, value of %s bytes (sha256 %s)%s%s%s", what,
+           l->msg.topic, rd_kafka_topic_name(msg->rkt), l->partition, l->offset, l->original_size,
+           l->sha256, l->cut ? ", cut to its first " EV_STR(EV_DLQ_VALUE_PREFIX) " bytes" : "",
+           why ? ": " : "", why ? why : "");
+}
+
+ev_letter_fate ev_dead_letter(ev_producer *p, const char *dlq_topic, const char *consumer,
+                              const rd_kafka_message_t *msg, const char *error, int attempts,
+                              const atomic_bool *stop)
+{
+    char failed_at[EV_TIME_LEN];
+    ev_time_now(failed_at);
+    ev_raw_header carried[3];
+    ev_letter_source src = {.origin_topic = rd_kafka_topic_name(msg->rkt),
+                            .origin_partition = msg->partition,
+                            .origin_offset = msg->offset,
+                            .key = msg->key,
+                            .key_len = msg->key_len,
+                            .value = msg->payload,
+                            .value_len = msg->len,
+                            .headers = carried,
+                            .header_count = carried_headers(msg, carried),
+                            .error = error,
+                            .attempts = attempts,
+                            .consumer = consumer,
+                            .failed_at = failed_at};
+    ev_letter letter;
+    if (ev_letter_build(&src, dlq_topic, false, EV_KAFKA_MESSAGE_MAX, &letter) != 0) {
+        ev_error("cannot hash a letter for %s: libcrypto failed", dlq_topic);
+        return EV_LETTER_REFUSED;
+    }
     for (int attempt = 1; !atomic_load(stop); attempt++) {
-        bool delivered = false;
-        if (ev_producer_send(p, &out, 1, &delivered) == 1)
-            return 0;
-        ev_warn("cannot write to %s yet; retrying", dlq_topic);
+        rd_kafka_resp_err_t rc = RD_KAFKA_RESP_ERR_NO_ERROR;
+        if (ev_producer_send_each(p, &letter.msg, 1, &rc) == 1) {
+            if (letter.cut)
+                log_letter(EV_LOG_WARN, &letter, msg, "cut letter written to", NULL);
+            return EV_LETTER_WRITTEN;
+        }
+        if (ev_kafka_error_too_large(rc) && !letter.cut && msg->len > EV_DLQ_VALUE_PREFIX) {
+            /* the DLQ topic allows less than we do: send the cut letter instead */
+            ev_letter_build(&src, dlq_topic, true, EV_KAFKA_MESSAGE_MAX, &letter);
+            continue;
+        }
+        if (ev_kafka_error_permanent(rc)) {
+            log_letter(EV_LOG_ERROR, &letter, msg, "letter refused for good by",
+                       rd_kafka_err2str(rc));
+            return EV_LETTER_REFUSED;
+        }
+        ev_warn("cannot write to %s yet (%s); retrying", dlq_topic, rd_kafka_err2str(rc));
         sleep_unless_stopped(ev_backoff_ms(attempt, 200, BACKOFF_MAX_MS), stop);
     }
-    return -1;
+    return EV_LETTER_STOPPED;
 }
 
 typedef struct {
@@ -84,6 +115,8 @@ typedef struct {
     const atomic_bool *stop;
     PGconn *conn;
     char dlq_topic[64];
+    ev_once_set *warned;     /* (producer, event type) pairs already warned about */
+    bool warned_full_logged; /* the set filled up and that was said once */
 } loop_state;
 
 /* Makes sure st->conn is usable, waiting for PostgreSQL as long as it takes. */
@@ -148,11 +181,48 @@ static bool dead_letter(loop_state *st, const rd_kafka_message_t *msg, const cha
     ev_log(EV_LOG_WARN, cid, eid,
            "dead-lettering %s[%" PRId32 "]@%" PRId64 " after %d attempt(s): %s",
            rd_kafka_topic_name(msg->rkt), msg->partition, msg->offset, attempts, error);
-    if (ev_dead_letter(st->w->producer, st->dlq_topic, st->w->config->service, msg, error, attempts,
-                       st->stop) != 0)
-        return false;
-    ev_metrics_count_event(st->w->metrics, "dlq_messages_total", rd_kafka_topic_name(msg->rkt));
-    return true;
+    switch (ev_dead_letter(st->w->producer, st->dlq_topic, st->w->config->service, msg, error,
+                           attempts, st->stop)) {
+    case EV_LETTER_WRITTEN:
+        ev_metrics_count_event(st->w->metrics, "dlq_messages_total", rd_kafka_topic_name(msg->rkt));
+        return true;
+    case EV_LETTER_REFUSED: /* logged with its origin, size and hash; retrying cannot help */
+        ev_metrics_count_event(st->w->metrics, "dlq_write_failures_total",
+                               rd_kafka_topic_name(msg->rkt));
+        return true;
+    case EV_LETTER_STOPPED:
+        break;
+    }
+    return false;
+}
+
+/* ev_upcast_tolerant, warning once per producer and event type about what it let pass. */
+static ev_upcast_result upcast(loop_state *st, ev_envelope *e, const char *topic, char *err,
+                               size_t errlen)
+{
+    ev_tolerated tolerated;
+    ev_upcast_result up = ev_upcast_tolerant(e, &tolerated, err, errlen);
+    if (up != EV_UPCAST_OK || tolerated.count == 0)
+        return up;
+    ev_metrics_count_event(st->w->metrics, "tolerated_events_total", topic);
+    switch (ev_once_check(st->warned, e->producer, e->event_type)) {
+    case EV_ONCE_FIRST:
+        ev_log(EV_LOG_WARN, e->correlation_id, e->event_id,
+               "accepted %s v%d from %s with %u deviation(s) from the contract, e.g. %s"
+               " (warned once per producer and event type)",
+               e->event_type, e->version, e->producer, tolerated.count, tolerated.text);
+        break;
+    case EV_ONCE_FULL:
+        if (!st->warned_full_logged)
+            ev_warn("more than %d producer/event type pairs deviate from the contract;"
+                    " only counting them now (tolerated_events_total)",
+                    EV_ONCE_CAPACITY);
+        st->warned_full_logged = true;
+        break;
+    case EV_ONCE_SEEN:
+        break;
+    }
+    return up;
 }
 
 /* Handles one message to its end: processed, skipped, or dead-lettered. Returns false
@@ -162,10 +232,17 @@ static bool process(loop_state *st, const rd_kafka_message_t *msg)
     const ev_worker *w = st->w;
     const char *topic = rd_kafka_topic_name(msg->rkt);
     char err[512];
+    if (ev_worker_replay_action(msg, w->config->service) == EV_REPLAY_SKIP) {
+        ev_metrics_count_event(w->metrics, "replays_skipped_total", topic);
+        ev_log(EV_LOG_DEBUG, NULL, NULL,
+               "%s[%" PRId32 "]@%" PRId64 " is a replay for another group", topic, msg->partition,
+               msg->offset);
+        return true;
+    }
     ev_envelope e;
     if (ev_envelope_parse(msg->payload, msg->len, &e, err, sizeof err) != 0)
         return dead_letter(st, msg, NULL, NULL, err, 1);
-    ev_upcast_result up = ev_upcast(&e, err, sizeof err);
+    ev_upcast_result up = upcast(st, &e, topic, err, sizeof err);
     if (up == EV_UPCAST_UNKNOWN_TYPE) {
         ev_log(EV_LOG_DEBUG, e.correlation_id, e.event_id, "skipping: %s", err);
         ev_envelope_clear(&e);
@@ -234,13 +311,17 @@ typedef struct {
     bool duplicate;
 } batch_item;
 
-static void decode_for_batch(batch_item *item)
+/* A replay for another group, or anything not valid, is left to process(). */
+static void decode_for_batch(loop_state *st, batch_item *item)
 {
     char err[512];
     item->decoded = false;
+    if (ev_worker_replay_action(item->msg, st->w->config->service) == EV_REPLAY_SKIP)
+        return;
     if (ev_envelope_parse(item->msg->payload, item->msg->len, &item->event, err, sizeof err) != 0)
         return;
-    if (ev_upcast(&item->event, err, sizeof err) != EV_UPCAST_OK) {
+    if (upcast(st, &item->event, rd_kafka_topic_name(item->msg->rkt), err, sizeof err) !=
+        EV_UPCAST_OK) {
         ev_envelope_clear(&item->event);
         return;
     }
@@ -292,7 +373,7 @@ static size_t process_batch(loop_state *st, rd_kafka_message_t **msgs, size_t n)
     size_t decoded = 0;
     for (size_t i = 0; i < n; i++) {
         items[i] = (batch_item){.msg = msgs[i]};
-        decode_for_batch(&items[i]);
+        decode_for_batch(st, &items[i]);
         decoded += items[i].decoded;
     }
     bool committed = false;
@@ -336,7 +417,13 @@ static void run_tick(loop_state *st, int64_t *next_tick)
 int ev_worker_run(const ev_worker *w, const atomic_bool *stop)
 {
     char err[512];
-    loop_state st = {.w = w, .stop = stop};
+    ev_once_set *warned = malloc(sizeof *warned);
+    if (!warned) {
+        ev_error("worker: out of memory");
+        return -1;
+    }
+    ev_once_init(warned);
+    loop_state st = {.w = w, .stop = stop, .warned = warned};
     if (w->dlq_topic)
         ev_strlcpy(st.dlq_topic, w->dlq_topic, sizeof st.dlq_topic);
     else
@@ -345,6 +432,7 @@ int ev_worker_run(const ev_worker *w, const atomic_bool *stop)
                                             w->topic_count, err, sizeof err);
     if (!consumer) {
         ev_error("worker: %s", err);
+        free(warned);
         return -1;
     }
     int64_t next_tick = 0;
@@ -368,5 +456,6 @@ int ev_worker_run(const ev_worker *w, const atomic_bool *stop)
     }
     ev_consumer_close(consumer);
     PQfinish(st.conn);
+    free(warned);
     return 0;
 }

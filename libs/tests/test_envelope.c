@@ -73,6 +73,24 @@ static void parse_accepts_a_valid_envelope(void **state)
     ev_envelope_clear(&e);
 }
 
+/* A value near Kafka's size limit is refused before jansson builds anything from it. */
+static void parse_refuses_an_event_larger_than_the_bound(void **state)
+{
+    (void)state;
+    size_t n = EV_ENVELOPE_MAX_BYTES + 1;
+    char *big = malloc(n);
+    memset(big, ' ', n);
+    memcpy(big, valid, strlen(valid)); /* a valid event padded with whitespace */
+    ev_envelope e;
+    char err[256];
+    assert_int_equal(ev_envelope_parse(big, n, &e, err, sizeof err), -1);
+    assert_non_null(strstr(err, "larger than an event may be"));
+    assert_null(e.payload);
+    assert_int_equal(ev_envelope_parse(big, n - 1, &e, err, sizeof err), 0);
+    ev_envelope_clear(&e);
+    free(big);
+}
+
 static void parse_rejects_what_breaks_the_contract(void **state)
 {
     (void)state;
@@ -122,6 +140,7 @@ int main(void)
         cmocka_unit_test(round_trip_keeps_all_seven_fields_in_order),
         cmocka_unit_test(parse_accepts_a_valid_envelope),
         cmocka_unit_test(parse_rejects_what_breaks_the_contract),
+        cmocka_unit_test(parse_refuses_an_event_larger_than_the_bound),
         cmocka_unit_test(init_refuses_bad_arguments_and_owns_the_payload),
         cmocka_unit_test(traceparent_carries_the_correlation_id),
     };

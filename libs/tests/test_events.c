@@ -80,9 +80,10 @@ static void payloads_that_break_their_schema_are_invalid(void **state)
         {"OrderPlaced", "{\"orderId\":\"x\",\"items\":[{\"sku\":\"S\",\"quantity\":1}]}"},
         {"OrderPlaced", "{\"orderId\":\"" OID "\",\"items\":[]}"},
         {"OrderPlaced", "{\"orderId\":\"" OID "\",\"items\":[{\"sku\":\"S\",\"quantity\":0}]}"},
-        {"PaymentFailed", "{\"orderId\":\"" OID "\"}"},
-        {"InventoryReserved", "{\"orderId\":\"" OID "\"}"},
+        {"PaymentFailed", "{\"orderId\":\"" OID "\",\"reason\":5}"},
+        {"InventoryReserved", "{\"orderId\":\"" OID "\",\"reservationId\":7}"},
         {"ShipmentCreated", "{\"orderId\":\"" OID "\"}"},
+        {"ShipmentCreated", "{\"orderId\":\"" OID "\",\"shipmentId\":\"s\",\"status\":\"C\"}"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(upcast(bad[i][0], 1, bad[i][1], &e, err), EV_UPCAST_INVALID);
@@ -103,6 +104,197 @@ static void inventory_reserved_v1_gets_empty_items(void **state)
     ev_envelope_clear(&e);
 }
 
+#define LINE(sku, q) "{\"sku\":\"" sku "\",\"quantity\":" q "}"
+
+static ev_upcast_result upcast_noting(const char *type, int version, const char *payload,
+                                      ev_envelope *e, ev_tolerated *notes, char *err)
+{
+    assert_int_equal(ev_envelope_init(e, type, version, "t", CID, json_loads(payload, 0, NULL)), 0);
+    return ev_upcast_tolerant(e, notes, err, 256);
+}
+
+static void expect_invalid(const char *type, int version, const char *payload, const char *why)
+{
+    ev_envelope e;
+    char err[256] = "";
+    assert_int_equal(upcast(type, version, payload, &e, err), EV_UPCAST_INVALID);
+    if (!strstr(err, why))
+        fail_msg("error \"%s\" does not say \"%s\"", err, why);
+    ev_envelope_clear(&e);
+}
+
+/* Finding: a v1 quantity of 2^62 overflowed price x quantity into a negative total. */
+/* Found by fuzz/fuzz_envelope: a v1 InventoryReserved upcast to v2 (items: []) failed the
+ * checks of v2 when read again, e.g. by a rebuild or a second consumer of the same event. */
+static void an_upcast_event_passes_its_new_versions_checks(void **state)
+{
+    (void)state;
+    ev_envelope e;
+    char err[256];
+    assert_int_equal(upcast("InventoryReserved", 1, "{\"orderId\":\"" OID "\"}", &e, err),
+                     EV_UPCAST_OK);
+    assert_int_equal(e.version, 2);
+    assert_int_equal(ev_upcast(&e, err, sizeof err), EV_UPCAST_OK);
+    assert_int_equal(json_array_size(json_object_get(e.payload, "items")), 0);
+    ev_envelope_clear(&e);
+}
+
+static void quantities_outside_the_api_bounds_are_invalid(void **state)
+{
+    (void)state;
+    expect_invalid("OrderPlaced", 1,
+                   "{\"orderId\":\"" OID
+                   "\",\"items\":[" LINE("SKU-RED-TSHIRT", "4611686018427387904") "]}",
+                   "quantity must be an integer from 1 to 1000");
+    expect_invalid("OrderPlaced", 1,
+                   "{\"orderId\":\"" OID "\",\"items\":[" LINE("SKU-RED-TSHIRT", "1001") "]}",
+                   "quantity must be an integer from 1 to 1000");
+    expect_invalid("OrderPlaced", 2,
+                   "{\"orderId\":\"" OID "\",\"items\":[" LINE("SKU-RED-TSHIRT", "-1") "]}",
+                   "quantity");
+    expect_invalid("InventoryReserved", 2,
+                   "{\"orderId\":\"" OID "\",\"items\":[" LINE("S", "9223372036854775807") "]}",
+                   "quantity");
+}
+
+static void lines_skus_and_customer_ids_are_bounded(void **state)
+{
+    (void)state;
+    char many[4096] = "{\"orderId\":\"" OID "\",\"items\":[";
+    for (int i = 0; i < 101; i++)
+        strcat(many, i ? "," LINE("S", "1") : LINE("S", "1"));
+    strcat(many, "]}");
+    expect_invalid("OrderPlaced", 1, many, "array of 1 to 100 lines");
+    expect_invalid(
+        "OrderPlaced", 1,
+        "{\"orderId\":\"" OID "\",\"items\":[" LINE(
+            "SSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSS", "1") "]}",
+        "sku must be a string of 1 to 64");
+    expect_invalid("OrderPlaced", 1,
+                   "{\"orderId\":\"" OID
+                   "\",\"customerId\":\"a\\r\\nBcc: x\",\"items\":[" LINE("S", "1") "]}",
+                   "customerId");
+    expect_invalid("OrderPlaced", 2,
+                   "{\"orderId\":\"" OID "\",\"customerId\":\"ccccccccccccccccccccccccccccccccccc"
+                   "cccccccccccccccccccccccccccccc\",\"items\":[" LINE("S", "1") "]}",
+                   "customerId");
+}
+
+static void money_is_bounded_and_never_overflows(void **state)
+{
+    (void)state;
+    expect_invalid("OrderPlaced", 2,
+                   "{\"orderId\":\"" OID "\",\"items\":[{\"sku\":\"S\",\"quantity\":1000,"
+                   "\"unitPriceCents\":9223372036854775807}]}",
+                   "unitPriceCents must be an integer from 0 to 100000000");
+    expect_invalid("OrderPlaced", 2,
+                   "{\"orderId\":\"" OID "\",\"totalCents\":-5,\"items\":[" LINE("S", "1") "]}",
+                   "totalCents");
+    expect_invalid("OrderPlaced", 2,
+                   "{\"orderId\":\"" OID
+                   "\",\"totalCents\":10000000000001,\"items\":[" LINE("S", "1") "]}",
+                   "totalCents");
+    /* the largest order the bounds allow still has an exact total */
+    char big[8192] = "{\"orderId\":\"" OID "\",\"items\":[";
+    for (int i = 0; i < 100; i++)
+        strcat(big, i ? ",{\"sku\":\"S\",\"quantity\":1000,\"unitPriceCents\":100000000}"
+                      : "{\"sku\":\"S\",\"quantity\":1000,\"unitPriceCents\":100000000}");
+    strcat(big, "]}");
+    ev_envelope e;
+    char err[256];
+    assert_int_equal(upcast("OrderPlaced", 2, big, &e, err), EV_UPCAST_OK);
+    assert_int_equal(json_integer_value(json_object_get(e.payload, "totalCents")),
+                     10000000000000LL);
+    ev_envelope_clear(&e);
+}
+
+static void a_v1_total_is_never_trusted(void **state)
+{
+    (void)state;
+    ev_envelope e;
+    char err[256];
+    assert_int_equal(upcast("OrderPlaced", 1,
+                            "{\"orderId\":\"" OID "\",\"totalCents\":1,\"currency\":\"XXX\","
+                            "\"items\":[{\"sku\":\"SKU-BLUE-CAP\",\"quantity\":2,"
+                            "\"unitPriceCents\":1}]}",
+                            &e, err),
+                     EV_UPCAST_OK);
+    assert_int_equal(json_integer_value(json_object_get(e.payload, "totalCents")), 2500);
+    assert_string_equal(json_string_value(json_object_get(e.payload, "currency")), "EUR");
+    ev_envelope_clear(&e);
+}
+
+/* The brief's reference inventory service sends InventoryReserved without reservationId. */
+static void a_missing_field_nobody_needs_is_tolerated_and_noted(void **state)
+{
+    (void)state;
+    ev_envelope e;
+    ev_tolerated notes;
+    char err[256];
+    assert_int_equal(
+        upcast_noting("InventoryReserved", 1, "{\"orderId\":\"" OID "\"}", &e, &notes, err),
+        EV_UPCAST_OK);
+    assert_int_equal(notes.count, 1);
+    assert_string_equal(notes.text, "payload.reservationId missing");
+    assert_int_equal(e.version, 2);
+    assert_int_equal(json_array_size(json_object_get(e.payload, "items")), 0);
+    ev_envelope_clear(&e);
+
+    assert_int_equal(
+        upcast_noting("PaymentFailed", 1, "{\"orderId\":\"" OID "\"}", &e, &notes, err),
+        EV_UPCAST_OK);
+    assert_string_equal(notes.text, "payload.reason missing");
+    ev_envelope_clear(&e);
+}
+
+static void unknown_fields_are_tolerated_and_noted(void **state)
+{
+    (void)state;
+    ev_envelope e;
+    ev_tolerated notes;
+    char err[256];
+    assert_int_equal(upcast_noting("OrderConfirmed", 1,
+                                   "{\"orderId\":\"" OID "\",\"confirmedBy\":\"x\"}", &e, &notes,
+                                   err),
+                     EV_UPCAST_OK);
+    assert_int_equal(notes.count, 1);
+    assert_string_equal(notes.text, "payload.confirmedBy is not known");
+    ev_envelope_clear(&e);
+    assert_int_equal(upcast_noting("OrderPlaced", 1,
+                                   "{\"orderId\":\"" OID "\",\"forceException\":true,\"items\":["
+                                   "{\"sku\":\"S\",\"quantity\":1,\"colour\":\"red\"}]}",
+                                   &e, &notes, err),
+                     EV_UPCAST_OK);
+    assert_int_equal(notes.count, 1);
+    assert_string_equal(notes.text, "payload.items[0].colour is not known");
+    ev_envelope_clear(&e);
+}
+
+static void a_v2_order_placed_missing_money_fields_is_filled_like_v1(void **state)
+{
+    (void)state;
+    ev_envelope e;
+    ev_tolerated notes;
+    char err[256];
+    assert_int_equal(upcast_noting("OrderPlaced", 2,
+                                   "{\"orderId\":\"" OID
+                                   "\",\"items\":[" LINE("SKU-RED-TSHIRT", "2") "]}",
+                                   &e, &notes, err),
+                     EV_UPCAST_OK);
+    assert_int_equal(notes.count, 4); /* unit price, customerId, currency, totalCents */
+    assert_int_equal(json_integer_value(json_object_get(e.payload, "totalCents")), 3998);
+    assert_string_equal(json_string_value(json_object_get(e.payload, "customerId")), "unknown");
+    ev_envelope_clear(&e);
+    /* a plain v1 event is the old contract, not a deviation */
+    assert_int_equal(upcast_noting("OrderPlaced", 1,
+                                   "{\"orderId\":\"" OID
+                                   "\",\"items\":[" LINE("SKU-RED-TSHIRT", "2") "]}",
+                                   &e, &notes, err),
+                     EV_UPCAST_OK);
+    assert_int_equal(notes.count, 0);
+    ev_envelope_clear(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -111,6 +303,14 @@ int main(void)
         cmocka_unit_test(v2_passes_and_future_versions_do_not),
         cmocka_unit_test(payloads_that_break_their_schema_are_invalid),
         cmocka_unit_test(inventory_reserved_v1_gets_empty_items),
+        cmocka_unit_test(an_upcast_event_passes_its_new_versions_checks),
+        cmocka_unit_test(quantities_outside_the_api_bounds_are_invalid),
+        cmocka_unit_test(lines_skus_and_customer_ids_are_bounded),
+        cmocka_unit_test(money_is_bounded_and_never_overflows),
+        cmocka_unit_test(a_v1_total_is_never_trusted),
+        cmocka_unit_test(a_missing_field_nobody_needs_is_tolerated_and_noted),
+        cmocka_unit_test(unknown_fields_are_tolerated_and_noted),
+        cmocka_unit_test(a_v2_order_placed_missing_money_fields_is_filled_like_v1),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

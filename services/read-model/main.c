@@ -13,6 +13,7 @@
 #include "ev/log.h"
 #include "ev/outbox.h"
 #include "ev/service.h"
+#include "ev/worker.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,12 +129,15 @@ static bool before_end(const replay_state *st, const rd_kafka_message_t *m)
     return end && m->offset < end->offset;
 }
 
-/* Projects one replayed message; undecodable ones were dead-lettered live and are skipped. */
-static int replay_one(PGconn *c, const rd_kafka_message_t *m, char *err, size_t errlen)
+/* Projects one replayed message; undecodable ones were dead-lettered live and are skipped,
+ * and so are DLQ replays meant for another consumer group, as the live consumer skips them. */
+static int replay_one(PGconn *c, const char *group, const rd_kafka_message_t *m, char *err,
+                      size_t errlen)
 {
     ev_envelope e;
     char why[256];
-    if (ev_envelope_parse(m->payload, m->len, &e, why, sizeof why) != 0)
+    if (ev_worker_replay_action(m, group) == EV_REPLAY_SKIP ||
+        ev_envelope_parse(m->payload, m->len, &e, why, sizeof why) != 0)
         return 0;
     int rc = 0;
     if (ev_upcast(&e, why, sizeof why) == EV_UPCAST_OK) {
@@ -163,7 +167,7 @@ static int rebuild(const ev_config *cfg)
         if (!m)
             continue;
         bool wanted = !m->err && before_end(&st, m);
-        int failed = wanted ? replay_one(c, m, err, sizeof err) : 0;
+        int failed = wanted ? replay_one(c, cfg->service, m, err, sizeof err) : 0;
         rd_kafka_message_destroy(m);
         if (failed)
             goto done;

@@ -13,6 +13,9 @@
 #define EV_PRODUCER_LEN 64
 #define EV_OCCURRED_LEN 48
 #define EV_TRACEPARENT_LEN 56 /* "00-" 32 hex "-" 16 hex "-01" and NUL */
+/* The largest event a consumer parses. Our largest (an order of 100 lines) is about 10 KB;
+ * anything near Kafka's 1 MB limit is refused before any JSON is built from it. */
+#define EV_ENVELOPE_MAX_BYTES 262144 /* 256 KiB */
 
 typedef struct {
     char event_id[EV_UUID_LEN];
@@ -33,7 +36,8 @@ int ev_envelope_init(ev_envelope *e, const char *event_type, int version, const 
  * string with free(). NULL on allocation failure. */
 char *ev_envelope_serialize(const ev_envelope *e);
 
-/* Parses and validates bytes from Kafka: a JSON object with exactly the seven fields, UUIDs,
+/* Parses and validates bytes from Kafka: at most EV_ENVELOPE_MAX_BYTES of a JSON object with
+ * exactly the seven fields, UUIDs,
  * an RFC 3339 time, an integer version >= 1 and an object payload. On success out owns a
  * payload reference; on failure out is left cleared and err says what is wrong. */
 int ev_envelope_parse(const char *data, size_t len, ev_envelope *out, char *err, size_t errlen);

@@ -16,6 +16,17 @@
 
 #define EV_CURRENCY "EUR"
 
+/* Bounds every event is held to, the same as POST /orders accepts: an event is no more
+ * trusted than a request. Money stays far from int64 limits, and sums are overflow-checked. */
+#define EV_ORDER_MAX_LINES 100
+#define EV_ORDER_MAX_QUANTITY 1000
+#define EV_CUSTOMER_ID_MAX 64
+#define EV_SKU_MAX 64
+#define EV_ID_MAX 64                        /* reservationId, paymentId: opaque ids */
+#define EV_REASON_MAX 1024                  /* reason texts */
+#define EV_PRICE_MAX_CENTS 100000000LL      /* 1,000,000.00 per unit */
+#define EV_TOTAL_MAX_CENTS 10000000000000LL /* lines x quantity x unit price, at most */
+
 typedef struct {
     const char *sku;
     const char *name;
@@ -42,8 +53,24 @@ typedef enum {
     EV_UPCAST_INVALID,        /* payload breaks its schema: dead-letter it */
 } ev_upcast_result;
 
+/* What a tolerant read let pass: a field missing that no consumer needs, or a field this
+ * build does not know. text names the first one; count says how many there were. */
+typedef struct {
+    unsigned count;
+    char text[160];
+} ev_tolerated;
+
 /* Checks the payload against its version and upgrades it in place (payload and version) to
- * the newest version. err says why when the result is not EV_UPCAST_OK. */
+ * the newest version. Strict on what consumers use or what could hurt them (types, bounds,
+ * sizes: a failure is EV_UPCAST_INVALID); tolerant of a missing field nobody needs and of
+ * unknown extra fields, which are noted in *tolerated (may be NULL). A missing field the
+ * newest version has and consumers read is filled in as the v1 upcaster would (customerId
+ * "unknown", currency, catalog prices, the total). err says why when the result is not
+ * EV_UPCAST_OK. */
+ev_upcast_result ev_upcast_tolerant(ev_envelope *e, ev_tolerated *tolerated, char *err,
+                                    size_t errlen);
+
+/* ev_upcast_tolerant without the notes. */
 ev_upcast_result ev_upcast(ev_envelope *e, char *err, size_t errlen);
 
 #endif

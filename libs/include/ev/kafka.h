@@ -17,6 +17,7 @@ typedef struct {
 typedef struct {
     const char *topic;
     const char *key;
+    size_t key_len; /* bytes of key; 0 means strlen(key) */
     const char *value;
     size_t value_len;
     const ev_header *headers;
@@ -24,6 +25,11 @@ typedef struct {
 } ev_message;
 
 typedef struct ev_producer ev_producer;
+
+/* The largest message (key, value, headers and framing) our producers send: librdkafka's
+ * message.max.bytes, set explicitly. The broker's default limit (message.max.bytes
+ * 1048588) is a little higher, so what leaves us fits a topic with default settings. */
+#define EV_KAFKA_MESSAGE_MAX 1000000
 
 /* Creates an idempotent producer. NULL with err on failure. */
 ev_producer *ev_producer_new(const char *brokers, const char *client_id, char *err, size_t errlen);
@@ -35,6 +41,19 @@ void ev_producer_free(ev_producer *p);
  * each message the broker acknowledged. Returns the number delivered. The wait ends when
  * every report is in: at the latest message.timeout.ms after the call. */
 size_t ev_producer_send(ev_producer *p, const ev_message *msgs, size_t n, bool *delivered);
+
+/* Like ev_producer_send, but errs[i] receives each message's outcome: NO_ERROR when the
+ * broker acknowledged it, else the error of the produce call or of its delivery report. */
+size_t ev_producer_send_each(ev_producer *p, const ev_message *msgs, size_t n,
+                             rd_kafka_resp_err_t *errs);
+
+/* True when sending the same message again can never succeed (too large, invalid, not
+ * authorized, ...); false for errors that may clear (broker down, timeouts, leader moves).
+ * Pure. */
+bool ev_kafka_error_permanent(rd_kafka_resp_err_t err);
+
+/* True for the permanent errors that a smaller message would avoid. Pure. */
+bool ev_kafka_error_too_large(rd_kafka_resp_err_t err);
 
 /* True when a broker answered a metadata request within timeout_ms. */
 bool ev_producer_reachable(ev_producer *p, int timeout_ms);
@@ -63,7 +82,13 @@ void ev_consumer_flush_commits(ev_consumer *c);
 /* Commits synchronously what was stored, leaves the group and frees the consumer. */
 void ev_consumer_close(ev_consumer *c);
 
-/* Copies the value of header name of msg into out (size n); false when absent. */
+/* Copies the value of header name of msg into out (size n) as a C string; false when absent,
+ * NULL, or when the value (with its terminating NUL) does not fit: never cut silently. */
 bool ev_message_header(const rd_kafka_message_t *msg, const char *name, char *out, size_t n);
+
+/* The raw bytes of the last header name of msg (borrowed from msg). Returns false when
+ * absent; a header present with a NULL value gives true with *value NULL and *size 0. */
+bool ev_message_header_raw(const rd_kafka_message_t *msg, const char *name, const void **value,
+                           size_t *size);
 
 #endif

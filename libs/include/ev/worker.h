@@ -7,11 +7,23 @@
  * A handler's transient failure is retried with exponential backoff up to max_attempts,
  * then the message goes to `<service>.dlq` with its origin, error and attempt count in
  * headers, and the loop goes on. A lost database connection is not the message's fault:
- * it is retried until the database is back, without counting attempts. */
+ * it is retried until the database is back, without counting attempts.
+ *
+ * A letter the DLQ cannot take whole (too large) is sent cut, with the original's size and
+ * SHA-256 (ev/dlq_headers.h). A write to the DLQ that fails for good (refused by the broker
+ * even when cut, not authorized, ...) is logged as an error with the letter's origin, size
+ * and hash, counted in dlq_write_failures_total, and the loop goes on: a permanent error is
+ * never retried. Transient ones (Kafka down) are retried until they pass.
+ *
+ * A message replayed from a DLQ carries x-replay-for, the consumer group that dead-lettered
+ * it: any other group commits it without handling it (replays_skipped_total). A payload a
+ * tolerant read let pass with a field missing or unknown is handled and warned about once
+ * per producer and event type (tolerated_events_total counts them all). */
 #ifndef EV_WORKER_H
 #define EV_WORKER_H
 
 #include "ev/config.h"
+#include "ev/dlq_headers.h"
 #include "ev/envelope.h"
 #include "ev/kafka.h"
 #include "ev/metrics.h"
@@ -64,10 +76,19 @@ int ev_worker_run(const ev_worker *w, const atomic_bool *stop);
  * max_ms. Pure, unit-tested. */
 int ev_backoff_ms(int attempt, int base_ms, int max_ms);
 
-/* Sends msg to dlq_topic with origin, error and attempts headers; blocks until Kafka has it
- * (retrying while Kafka is down) unless *stop turns true. Returns 0 when written. */
-int ev_dead_letter(ev_producer *p, const char *dlq_topic, const char *consumer,
-                   const rd_kafka_message_t *msg, const char *error, int attempts,
-                   const atomic_bool *stop);
+typedef enum {
+    EV_LETTER_WRITTEN, /* in the DLQ, whole or cut */
+    EV_LETTER_REFUSED, /* a permanent error even for the cut letter: logged, given up */
+    EV_LETTER_STOPPED, /* *stop turned true while Kafka was unavailable */
+} ev_letter_fate;
+
+/* Sends msg to dlq_topic with origin, error, attempts, size and hash headers, cut when too
+ * large; retries transient errors (Kafka down) until *stop turns true. */
+ev_letter_fate ev_dead_letter(ev_producer *p, const char *dlq_topic, const char *consumer,
+                              const rd_kafka_message_t *msg, const char *error, int attempts,
+                              const atomic_bool *stop);
+
+/* Whether a consumer in group handles msg, from its x-replay-for header. */
+ev_replay_action ev_worker_replay_action(const rd_kafka_message_t *msg, const char *group);
 
 #endif
