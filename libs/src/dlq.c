@@ -231,8 +231,28 @@ static bool parse_cursor(const char *cursor, int *topic_index, int32_t *partitio
     return false;
 }
 
-/* Fills the page from (ti, p0, o0) on; sets next when the page is full. Lock held. */
-static int fill_page(ev_dlq_reader *r, const char *only_topic, int ti, int32_t p0, int64_t o0,
+/* Reads [start, end) of one partition and appends its letters to page newest first. */
+static int append_newest_first(ev_dlq_reader *r, const char *topic, int32_t p, int64_t start,
+                               int64_t end, json_t *page, char *err, size_t errlen)
+{
+    json_t *chunk = json_array();
+    range_read rr = {.topic = topic,
+                     .partition = p,
+                     .from = start,
+                     .high = end,
+                     .max = (int)(end - start),
+                     .visit = append,
+                     .user = chunk};
+    int got = read_range(r, &rr, err, errlen);
+    for (size_t i = json_array_size(chunk); got >= 0 && i > 0; i--)
+        json_array_append(page, json_array_get(chunk, i - 1));
+    json_decref(chunk);
+    return got;
+}
+
+/* Fills the page from (ti, p0, end0) on, newest first within each partition; sets next
+ * when the page is full. Lock held. */
+static int fill_page(ev_dlq_reader *r, const char *only_topic, int ti, int32_t p0, int64_t end0,
                      int limit, json_t *page, char next[EV_DLQ_CURSOR_LEN], char *err,
                      size_t errlen)
 {
@@ -244,23 +264,16 @@ static int fill_page(ev_dlq_reader *r, const char *only_topic, int ti, int32_t p
         if (n < 0)
             return -1;
         for (int32_t p = first ? p0 : 0; p < n; p++) {
-            int64_t low, high, start = first && p == p0 ? o0 : 0;
+            int64_t low, high;
             if (watermarks(r, topic, p, &low, &high, err, errlen) != 0)
                 return -1;
+            int64_t end = first && p == p0 && end0 >= 0 && end0 < high ? end0 : high;
             int room = limit - (int)json_array_size(page);
-            range_read rr = {.topic = topic,
-                             .partition = p,
-                             .from = start > low ? start : low,
-                             .high = high,
-                             .max = room,
-                             .visit = append,
-                             .user = page};
-            if (rr.from >= high)
-                continue;
-            if (read_range(r, &rr, err, errlen) < 0)
+            int64_t start = end - room > low ? end - room : low;
+            if (start < end && append_newest_first(r, topic, p, start, end, page, err, errlen) < 0)
                 return -1;
             if ((int)json_array_size(page) == limit) {
-                snprintf(next, EV_DLQ_CURSOR_LEN, "%s:%d:%" PRId64, topic, p, rr.next);
+                snprintf(next, EV_DLQ_CURSOR_LEN, "%s:%d:%" PRId64, topic, p, start);
                 return 0;
             }
         }
@@ -275,7 +288,7 @@ json_t *ev_dlq_page(ev_dlq_reader *r, const char *only_topic, const char *cursor
     *bad_input = true;
     int ti = 0;
     int32_t p0 = 0;
-    int64_t o0 = 0;
+    int64_t o0 = -1; /* from each partition's end */
     if (limit < 1 || limit > EV_DLQ_PAGE_MAX) {
         ev_fail(err, errlen, "limit must be between 1 and %d", EV_DLQ_PAGE_MAX);
         return NULL;

@@ -89,9 +89,17 @@ def wait_until(predicate, timeout, what, interval=0.1):
     pytest.fail(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
+def pg_password(role):
+    """The random password of a database role, made by the stack at its first start and kept
+    owner-only in .run/secrets/pg-<role>."""
+    with open(os.path.join(RUN, "secrets", f"pg-{role}")) as f:
+        return f.read().strip()
+
+
 def db(service):
     name = DATABASES[service]
-    conn = psycopg2.connect(host="localhost", port=PG_PORT, dbname=name, user=name, password=name)
+    conn = psycopg2.connect(host="localhost", port=PG_PORT, dbname=name, user=name,
+                            password=pg_password(name))
     conn.autocommit = True
     return conn
 

@@ -37,7 +37,7 @@ ev_dlq_reader *ev_dlq_reader_new(const char *brokers, char *err, size_t errlen);
 void ev_dlq_reader_free(ev_dlq_reader *r);
 
 /* One page of letters, without their values, in listing order (ev_dlq_topics order, then
- * partition, then offset), starting at cursor (NULL or "" for the beginning) and holding at
+ * partition, then newest first), starting at cursor (NULL or "" for the beginning) and holding at
  * most limit (1..EV_DLQ_PAGE_MAX) letters; only_topic (NULL for every DLQ) restricts it to one
  * DLQ. next receives the cursor of the following page, or "" when this one reaches the end.
  * Returns a new array, or NULL with err (a malformed cursor or topic is an error too, with
