@@ -33,7 +33,7 @@ static const struct {
     {"read-model",
      {"orders.events", "inventory.events", "payments.events", "order.lifecycle.events",
       "shipping.events"}},
-    {"notification", {"order.lifecycle.events", "shipping.events"}},
+    {"notification", {"orders.events", "order.lifecycle.events", "shipping.events"}},
 };
 
 /* --- orders ------------------------------------------------------------------------------ */
