@@ -211,6 +211,7 @@ def test_kafka_state_endpoints_create_no_client_per_request():
     pid = int(supervisorctl("pid", "services:read-model").stdout.strip())
     requests.get(url("read-model", "/api/topics"), timeout=30)  # warm: connections made
     baseline = threads_of(pid)
+    assert pid > 0 and baseline > 0, "the read model runs under supervisor"
     peak = [baseline]
     stop = threading.Event()
 
