@@ -226,7 +226,7 @@ def startup():
     for name, (port, database) in SERVICES.items():
         supervise("stop", [name])
         env.update(EVENTIFY_HTTP_PORT=str(port), EVENTIFY_PG_DATABASE=database,
-                   EVENTIFY_PG_USER=database, EVENTIFY_PG_PASSWORD=database)
+                   EVENTIFY_PG_USER=database, EVENTIFY_PG_PASSWORD=pg_password(database))
         t0 = time.monotonic()
         proc = subprocess.Popen([os.path.join(ROOT, "build", "release", "bin", f"eventify-{name}")],
                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

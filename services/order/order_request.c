@@ -151,12 +151,12 @@ int order_request_parse(const json_t *body, const catalog *cat, order_request *o
     if (!json_is_string(customer) || json_string_length(customer) == 0)
         return reject(err, 400, "validation_error", "customerId must be a non-empty string");
     if (json_string_length(customer) > ORDER_CUSTOMER_MAX_BYTES)
-        return reject(err, 400, "invalid_customer_id", "customerId is longer than %d characters",
+        return reject(err, 400, "validation_error", "customerId is longer than %d characters",
                       ORDER_CUSTOMER_MAX);
     const char *problem =
         order_customer_id_problem(json_string_value(customer), json_string_length(customer));
     if (problem)
-        return reject(err, 400, "invalid_customer_id", "customerId %s", problem);
+        return reject(err, 400, "validation_error", "customerId %s", problem);
     const json_t *items = json_object_get(body, "items");
     if (!json_is_array(items))
         return reject(err, 400, "validation_error", "items must be an array");

@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from conftest import (BROKERS, PG_PORT, PORT_OFFSET, ROOT, end_offsets, events_of, kill9,
-                      place_order, read_since, sql, supervisorctl, url, wait_until)
+                      pg_password, place_order, read_since, sql, supervisorctl, url, wait_until)
 
 
 def published(order_id):
@@ -58,7 +58,7 @@ def test_two_relays_never_publish_a_row_twice(sku):
     port = 18181 + PORT_OFFSET
     env = dict(os.environ, EVENTIFY_HTTP_PORT=str(port), EVENTIFY_PG_PORT=str(PG_PORT),
                EVENTIFY_PG_DATABASE="orders",
-               EVENTIFY_PG_USER="orders", EVENTIFY_PG_PASSWORD="orders",
+               EVENTIFY_PG_USER="orders", EVENTIFY_PG_PASSWORD=pg_password("orders"),
                EVENTIFY_KAFKA_BROKERS=BROKERS)
     relay = subprocess.Popen([os.path.join(ROOT, "build", "release", "bin", "eventify-order"),
                               "--relay-only"], env=env, stdout=subprocess.DEVNULL,

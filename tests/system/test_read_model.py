@@ -10,8 +10,8 @@ import pytest
 import requests
 import websocket
 
-from conftest import (PORTS, ROOT, envelope, place_order, produce, sql, stock,
-                      supervisorctl, url, wait_final, wait_until)
+from conftest import (BROKERS, PG_PORT, PORTS, ROOT, admin_headers, envelope, pg_password, place_order, produce,
+                      sql, stock, supervisorctl, url, wait_final, wait_until)
 
 def detail(order_id):
     r = requests.get(url("read-model", f"/api/orders/{order_id}"), timeout=5)
@@ -125,17 +125,19 @@ def test_read_model_agrees_with_the_services(sku):
 def test_dead_letter_listed_and_replayed_through_the_api():
     key = str(uuid.uuid4())
     produce("shipping.events", key, b"{not json")
-    letter = wait_until(lambda: next((l for l in requests.get(url("read-model", "/api/dlq"),
-                                                              timeout=30).json()
-                                      if l["key"] == key and l["topic"] == "read-model.dlq"), None),
-                        30, "the letter in /api/dlq")
+    letter = wait_until(lambda: next((l for l in requests.get(
+        url("read-model", "/api/dlq"), params={"topic": "read-model.dlq", "limit": 100},
+        timeout=30).json()["items"] if l["key"] == key), None), 30, "the letter in /api/dlq")
     assert letter["originTopic"] == "shipping.events" and "invalid JSON" in letter["error"]
+    shown = requests.get(url("read-model", f"/api/dlq/{letter['topic']}/{letter['partition']}/"
+                                           f"{letter['offset']}"), timeout=10).json()
+    assert shown["value"] == "{not json" and shown["valueBytes"] == len("{not json")
     r = requests.post(url("read-model", "/api/dlq/replay"), json={
         "topic": letter["topic"], "partition": letter["partition"], "offset": letter["offset"]},
-        timeout=30)
+        headers=admin_headers(), timeout=30)
     assert r.status_code == 200 and r.json() == {"replayed": 1}
     bad = requests.post(url("read-model", "/api/dlq/replay"), json={"topic": "orders.events"},
-                        timeout=10)
+                        headers=admin_headers(), timeout=10)
     assert bad.status_code == 400
 
 
@@ -178,7 +180,8 @@ def test_rebuild_from_the_log_ends_in_the_same_state(sku):
         before = dump()
         assert before["rm_orders"], "nothing projected"
         env = dict(os.environ, EVENTIFY_PG_DATABASE="readmodel", EVENTIFY_PG_USER="readmodel",
-                   EVENTIFY_PG_PASSWORD="readmodel", EVENTIFY_HTTP_PORT="18186")
+                   EVENTIFY_PG_PASSWORD=pg_password("readmodel"), EVENTIFY_HTTP_PORT="18186",
+                   EVENTIFY_PG_PORT=str(PG_PORT), EVENTIFY_KAFKA_BROKERS=BROKERS)
         r = subprocess.run([os.path.join(ROOT, "build", "release", "bin", "eventify-read-model"),
                             "--rebuild"], env=env, capture_output=True, text=True, timeout=300)
         assert r.returncode == 0, r.stderr[-2000:]
