@@ -141,7 +141,7 @@ export default function Events() {
               </thead>
               <tbody>
                 {letters.map((l) => (
-                  <tr key={letterId(l)} data-testid="dlq-row" data-key={l.key}>
+                  <tr key={letterId(l)} data-testid="dlq-row" data-key={l.key} data-topic={l.topic}>
                     <td>
                       {l.topic}[{l.partition}]@{l.offset}
                       <br />
