@@ -148,8 +148,8 @@ service_env() { # NAME PORT DATABASE -> supervisor environment= value
 # The UI's one origin: static pages, the read model under /api/, each other service under
 # /api/<service>/ (prefix stripped: /api/order/orders -> order's /orders), the live stream
 # at /ws. Page paths (/orders/, /notifications/, ...) are never proxied, so a direct visit or
-# a reload shows the page. As root, nginx runs as www-data (supervisor starts it so).
-nginx_user() { if [ "$(id -u)" -eq 0 ]; then echo www-data; else id -un; fi; }
+# a reload shows the page. As root, nginx runs as www-data (supervisor starts it so, master
+# and workers); otherwise as the user running the stack.
 
 write_nginx_conf() {
   mkdir -p "$run/nginx/tmp" "$run/logs"
@@ -271,7 +271,7 @@ CONF
 
 [program:web]
 command=/usr/sbin/nginx -e $run/logs/nginx-error.log -c $run/nginx/nginx.conf -g "daemon off;"
-user=$(nginx_user)
+$([ "$(id -u)" -ne 0 ] || echo "user=www-data")
 autostart=false
 autorestart=true
 redirect_stderr=true
