@@ -5,7 +5,9 @@
 #include "ev/log.h"
 #include "ev/util.h"
 
+#include <ctype.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,8 +203,7 @@ static int append(json_t *letter, void *user)
     return 0;
 }
 
-/* "<topic>:<partition>:<offset>" into its parts; the topic must be a DLQ. */
-static bool parse_cursor(const char *cursor, int *topic_index, int32_t *partition, int64_t *offset)
+bool ev_dlq_cursor_parse(const char *cursor, int *topic_index, int32_t *partition, int64_t *offset)
 {
     const char *second = strrchr(cursor, ':');
     if (!second || second == cursor)
@@ -210,14 +211,15 @@ static bool parse_cursor(const char *cursor, int *topic_index, int32_t *partitio
     const char *first = second - 1;
     while (first > cursor && *first != ':')
         first--;
-    if (*first != ':')
+    /* digits only: strtol alone would take signs and leading blanks */
+    if (*first != ':' || !isdigit((unsigned char)first[1]) || !isdigit((unsigned char)second[1]))
         return false;
     char *end;
     long p = strtol(first + 1, &end, 10);
     if (end != second || p < 0 || p >= MAX_PARTITIONS)
         return false;
     long long o = strtoll(second + 1, &end, 10);
-    if (*end || second[1] == '\0' || o < 0)
+    if (*end || o < 0 || o == LLONG_MAX)
         return false;
     size_t topic_len = (size_t)(first - cursor);
     for (int i = 0; ev_dlq_topics[i]; i++)
@@ -297,7 +299,7 @@ json_t *ev_dlq_page(ev_dlq_reader *r, const char *only_topic, const char *cursor
         ev_fail(err, errlen, "topic must be one of the DLQ topics");
         return NULL;
     }
-    if (cursor && *cursor && !parse_cursor(cursor, &ti, &p0, &o0)) {
+    if (cursor && *cursor && !ev_dlq_cursor_parse(cursor, &ti, &p0, &o0)) {
         ev_fail(err, errlen, "cursor must be a nextCursor this API gave");
         return NULL;
     }

@@ -30,10 +30,13 @@ static int usage(void)
     return 2;
 }
 
+/* EVENTIFY_PORT_OFFSET as the stack reads it; 0 when unset or not a number in range. */
 static int port_offset(void)
 {
     const char *text = getenv("EVENTIFY_PORT_OFFSET");
-    return text ? atoi(text) : 0;
+    char *end;
+    long v = text ? strtol(text, &end, 10) : 0;
+    return text && *text && !*end && v >= 0 && v < 50000 ? (int)v : 0;
 }
 
 static void print_row(const json_t *l)
@@ -59,9 +62,8 @@ static int list_topic(ev_dlq_reader *r, const char *topic)
             fprintf(stderr, "eventifyctl: %s\n", err);
             return -1;
         }
-        size_t i;
-        json_t *letter;
-        json_array_foreach(page, i, letter) print_row(letter);
+        for (size_t i = 0; i < json_array_size(page); i++)
+            print_row(json_array_get(page, i));
         total += (int)json_array_size(page);
         json_decref(page);
         memcpy(cursor, next, sizeof cursor);

@@ -70,6 +70,11 @@ int ev_dlq_replay(ev_dlq_reader *r, ev_producer *producer, const char *dlq_topic
                   int64_t offset, ev_dlq_replayed_fn on_replayed, void *user, bool *missing,
                   char *err, size_t errlen);
 
+/* A page cursor "<dlq topic>:<partition>:<offset>" into the index of the topic in
+ * ev_dlq_topics, the partition (0..63) and the offset (>= 0). False when malformed or not a
+ * DLQ. Pure, unit-tested. */
+bool ev_dlq_cursor_parse(const char *cursor, int *topic_index, int32_t *partition, int64_t *offset);
+
 /* True when topic is one of ev_dlq_topics. */
 bool ev_dlq_known(const char *topic);
 
