@@ -33,6 +33,13 @@ bool ev_dlq_known(const char *topic)
     return false;
 }
 
+bool ev_dlq_replayed_for_other(const rd_kafka_message_t *m, const char *group)
+{
+    char target[128];
+    return ev_message_header(m, EV_DLQ_REPLAY_HEADER, target, sizeof target) &&
+           strcmp(target, group) != 0;
+}
+
 ev_dlq_reader *ev_dlq_reader_new(const char *brokers, char *err, size_t errlen)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();

@@ -156,18 +156,6 @@ static bool dead_letter(loop_state *st, const rd_kafka_message_t *msg, const cha
     return true;
 }
 
-/* A letter replayed from a DLQ (ev/dlq.h) is meant for the one group that failed it. */
-static bool replayed_for_another_group(const rd_kafka_message_t *msg, const char *group)
-{
-    char target[128];
-    if (!ev_message_header(msg, EV_DLQ_REPLAY_HEADER, target, sizeof target) ||
-        strcmp(target, group) == 0)
-        return false;
-    ev_log(EV_LOG_DEBUG, NULL, NULL, "skipping %s[%" PRId32 "]@%" PRId64 ": replayed for %s",
-           rd_kafka_topic_name(msg->rkt), msg->partition, msg->offset, target);
-    return true;
-}
-
 /* Handles one message to its end: processed, skipped, or dead-lettered. Returns false
  * only when stopping interrupted it (then the offset must not be committed). */
 static bool process(loop_state *st, const rd_kafka_message_t *msg)
@@ -175,8 +163,13 @@ static bool process(loop_state *st, const rd_kafka_message_t *msg)
     const ev_worker *w = st->w;
     const char *topic = rd_kafka_topic_name(msg->rkt);
     char err[512];
-    if (replayed_for_another_group(msg, w->config->service))
+    if (ev_dlq_replayed_for_other(msg, w->config->service)) {
+        /* a letter replayed from a DLQ is meant for the one group that failed it */
+        ev_log(EV_LOG_DEBUG, NULL, NULL,
+               "skipping %s[%" PRId32 "]@%" PRId64 ": replayed for another group", topic,
+               msg->partition, msg->offset);
         return true;
+    }
     ev_envelope e;
     if (ev_envelope_parse(msg->payload, msg->len, &e, err, sizeof err) != 0)
         return dead_letter(st, msg, NULL, NULL, err, 1);

@@ -9,6 +9,7 @@
 #include "hub.h"
 #include "project.h"
 
+#include "ev/dlq.h"
 #include "ev/events.h"
 #include "ev/log.h"
 #include "ev/outbox.h"
@@ -134,7 +135,9 @@ static int replay_one(PGconn *c, const rd_kafka_message_t *m, char *err, size_t 
 {
     ev_envelope e;
     char why[256];
-    if (ev_envelope_parse(m->payload, m->len, &e, why, sizeof why) != 0)
+    /* as the live consumer: a DLQ replay for another group was never this group's to see */
+    if (ev_dlq_replayed_for_other(m, SERVICE) ||
+        ev_envelope_parse(m->payload, m->len, &e, why, sizeof why) != 0)
         return 0;
     int rc = 0;
     if (ev_upcast(&e, why, sizeof why) == EV_UPCAST_OK) {

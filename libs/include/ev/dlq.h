@@ -75,6 +75,11 @@ int ev_dlq_replay(ev_dlq_reader *r, ev_producer *producer, const char *dlq_topic
  * DLQ. Pure, unit-tested. */
 bool ev_dlq_cursor_parse(const char *cursor, int *topic_index, int32_t *partition, int64_t *offset);
 
+/* True when m is a replayed letter meant for a group other than group (its x-replay-for
+ * header names another group): that group's consumers skip it. Every reader of a topic that
+ * acts for a group applies it, the live consumer loop and a rebuild alike. */
+bool ev_dlq_replayed_for_other(const rd_kafka_message_t *m, const char *group);
+
 /* True when topic is one of ev_dlq_topics. */
 bool ev_dlq_known(const char *topic);
 
