@@ -189,6 +189,8 @@ static int read_range(ev_dlq_reader *r, range_read *rr, char *err, size_t errlen
                 if (rr->visit(letter, rr->user) != 0)
                     rr->stopped = true;
             }
+        } else if (ours && !m->err && m->offset >= rr->high) {
+            rr->next = rr->high; /* past the range: what was missing was a gap */
         }
         rd_kafka_message_destroy(m);
     }
