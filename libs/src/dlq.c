@@ -53,7 +53,10 @@ ev_dlq_reader *ev_dlq_reader_new(const char *brokers, char *err, size_t errlen)
         rd_kafka_conf_set(conf, "enable.auto.commit", "false", why, sizeof why) ||
         rd_kafka_conf_set(conf, "enable.partition.eof", "true", why, sizeof why) ||
         rd_kafka_conf_set(conf, "queued.max.messages.kbytes", "2048", why, sizeof why) ||
-        rd_kafka_conf_set(conf, "queued.min.messages", "16", why, sizeof why)) {
+        rd_kafka_conf_set(conf, "queued.min.messages", "16", why, sizeof why) ||
+        /* A fetch long-polling at a partition's end would hold up the next read's fetch on
+         * the same broker for the default 500 ms: a reader never wants to wait for data. */
+        rd_kafka_conf_set(conf, "fetch.wait.max.ms", "10", why, sizeof why)) {
         rd_kafka_conf_destroy(conf);
         ev_fail(err, errlen, "Kafka setting: %s", why);
         return NULL;
