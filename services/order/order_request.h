@@ -15,8 +15,8 @@
 #define ORDER_MAX_LINES 100
 #define ORDER_MAX_QUANTITY 1000
 #define ORDER_CUSTOMER_MAX 64 /* characters (code points), not bytes */
-#define ORDER_CUSTOMER_MAX_BYTES ((size_t)4 * ORDER_CUSTOMER_MAX) /* UTF-8: at most 4 bytes each   \
-                                                                   */
+/* UTF-8: at most 4 bytes a character */
+#define ORDER_CUSTOMER_MAX_BYTES ((size_t)4 * ORDER_CUSTOMER_MAX)
 #define ORDER_SKU_MAX 64
 
 typedef struct {
