@@ -244,7 +244,7 @@ static void append_lag(rd_kafka_t *rk, rd_kafka_event_t *ev, json_t *out)
     }
 }
 
-/* Lag of the groups for which want(g) is true, asked in parallel. */
+/* Lag rows of every group (or only only_group), all asked at once on one queue. */
 static json_t *group_lags(rd_kafka_t *rk, const char *only_group)
 {
     json_t *out = json_array();
