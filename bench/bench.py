@@ -33,12 +33,18 @@ SECONDS = int(os.environ.get("BENCH_SECONDS", "20"))
 report = []
 
 
+def pg_password(role):
+    """The role's random password, made by the stack at its first start (owner-only file)."""
+    with open(os.path.join(RUN, "secrets", f"pg-{role}")) as f:
+        return f.read().strip()
+
+
 def db(name):
-    return psycopg2.connect(host="localhost", dbname=name, user=name, password=name)
+    return psycopg2.connect(host="localhost", dbname=name, user=name, password=pg_password(name))
 
 
-def sh(*cmd, check=True):
-    return subprocess.run(cmd, check=check, capture_output=True, text=True).stdout
+def sh(*cmd, check=True, env=None):
+    return subprocess.run(cmd, check=check, capture_output=True, text=True, env=env).stdout
 
 
 def ready(port):
@@ -126,7 +132,8 @@ def write_path():
             non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
             pg = sh("pgbench", "-n", "-M", "prepared", f"-c{conns}", "-j2", f"-T{SECONDS}", "-f",
                     os.path.join(ROOT, "bench", "order_tx.sql"),
-                    "host=localhost dbname=orders user=orders password=orders")
+                    "host=localhost dbname=orders user=orders",
+                    env=dict(os.environ, PGPASSWORD=pg_password("orders")))
             tps = float(re.search(r"tps = ([\d.]+)", pg).group(1))
             note = f" ({non2xx.group(1)} non-2xx)" if non2xx else ""
             report.append(f"| {conns} | {rps:.0f}{note} | {p50} | {p99} | {tps:.0f} | "
@@ -219,7 +226,7 @@ def startup():
     for name, (port, database) in SERVICES.items():
         supervise("stop", [name])
         env.update(EVENTIFY_HTTP_PORT=str(port), EVENTIFY_PG_DATABASE=database,
-                   EVENTIFY_PG_USER=database, EVENTIFY_PG_PASSWORD=database)
+                   EVENTIFY_PG_USER=database, EVENTIFY_PG_PASSWORD=pg_password(database))
         t0 = time.monotonic()
         proc = subprocess.Popen([os.path.join(ROOT, "build", "release", "bin", f"eventify-{name}")],
                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

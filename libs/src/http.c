@@ -57,6 +57,27 @@ const char *ev_http_header(const struct _u_request *req, const char *name)
     return u_map_get_case(req->map_header, name);
 }
 
+bool ev_http_only_params(const struct _u_request *req, struct _u_response *resp,
+                         const char *const *allowed)
+{
+    const char **keys = u_map_enum_keys(req->map_url);
+    for (size_t i = 0; keys && keys[i]; i++) {
+        bool known = false;
+        for (size_t j = 0; allowed[j] && !known; j++)
+            known = strcmp(keys[i], allowed[j]) == 0;
+        if (!known) {
+            /* Quoted only when short and plain ASCII: the message must stay valid UTF-8. */
+            bool plain = strlen(keys[i]) <= 64;
+            for (const char *c = keys[i]; plain && *c; c++)
+                plain = *c > ' ' && *c < 0x7f;
+            ev_http_reply_error(resp, 400, "unknown_parameter", "%s is not a known parameter",
+                                plain ? keys[i] : "a query parameter");
+            return false;
+        }
+    }
+    return true;
+}
+
 int ev_http_query_long(const struct _u_request *req, const char *name, long def, long min, long max,
                        long *out)
 {

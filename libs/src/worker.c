@@ -1,5 +1,6 @@
 /* The consumer loop with inbox, retries and DLQ; see ev/worker.h. */
 #include "ev/worker.h"
+#include "ev/dlq.h"
 #include "ev/events.h"
 #include "ev/log.h"
 #include "ev/once.h"

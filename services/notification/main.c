@@ -91,6 +91,10 @@ static void list_sql(PGconn *c, const struct _u_request *req, struct _u_response
 
 static void list_notifications(const struct _u_request *req, struct _u_response *resp, void *user)
 {
+    /* ?orderid= (a typo) must not silently answer every notification */
+    static const char *const params[] = {"orderId", NULL};
+    if (!ev_http_only_params(req, resp, params))
+        return;
     const char *order_id = u_map_get(req->map_url, "orderId");
     if (order_id && *order_id && !ev_uuid_valid(order_id)) {
         ev_http_reply_error(resp, 400, "invalid_order_id", "orderId must be a UUID");

@@ -2,8 +2,19 @@
 #include "order_request.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <unictype.h>
+#include <unistr.h>
+
+#define STR(x) #x
+#define XSTR(x) STR(x)
+#define FIELD_NAME_SHOWN 64 /* bytes of an unknown field's name quoted in the error */
+
+/* The fields the API knows; anything else is a 400 naming it. Adding a field is one line. */
+static const char *const request_fields[] = {"customerId", "items", NULL};
+static const char *const item_fields[] = {"sku", "quantity", NULL};
 
 static int reject(order_error *err, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -16,6 +27,72 @@ static int reject(order_error *err, int status, const char *code, const char *fm
     vsnprintf(err->message, sizeof err->message, fmt, ap);
     va_end(ap);
     return -1;
+}
+
+static bool known_field(const char *const *fields, const char *name)
+{
+    for (size_t i = 0; fields[i]; i++)
+        if (strcmp(fields[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* name cut to at most FIELD_NAME_SHOWN bytes on a character boundary, marked when cut, so an
+ * error message quoting a client's field name stays short and valid UTF-8. */
+static void shown_name(const char *name, char out[FIELD_NAME_SHOWN + 4])
+{
+    const uint8_t *s = (const uint8_t *)name;
+    size_t len = strlen(name), used = 0;
+    while (used < len) {
+        ucs4_t uc;
+        int n = u8_mbtouc(&uc, s + used, len - used);
+        if (n <= 0 || used + (size_t)n > FIELD_NAME_SHOWN)
+            break;
+        used += (size_t)n;
+    }
+    memcpy(out, name, used);
+    memcpy(out + used, used < len ? "\xE2\x80\xA6" : "", used < len ? 4 : 1); /* an ellipsis */
+}
+
+/* The first key of object not in fields, or NULL. */
+static const char *unknown_field(const json_t *object, const char *const *fields)
+{
+    const char *name;
+    const json_t *value;
+    json_object_foreach((json_t *)object, name, value)
+    {
+        (void)value;
+        if (!known_field(fields, name))
+            return name;
+    }
+    return NULL;
+}
+
+const char *order_customer_id_problem(const char *text, size_t len)
+{
+    const uint8_t *s = (const uint8_t *)text;
+    if (len == 0)
+        return "must not be empty";
+    if (u8_check(s, len) != NULL)
+        return "must be valid UTF-8";
+    if (u8_mbsnlen(s, len) > ORDER_CUSTOMER_MAX)
+        return "is longer than " XSTR(ORDER_CUSTOMER_MAX) " characters";
+    /* Control, format (bidi overrides, zero-width, BOM, soft hyphen), separator, private use,
+     * surrogate and unassigned code points: invisible or misleading in logs and e-mails. */
+    uint32_t refused = UC_CATEGORY_MASK_Cc | UC_CATEGORY_MASK_Cf | UC_CATEGORY_MASK_Cs |
+                       UC_CATEGORY_MASK_Co | UC_CATEGORY_MASK_Cn | UC_CATEGORY_MASK_Zl |
+                       UC_CATEGORY_MASK_Zp;
+    for (size_t i = 0; i < len;) {
+        ucs4_t uc;
+        int n = u8_mbtouc(&uc, s + i, len - i);
+        if (n <= 0)
+            return "must be valid UTF-8";
+        if (uc_is_general_category_withtable(uc, refused))
+            return "must contain only printable characters (no control, format or bidi "
+                   "characters)";
+        i += (size_t)n;
+    }
+    return NULL;
 }
 
 static const catalog_entry *find(const catalog *cat, const char *sku)
@@ -31,6 +108,12 @@ static int parse_line(const json_t *item, size_t index, const catalog *cat, orde
 {
     if (!json_is_object(item))
         return reject(err, 400, "validation_error", "items[%zu] must be an object", index);
+    const char *extra = unknown_field(item, item_fields);
+    if (extra) {
+        char name[FIELD_NAME_SHOWN + 4];
+        shown_name(extra, name);
+        return reject(err, 400, "unknown_field", "items[%zu].%s is not a known field", index, name);
+    }
     const json_t *sku = json_object_get(item, "sku");
     const json_t *quantity = json_object_get(item, "quantity");
     if (!json_is_string(sku) || json_string_length(sku) == 0 ||
@@ -58,12 +141,22 @@ int order_request_parse(const json_t *body, const catalog *cat, order_request *o
                         order_error *err)
 {
     memset(out, 0, sizeof *out);
+    const char *extra = unknown_field(body, request_fields);
+    if (extra) {
+        char name[FIELD_NAME_SHOWN + 4];
+        shown_name(extra, name);
+        return reject(err, 400, "unknown_field", "%s is not a known field", name);
+    }
     const json_t *customer = json_object_get(body, "customerId");
     if (!json_is_string(customer) || json_string_length(customer) == 0)
         return reject(err, 400, "validation_error", "customerId must be a non-empty string");
-    if (json_string_length(customer) > ORDER_CUSTOMER_MAX)
+    if (json_string_length(customer) > ORDER_CUSTOMER_MAX_BYTES)
         return reject(err, 400, "validation_error", "customerId is longer than %d characters",
                       ORDER_CUSTOMER_MAX);
+    const char *problem =
+        order_customer_id_problem(json_string_value(customer), json_string_length(customer));
+    if (problem)
+        return reject(err, 400, "validation_error", "customerId %s", problem);
     const json_t *items = json_object_get(body, "items");
     if (!json_is_array(items))
         return reject(err, 400, "validation_error", "items must be an array");
@@ -72,7 +165,7 @@ int order_request_parse(const json_t *body, const catalog *cat, order_request *o
     if (json_array_size(items) > ORDER_MAX_LINES)
         return reject(err, 400, "too_many_items", "at most %d items per order", ORDER_MAX_LINES);
 
-    snprintf(out->customer_id, sizeof out->customer_id, "%s", json_string_value(customer));
+    memcpy(out->customer_id, json_string_value(customer), json_string_length(customer) + 1);
     size_t i;
     const json_t *item;
     json_array_foreach(items, i, item)

@@ -1,7 +1,10 @@
 /* POST /orders input: validation against the catalog and pricing. Pure: no I/O.
  *
- * A request is {"customerId": string, "items": [{"sku": string, "quantity": int}]}; unknown
- * fields are ignored and prices always come from the catalog, never from the client. */
+ * A request is {"customerId": string, "items": [{"sku": string, "quantity": int}]}. A field
+ * the API does not know (a client's typo, or a price) is a 400 naming it, never silently
+ * dropped; prices always come from the catalog, never from the client. customerId is 1 to
+ * ORDER_CUSTOMER_MAX printable characters (UTF-8): no control, format or bidi characters,
+ * since it reaches logs and e-mails. */
 #ifndef ORDER_REQUEST_H
 #define ORDER_REQUEST_H
 
@@ -11,7 +14,9 @@
 
 #define ORDER_MAX_LINES 100
 #define ORDER_MAX_QUANTITY 1000
-#define ORDER_CUSTOMER_MAX 64
+#define ORDER_CUSTOMER_MAX 64 /* characters (code points), not bytes */
+/* UTF-8: at most 4 bytes a character */
+#define ORDER_CUSTOMER_MAX_BYTES ((size_t)4 * ORDER_CUSTOMER_MAX)
 #define ORDER_SKU_MAX 64
 
 typedef struct {
@@ -33,7 +38,7 @@ typedef struct {
 } order_line;
 
 typedef struct {
-    char customer_id[ORDER_CUSTOMER_MAX + 1];
+    char customer_id[ORDER_CUSTOMER_MAX_BYTES + 1];
     size_t line_count;
     order_line lines[ORDER_MAX_LINES];
     int64_t total_cents;
@@ -49,6 +54,11 @@ typedef struct {
 /* Validates body and prices it from cat. Returns 0, or -1 with err filled. */
 int order_request_parse(const json_t *body, const catalog *cat, order_request *out,
                         order_error *err);
+
+/* Checks a customerId of len bytes: valid UTF-8, 1..ORDER_CUSTOMER_MAX code points, none of
+ * them a control (C0, DEL, C1), format/bidi (e.g. U+200E, U+202E, U+2066, U+FEFF) or
+ * line/paragraph separator. Returns NULL when acceptable, else why (a static string). */
+const char *order_customer_id_problem(const char *text, size_t len);
 
 /* The OrderPlaced v2 payload for the order. New reference. */
 json_t *order_placed_payload(const order_request *req, const char *order_id);

@@ -1,5 +1,8 @@
 /* Query API over the projections, plus Kafka's own state (topics, consumer groups, DLQs)
- * for the UI's Events page; see api.h. Handlers read; only the DLQ replay writes (to Kafka). */
+ * for the UI's Events page; see api.h. Handlers read; only the DLQ replay writes (to Kafka,
+ * and its record to dlq_replays), and only with the admin token. Kafka state comes from the
+ * service's own producer (admin calls) and one shared DLQ reader: no request creates a
+ * Kafka client. */
 #include "api.h"
 #include "project.h"
 
@@ -30,7 +33,7 @@ static const struct {
     {"read-model",
      {"orders.events", "inventory.events", "payments.events", "order.lifecycle.events",
       "shipping.events"}},
-    {"notification", {"order.lifecycle.events", "shipping.events"}},
+    {"notification", {"orders.events", "order.lifecycle.events", "shipping.events"}},
 };
 
 /* --- orders ------------------------------------------------------------------------------ */
@@ -60,6 +63,10 @@ static void list_orders_sql(PGconn *c, const struct _u_request *req, struct _u_r
 
 static void list_orders(const struct _u_request *req, struct _u_response *resp, void *user)
 {
+    static const char *const params[] = {"status", "customerId", "page", "pageSize", NULL};
+    if (!ev_http_only_params(req, resp, params))
+        return;
+    api *a = user;
     list_query q = {.status = u_map_get(req->map_url, "status"),
                     .customer = u_map_get(req->map_url, "customerId")};
     long page, size;
@@ -82,13 +89,17 @@ static void list_orders(const struct _u_request *req, struct _u_response *resp, 
     snprintf(q.offset, sizeof q.offset, "%ld", (page - 1) * size);
     snprintf(q.page, sizeof q.page, "%ld", page);
     snprintf(q.page_size, sizeof q.page_size, "%ld", size);
-    ev_service_with_conn(user, req, resp, list_orders_sql, &q);
+    ev_service_with_conn(a->service, req, resp, list_orders_sql, &q);
 }
 
 static void order_detail(const struct _u_request *req, struct _u_response *resp, void *user)
 {
+    static const char *const params[] = {"id", NULL};
+    if (!ev_http_only_params(req, resp, params))
+        return;
+    api *a = user;
     ev_service_reply_by_id(
-        user, req, resp, "id",
+        a->service, req, resp, "id",
         "SELECT json_build_object('order', json_build_object('orderId', o.order_id,"
         "  'customerId', o.customer_id, 'status', o.status, 'shipped', o.shipped,"
         "  'totalCents', o.total_cents, 'currency', o.currency, 'createdAt', o.created_at,"
@@ -123,7 +134,11 @@ static void catalog_sql(PGconn *c, const struct _u_request *req, struct _u_respo
 
 static void catalog(const struct _u_request *req, struct _u_response *resp, void *user)
 {
-    ev_service_with_conn(user, req, resp, catalog_sql, NULL);
+    static const char *const params[] = {NULL};
+    if (!ev_http_only_params(req, resp, params))
+        return;
+    api *a = user;
+    ev_service_with_conn(a->service, req, resp, catalog_sql, NULL);
 }
 
 static void events_sql(PGconn *c, const struct _u_request *req, struct _u_response *resp,
@@ -144,6 +159,10 @@ static void events_sql(PGconn *c, const struct _u_request *req, struct _u_respon
 
 static void latest_events(const struct _u_request *req, struct _u_response *resp, void *user)
 {
+    static const char *const params[] = {"limit", NULL};
+    if (!ev_http_only_params(req, resp, params))
+        return;
+    api *a = user;
     long limit;
     char text[16];
     if (ev_http_query_long(req, "limit", 50, 1, 500, &limit)) {
@@ -151,13 +170,12 @@ static void latest_events(const struct _u_request *req, struct _u_response *resp
         return;
     }
     snprintf(text, sizeof text, "%ld", limit);
-    ev_service *s = user;
-    ev_service_with_conn(s, req, resp, events_sql, text);
+    ev_service_with_conn(a->service, req, resp, events_sql, text);
 }
 
 /* --- Kafka state ------------------------------------------------------------------------- */
 
-/* End offset of every partition of topic: [{partition, endOffset}], or NULL. */
+/* End offset of every partition of topic: [{partition, endOffset}]. */
 static json_t *topic_offsets(rd_kafka_t *rk, const char *topic, int64_t *total)
 {
     json_t *parts = json_array();
@@ -173,48 +191,99 @@ static json_t *topic_offsets(rd_kafka_t *rk, const char *topic, int64_t *total)
     return parts;
 }
 
-/* Appends {group, topic, partition, committedOffset, lag} of one group to out. */
-static void group_lag(const char *brokers, rd_kafka_t *rk, int g, json_t *out)
+#define GROUP_COUNT (sizeof groups / sizeof groups[0])
+
+/* Asks for the committed offsets of group g through the admin API of rk (the service's own
+ * producer: no client is created per request). The answer arrives on q. */
+static void ask_committed(rd_kafka_t *rk, rd_kafka_queue_t *q, size_t g)
 {
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    char why[256];
-    rd_kafka_t *c = NULL;
-    if (rd_kafka_conf_set(conf, "bootstrap.servers", brokers, why, sizeof why) ||
-        rd_kafka_conf_set(conf, "group.id", groups[g].group, why, sizeof why) ||
-        rd_kafka_conf_set(conf, "enable.auto.commit", "false", why, sizeof why) ||
-        !(c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof why))) {
-        ev_warn("consumer group %s: %s", groups[g].group, why);
-        rd_kafka_conf_destroy(conf);
-        return;
-    }
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(16);
     for (int t = 0; groups[g].topics[t]; t++)
         for (int p = 0; p < 3; p++)
             rd_kafka_topic_partition_list_add(list, groups[g].topics[t], p);
-    if (rd_kafka_committed(c, list, OFFSETS_TIMEOUT_MS) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        for (int i = 0; i < list->cnt; i++) {
-            rd_kafka_topic_partition_t *tp = &list->elems[i];
+    rd_kafka_ListConsumerGroupOffsets_t *req =
+        rd_kafka_ListConsumerGroupOffsets_new(groups[g].group, list);
+    rd_kafka_topic_partition_list_destroy(list);
+    rd_kafka_AdminOptions_t *opts =
+        rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
+    char why[256];
+    rd_kafka_AdminOptions_set_request_timeout(opts, OFFSETS_TIMEOUT_MS, why, sizeof why);
+    rd_kafka_ListConsumerGroupOffsets(rk, &req, 1, opts, q);
+    rd_kafka_ListConsumerGroupOffsets_destroy(req);
+    rd_kafka_AdminOptions_destroy(opts);
+}
+
+/* Appends {group, topic, partition, committedOffset, lag} rows of one admin answer. */
+static void append_lag(rd_kafka_t *rk, rd_kafka_event_t *ev, json_t *out)
+{
+    const rd_kafka_ListConsumerGroupOffsets_result_t *res =
+        rd_kafka_event_ListConsumerGroupOffsets_result(ev);
+    size_t n = 0;
+    const rd_kafka_group_result_t **results =
+        res ? rd_kafka_ListConsumerGroupOffsets_result_groups(res, &n) : NULL;
+    for (size_t i = 0; i < n; i++) {
+        const char *group = rd_kafka_group_result_name(results[i]);
+        if (rd_kafka_group_result_error(results[i])) {
+            ev_warn("consumer group %s: %s", group,
+                    rd_kafka_error_string(rd_kafka_group_result_error(results[i])));
+            continue;
+        }
+        const rd_kafka_topic_partition_list_t *parts = rd_kafka_group_result_partitions(results[i]);
+        for (int k = 0; parts && k < parts->cnt; k++) {
+            const rd_kafka_topic_partition_t *tp = &parts->elems[k];
             int64_t low = 0, high = 0;
-            if (rd_kafka_query_watermark_offsets(rk, tp->topic, tp->partition, &low, &high,
-                                                 OFFSETS_TIMEOUT_MS))
+            if (tp->err || rd_kafka_query_watermark_offsets(rk, tp->topic, tp->partition, &low,
+                                                            &high, OFFSETS_TIMEOUT_MS))
                 continue;
             int64_t committed = tp->offset >= 0 ? tp->offset : low;
-            json_array_append_new(
-                out, json_pack("{s:s, s:s, s:i, s:I, s:I}", "group", groups[g].group, "topic",
-                               tp->topic, "partition", tp->partition, "committedOffset",
-                               (json_int_t)tp->offset, "lag", (json_int_t)(high - committed)));
+            json_array_append_new(out, json_pack("{s:s, s:s, s:i, s:I, s:I}", "group", group,
+                                                 "topic", tp->topic, "partition", tp->partition,
+                                                 "committedOffset", (json_int_t)tp->offset, "lag",
+                                                 (json_int_t)(high - committed)));
         }
     }
-    rd_kafka_topic_partition_list_destroy(list);
-    rd_kafka_destroy(c);
+}
+
+/* Lag rows of every group (or only only_group), all asked at once on one queue. */
+static json_t *group_lags(rd_kafka_t *rk, const char *only_group)
+{
+    json_t *out = json_array();
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    size_t asked = 0;
+    for (size_t g = 0; g < GROUP_COUNT; g++)
+        if (!only_group || strcmp(groups[g].group, only_group) == 0) {
+            ask_committed(rk, q, g);
+            asked++;
+        }
+    int64_t deadline = ev_monotonic_ms() + OFFSETS_TIMEOUT_MS + 1000;
+    for (size_t got = 0; got < asked;) {
+        int64_t left = deadline - ev_monotonic_ms();
+        rd_kafka_event_t *ev = left > 0 ? rd_kafka_queue_poll(q, (int)left) : NULL;
+        if (!ev) {
+            ev_warn("consumer group offsets: %zu of %zu answers missing", asked - got, asked);
+            break;
+        }
+        if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_LISTCONSUMERGROUPOFFSETS_RESULT) {
+            got++;
+            if (rd_kafka_event_error(ev))
+                ev_warn("consumer group offsets: %s", rd_kafka_event_error_string(ev));
+            else
+                append_lag(rk, ev, out);
+        }
+        rd_kafka_event_destroy(ev);
+    }
+    rd_kafka_queue_destroy(q);
+    return out;
 }
 
 static void topics(const struct _u_request *req, struct _u_response *resp, void *user)
 {
-    (void)req;
-    ev_service *s = user;
-    rd_kafka_t *rk = ev_producer_handle(s->producer);
-    json_t *list = json_array(), *lags = json_array();
+    static const char *const params[] = {NULL};
+    if (!ev_http_only_params(req, resp, params))
+        return;
+    api *a = user;
+    rd_kafka_t *rk = ev_producer_handle(a->service->producer);
+    json_t *list = json_array();
     int64_t total;
     for (int i = 0; event_topics[i]; i++)
         json_array_append_new(list, json_pack("{s:s, s:o}", "topic", event_topics[i], "partitions",
@@ -222,9 +291,8 @@ static void topics(const struct _u_request *req, struct _u_response *resp, void 
     for (int i = 0; ev_dlq_topics[i]; i++)
         json_array_append_new(list, json_pack("{s:s, s:o}", "topic", ev_dlq_topics[i], "partitions",
                                               topic_offsets(rk, ev_dlq_topics[i], &total)));
-    for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++)
-        group_lag(s->config.kafka_brokers, rk, (int)g, lags);
-    ev_http_reply_json(resp, 200, json_pack("{s:o, s:o}", "topics", list, "consumerGroups", lags));
+    ev_http_reply_json(
+        resp, 200, json_pack("{s:o, s:o}", "topics", list, "consumerGroups", group_lags(rk, NULL)));
 }
 
 /* --- stats ------------------------------------------------------------------------------- */
@@ -259,101 +327,274 @@ static void stats_sql(PGconn *c, const struct _u_request *req, struct _u_respons
 
 static void stats(const struct _u_request *req, struct _u_response *resp, void *user)
 {
-    ev_service *s = user;
-    rd_kafka_t *rk = ev_producer_handle(s->producer);
-    json_t *dlq = json_object(), *lag = json_array();
+    static const char *const params[] = {NULL};
+    if (!ev_http_only_params(req, resp, params))
+        return;
+    api *a = user;
+    rd_kafka_t *rk = ev_producer_handle(a->service->producer);
+    json_t *dlq = json_object();
     for (int i = 0; ev_dlq_topics[i]; i++) {
         int64_t total = 0;
         json_decref(topic_offsets(rk, ev_dlq_topics[i], &total));
         json_object_set_new(dlq, ev_dlq_topics[i], json_integer(total));
     }
-    for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++)
-        if (strcmp(groups[g].group, "read-model") == 0)
-            group_lag(s->config.kafka_brokers, rk, (int)g, lag);
+    json_t *lag = group_lags(rk, "read-model");
     json_int_t behind = 0;
     size_t i;
     json_t *row;
     json_array_foreach(lag, i, row) behind += json_integer_value(json_object_get(row, "lag"));
     json_decref(lag);
     json_t *extra = json_pack("{s:o, s:I}", "dlq", dlq, "projectionLag", behind);
-    ev_service_with_conn(s, req, resp, stats_sql, extra);
+    ev_service_with_conn(a->service, req, resp, stats_sql, extra);
     json_decref(extra);
 }
 
 /* --- DLQ --------------------------------------------------------------------------------- */
 
-static int collect(json_t *letter, void *user)
-{
-    json_array_append_new(user, letter);
-    return 0;
-}
-
 static void dlq_list(const struct _u_request *req, struct _u_response *resp, void *user)
 {
-    (void)req;
-    ev_service *s = user;
-    json_t *all = json_array();
-    char err[512];
-    for (int i = 0; ev_dlq_topics[i]; i++) {
-        if (ev_dlq_scan(s->config.kafka_brokers, ev_dlq_topics[i], collect, all, err, sizeof err) <
-            0) {
-            json_decref(all);
-            ev_http_reply_error(resp, 503, "unavailable", "%s", err);
-            return;
-        }
+    static const char *const params[] = {"topic", "limit", "cursor", NULL};
+    if (!ev_http_only_params(req, resp, params))
+        return;
+    api *a = user;
+    long limit;
+    if (ev_http_query_long(req, "limit", 50, 1, EV_DLQ_PAGE_MAX, &limit)) {
+        ev_http_reply_error(resp, 400, "invalid_limit", "limit must be between 1 and %d",
+                            EV_DLQ_PAGE_MAX);
+        return;
     }
-    ev_http_reply_json(resp, 200, all);
+    const char *topic = u_map_get(req->map_url, "topic");
+    char next[EV_DLQ_CURSOR_LEN], err[512];
+    bool bad_input = false;
+    json_t *items =
+        ev_dlq_page(a->dlq, topic && *topic ? topic : NULL, u_map_get(req->map_url, "cursor"),
+                    (int)limit, next, &bad_input, err, sizeof err);
+    if (!items) {
+        if (bad_input)
+            ev_http_reply_error(resp, 400, "validation_error", "%s", err);
+        else {
+            ev_error("DLQ listing: %s", err);
+            ev_http_reply_error(resp, 503, "unavailable", "Kafka is unavailable");
+        }
+        return;
+    }
+    ev_http_reply_json(resp, 200,
+                       json_pack("{s:o, s:s?, s:i}", "items", items, "nextCursor",
+                                 next[0] ? next : NULL, "limit", (int)limit));
 }
 
-static bool known_dlq(const char *topic)
+/* A path parameter as an integer in [0, max]; false when absent or malformed. */
+static bool path_integer(const struct _u_request *req, const char *name, long long max,
+                         long long *out)
 {
-    for (int i = 0; topic && ev_dlq_topics[i]; i++)
-        if (strcmp(topic, ev_dlq_topics[i]) == 0)
+    const char *text = u_map_get(req->map_url, name);
+    char *end;
+    if (!text || !*text || *text == '-' || *text == '+')
+        return false;
+    *out = strtoll(text, &end, 10);
+    return *end == '\0' && *out >= 0 && *out <= max;
+}
+
+static void dlq_letter(const struct _u_request *req, struct _u_response *resp, void *user)
+{
+    static const char *const params[] = {"topic", "partition", "offset", NULL};
+    if (!ev_http_only_params(req, resp, params))
+        return;
+    api *a = user;
+    const char *topic = u_map_get(req->map_url, "topic");
+    long long partition, offset;
+    if (!ev_dlq_known(topic) || !path_integer(req, "partition", 1023, &partition) ||
+        !path_integer(req, "offset", INT64_MAX, &offset)) {
+        ev_http_reply_error(resp, 404, "not_found", "no such dead letter");
+        return;
+    }
+    bool missing = false;
+    char err[512];
+    json_t *letter =
+        ev_dlq_get(a->dlq, topic, (int32_t)partition, offset, &missing, err, sizeof err);
+    if (letter)
+        ev_http_reply_json(resp, 200, letter);
+    else if (missing)
+        ev_http_reply_error(resp, 404, "not_found", "%s", err);
+    else {
+        ev_error("DLQ letter: %s", err);
+        ev_http_reply_error(resp, 503, "unavailable", "Kafka is unavailable");
+    }
+}
+
+/* Who asked for a replay, as recorded. */
+typedef struct {
+    PGconn *conn;
+    const char *tool;       /* ui, eventifyctl or api */
+    const char *user_agent; /* may be NULL */
+    int unrecorded;
+} replay_record;
+
+/* The tool a request says it comes from: the UI and eventifyctl say so in X-Eventify-Client;
+ * anything else is "api". */
+static const char *replay_tool(const struct _u_request *req)
+{
+    const char *client = ev_http_header(req, "X-Eventify-Client");
+    if (client && (strcmp(client, "ui") == 0 || strcmp(client, "eventifyctl") == 0))
+        return client;
+    return "api";
+}
+
+static void record_replay(const json_t *letter, void *user)
+{
+    replay_record *rec = user;
+    char partition[16], offset[32], err[256];
+    snprintf(partition, sizeof partition, "%lld",
+             (long long)json_integer_value(json_object_get(letter, "partition")));
+    snprintf(offset, sizeof offset, "%lld",
+             (long long)json_integer_value(json_object_get(letter, "offset")));
+    const char *params[] = {json_string_value(json_object_get(letter, "topic")),
+                            partition,
+                            offset,
+                            json_string_value(json_object_get(letter, "eventId")),
+                            json_string_value(json_object_get(letter, "originTopic")),
+                            json_string_value(json_object_get(letter, "consumer")),
+                            rec->tool,
+                            rec->user_agent};
+    /* left(): a User-Agent is the client's text; 256 characters say enough. */
+    if (ev_pg_exec(rec->conn,
+                   "INSERT INTO dlq_replays (dlq_topic, dlq_partition, dlq_offset, event_id,"
+                   " origin_topic, replay_for, tool, user_agent)"
+                   " VALUES ($1, $2::int, $3::bigint, $4, $5, $6, $7, left($8, 256))",
+                   8, params, err, sizeof err) != 0) {
+        ev_error("cannot record the replay of %s[%s]@%s: %s", params[0], partition, offset, err);
+        rec->unrecorded++;
+    }
+}
+
+static bool has_unknown_field(json_t *body, const char *const *fields)
+{
+    const char *name;
+    json_t *value;
+    json_object_foreach(body, name, value)
+    {
+        (void)value;
+        bool known = false;
+        for (size_t i = 0; fields[i] && !known; i++)
+            known = strcmp(fields[i], name) == 0;
+        if (!known)
             return true;
+    }
     return false;
 }
 
-static void dlq_replay(const struct _u_request *req, struct _u_response *resp, void *user)
+static void dlq_replay_with(PGconn *c, const struct _u_request *req, struct _u_response *resp,
+                            void *user)
 {
-    ev_service *s = user;
+    api *a = user;
+    ev_service *s = a->service;
     json_t *body = ev_http_json_body(s->http, req, resp);
     if (!body)
         return;
+    static const char *const fields[] = {"topic", "partition", "offset", "all", NULL};
+    bool unknown = has_unknown_field(body, fields);
     const char *topic = json_string_value(json_object_get(body, "topic"));
     json_t *partition = json_object_get(body, "partition"),
-           *offset = json_object_get(body, "offset");
-    bool all = json_is_true(json_object_get(body, "all"));
+           *offset = json_object_get(body, "offset"), *all_field = json_object_get(body, "all");
+    bool all = json_is_true(all_field);
     char err[512];
-    if (!known_dlq(topic)) {
+    if (unknown) {
+        ev_http_reply_error(resp, 400, "unknown_field",
+                            "the body may only have topic, partition, offset and all");
+    } else if (!ev_dlq_known(topic)) {
         ev_http_reply_error(resp, 400, "invalid_topic", "topic must be one of the DLQ topics");
+    } else if (all_field && !json_is_boolean(all_field)) {
+        ev_http_reply_error(resp, 400, "validation_error", "all must be a boolean");
     } else if (!all && (!json_is_integer(partition) || !json_is_integer(offset) ||
-                        json_integer_value(offset) < 0)) {
+                        json_integer_value(offset) < 0 || json_integer_value(partition) < 0 ||
+                        json_integer_value(partition) > 1023)) {
         ev_http_reply_error(resp, 400, "validation_error",
                             "give partition and offset of one letter, or \"all\": true");
     } else {
-        int n = ev_dlq_replay(s->config.kafka_brokers, s->producer, topic,
-                              all ? 0 : (int32_t)json_integer_value(partition),
-                              all ? -1 : json_integer_value(offset), err, sizeof err);
-        if (n < 0)
-            ev_http_reply_error(resp, strstr(err, "no letter") ? 404 : 503,
-                                strstr(err, "no letter") ? "not_found" : "unavailable", "%s", err);
+        replay_record rec = {
+            .conn = c, .tool = replay_tool(req), .user_agent = ev_http_header(req, "User-Agent")};
+        bool missing = false;
+        int n = ev_dlq_replay(
+            a->dlq, s->producer, topic, all ? 0 : (int32_t)json_integer_value(partition),
+            all ? -1 : json_integer_value(offset), record_replay, &rec, &missing, err, sizeof err);
+        if (n < 0 && missing)
+            ev_http_reply_error(resp, 404, "not_found", "%s", err);
+        else if (n < 0)
+            ev_http_reply_error(resp, 503, "unavailable", "%s", err);
+        else if (rec.unrecorded)
+            ev_http_reply_error(resp, 500, "not_recorded",
+                                "%d letter(s) replayed but %d could not be recorded", n,
+                                rec.unrecorded);
         else
             ev_http_reply_json(resp, 200, json_pack("{s:i}", "replayed", n));
     }
     json_decref(body);
 }
 
-int api_register(ev_service *s)
+static void dlq_replay(const struct _u_request *req, struct _u_response *resp, void *user)
 {
-    ev_http *h = s->http;
-    return ev_http_route(h, "GET", "/api/orders", list_orders, s) ||
-                   ev_http_route(h, "GET", "/api/orders/:id", order_detail, s) ||
-                   ev_http_route(h, "GET", "/api/catalog", catalog, s) ||
-                   ev_http_route(h, "GET", "/api/stats", stats, s) ||
-                   ev_http_route(h, "GET", "/api/topics", topics, s) ||
-                   ev_http_route(h, "GET", "/api/events", latest_events, s) ||
-                   ev_http_route(h, "GET", "/api/dlq", dlq_list, s) ||
-                   ev_http_route(h, "POST", "/api/dlq/replay", dlq_replay, s)
-               ? -1
-               : 0;
+    api *a = user;
+    if (!ev_admin_authorize(&a->service->admin, req, resp))
+        return;
+    ev_service_with_conn(a->service, req, resp, dlq_replay_with, a);
+}
+
+static void replays_sql(PGconn *c, const struct _u_request *req, struct _u_response *resp,
+                        void *user)
+{
+    (void)req;
+    const char *params[] = {user};
+    ev_service_reply_sql_json(
+        c, resp,
+        "SELECT coalesce(json_agg(json_build_object('replayedAt', replayed_at, 'topic', dlq_topic,"
+        " 'partition', dlq_partition, 'offset', dlq_offset, 'eventId', event_id,"
+        " 'originTopic', origin_topic, 'replayFor', replay_for, 'tool', tool,"
+        " 'userAgent', user_agent) ORDER BY id DESC), '[]')::text"
+        " FROM (SELECT * FROM dlq_replays ORDER BY id DESC LIMIT $1::int) r",
+        1, params, NULL);
+}
+
+static void dlq_replays(const struct _u_request *req, struct _u_response *resp, void *user)
+{
+    static const char *const params[] = {"limit", NULL};
+    if (!ev_http_only_params(req, resp, params))
+        return;
+    api *a = user;
+    long limit;
+    char text[16];
+    if (ev_http_query_long(req, "limit", 50, 1, 500, &limit)) {
+        ev_http_reply_error(resp, 400, "invalid_limit", "limit must be between 1 and 500");
+        return;
+    }
+    snprintf(text, sizeof text, "%ld", limit);
+    ev_service_with_conn(a->service, req, resp, replays_sql, text);
+}
+
+int api_open(api *a, ev_service *service, char *err, size_t errlen)
+{
+    a->service = service;
+    a->dlq = ev_dlq_reader_new(service->config.kafka_brokers, err, errlen);
+    if (!a->dlq)
+        return -1;
+    ev_http *h = service->http;
+    if (ev_http_route(h, "GET", "/api/orders", list_orders, a) ||
+        ev_http_route(h, "GET", "/api/orders/:id", order_detail, a) ||
+        ev_http_route(h, "GET", "/api/catalog", catalog, a) ||
+        ev_http_route(h, "GET", "/api/stats", stats, a) ||
+        ev_http_route(h, "GET", "/api/topics", topics, a) ||
+        ev_http_route(h, "GET", "/api/events", latest_events, a) ||
+        ev_http_route(h, "GET", "/api/dlq", dlq_list, a) ||
+        ev_http_route(h, "GET", "/api/dlq/replays", dlq_replays, a) ||
+        ev_http_route(h, "GET", "/api/dlq/:topic/:partition/:offset", dlq_letter, a) ||
+        ev_http_route(h, "POST", "/api/dlq/replay", dlq_replay, a)) {
+        api_close(a);
+        return ev_fail(err, errlen, "cannot register the /api routes");
+    }
+    return 0;
+}
+
+void api_close(api *a)
+{
+    ev_dlq_reader_free(a->dlq);
+    a->dlq = NULL;
 }

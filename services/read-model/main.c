@@ -9,6 +9,7 @@
 #include "hub.h"
 #include "project.h"
 
+#include "ev/dlq.h"
 #include "ev/events.h"
 #include "ev/log.h"
 #include "ev/outbox.h"
@@ -28,6 +29,7 @@ enum { TOPIC_COUNT = sizeof topics / sizeof topics[0] };
 
 typedef struct {
     ev_service base;
+    api api; /* the /api routes and their DLQ reader */
     hub *live;
     json_t *pending; /* live updates of the open transaction; consumer thread only */
 } read_model;
@@ -221,13 +223,14 @@ int main(int argc, char **argv)
         return 1;
     }
     int rc = 1;
+    err[0] = '\0';
     rm.live = hub_new();
     rm.pending = json_array();
     if (rebuild_mode) {
         rc = rebuild(&rm.base.config) == 0 ? 0 : 1;
-    } else if (!rm.live || !rm.pending || api_register(&rm.base) ||
+    } else if (!rm.live || !rm.pending || api_open(&rm.api, &rm.base, err, sizeof err) != 0 ||
                ev_http_route(rm.base.http, "GET", "/ws", ws_route, &rm)) {
-        ev_error("cannot set up the HTTP routes");
+        ev_error("cannot set up the HTTP routes: %s", err);
     } else {
         ev_worker worker = {.config = &rm.base.config,
                             .topics = topics,
@@ -242,6 +245,7 @@ int main(int argc, char **argv)
     /* HTTP stops first (its WebSocket threads leave the hub), then the hub goes. */
     ev_http_free(rm.base.http);
     rm.base.http = NULL;
+    api_close(&rm.api);
     hub_free(rm.live);
     json_decref(rm.pending);
     ev_service_close(&rm.base);

@@ -1,7 +1,7 @@
 // Shared set-up for the browser tests: Debian's chromium through playwright-core (no browser
 // download), the UI on EVENTIFY_WEB_URL, screenshots into artifacts/ to look at afterwards.
 import { chromium } from "playwright-core";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import path from "node:path";
@@ -19,6 +19,23 @@ export async function launch() {
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
       "--disable-component-update", "--disable-sync"],
   });
+}
+
+const RUN = process.env.EVENTIFY_RUN_DIR ?? path.join(here, "..", "..", ".run");
+
+/** The admin token the stack generated (.run/secrets/admin-token). */
+export function adminToken() {
+  return readFileSync(path.join(RUN, "secrets", "admin-token"), "utf8").trim();
+}
+
+/** Answers the UI's admin-token question with `token`; returns the questions asked. */
+export function answerTokenPrompts(page, token) {
+  const asked = [];
+  page.on("dialog", (dialog) => {
+    asked.push(dialog.message());
+    dialog.type() === "prompt" ? dialog.accept(token) : dialog.dismiss();
+  });
+  return asked;
 }
 
 export async function shot(page, name) {

@@ -4,7 +4,7 @@
 // expectation with a deadline.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { BASE, launch, producePoison, shot } from "./helpers.mjs";
+import { BASE, adminToken, answerTokenPrompts, launch, producePoison, shot } from "./helpers.mjs";
 
 let browser;
 before(async () => {
@@ -71,15 +71,34 @@ test("an out-of-stock order shows cancelled with its reason", async () => {
   await page.close();
 });
 
-test("a dead letter can be replayed from the Events page", async () => {
+test("a dead letter can be replayed from the Events page with the admin token", async () => {
   const key = producePoison();
   const page = await browser.newPage();
   await page.goto(`${BASE}/events/`);
-  const row = page.locator(`[data-testid="dlq-row"][data-key="${key}"]`).first();
+  // newest first within the chosen DLQ: the fresh letter is on the first page
+  await page.getByTestId("dlq-topic").selectOption("inventory.dlq");
+  const row = page.locator(`[data-testid="dlq-row"][data-topic="inventory.dlq"][data-key="${key}"]`);
   await row.waitFor({ timeout: 30000 });
+  await row.getByTestId("value-button").click();
+  await waitForText(row.getByTestId("letter-value"), /not json/);
   await shot(page, "events");
+  // a wrong token is refused and asked again; cancelling aborts the replay
+  const refused = [];
+  page.on("dialog", (d) => {
+    refused.push(d.message());
+    refused.length === 1 ? d.accept("not-the-token") : d.dismiss();
+  });
+  await row.getByTestId("replay-button").click();
+  await waitForText(page.getByTestId("replay-notice"), /Replay failed: An admin token is needed/);
+  assert.equal(refused.length, 2);
+  // the right token: asked once, then kept for the tab
+  page.removeAllListeners("dialog");
+  const askedRight = answerTokenPrompts(page, adminToken());
   await row.getByTestId("replay-button").click();
   await waitForText(page.getByTestId("replay-notice"), /Replayed 1 dead letter/);
+  assert.equal(askedRight.length, 1);
+  const kept = await page.evaluate(() => sessionStorage.getItem("eventify-admin-token"));
+  assert.equal(kept, adminToken(), "the token is kept for the tab");
   await page.close();
 });
 

@@ -89,9 +89,17 @@ def wait_until(predicate, timeout, what, interval=0.1):
     pytest.fail(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
+def pg_password(role):
+    """The random password of a database role, made by the stack at its first start and kept
+    owner-only in .run/secrets/pg-<role>."""
+    with open(os.path.join(RUN, "secrets", f"pg-{role}")) as f:
+        return f.read().strip()
+
+
 def db(service):
     name = DATABASES[service]
-    conn = psycopg2.connect(host="localhost", port=PG_PORT, dbname=name, user=name, password=name)
+    conn = psycopg2.connect(host="localhost", port=PG_PORT, dbname=name, user=name,
+                            password=pg_password(name))
     conn.autocommit = True
     return conn
 
@@ -100,7 +108,7 @@ def instance_env(service, http_port):
     """Environment for starting one more instance of service by hand, beside the stack's."""
     name = DATABASES[service]
     return dict(os.environ, EVENTIFY_HTTP_PORT=str(http_port), EVENTIFY_PG_PORT=str(PG_PORT),
-                EVENTIFY_PG_DATABASE=name, EVENTIFY_PG_USER=name, EVENTIFY_PG_PASSWORD=name,
+                EVENTIFY_PG_DATABASE=name, EVENTIFY_PG_USER=name, EVENTIFY_PG_PASSWORD=pg_password(name),
                 EVENTIFY_KAFKA_BROKERS=BROKERS, EVENTIFY_ADMIN_TOKEN_FILE=ADMIN_TOKEN_FILE)
 
 

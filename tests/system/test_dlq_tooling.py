@@ -1,19 +1,23 @@
 """Issue 3: the DLQ tooling. `eventifyctl dlq list|show|replay` lists dead letters with their
-reasons and sends them back to their origin topic once the cause is fixed."""
+reasons and sends them back, once the cause is fixed, to the consumer group that failed them
+(replay goes through the read model with the admin token)."""
 import json
 import os
 import subprocess
 import uuid
 
-from conftest import (BROKERS, ROOT, end_offsets, envelope, produce, read_since, sql,
-                      wait_until)
+import requests
+
+from conftest import (BROKERS, PORT_OFFSET, ROOT, RUN, end_offsets, envelope, produce,
+                      read_since, sql, url, wait_until)
 
 CTL = os.path.join(ROOT, "build", "release", "bin", "eventifyctl")
 
 
 def ctl(*args):
     return subprocess.run([CTL, *args], capture_output=True, text=True, timeout=60,
-                          env=dict(os.environ, EVENTIFY_KAFKA_BROKERS=BROKERS))
+                          env=dict(os.environ, EVENTIFY_KAFKA_BROKERS=BROKERS, EVENTIFY_RUN_DIR=RUN,
+                                   EVENTIFY_PORT_OFFSET=str(PORT_OFFSET)))
 
 
 def test_list_show_and_replay_a_dead_letter(sku):
@@ -46,27 +50,42 @@ def test_list_show_and_replay_a_dead_letter(sku):
     [again] = [m for m in back if m.key == oid]
     assert again.raw == letter.raw
     assert again.headers["x-replayed-from"] == f"inventory.dlq:{letter.partition}:{letter.offset}"
+    assert again.headers["x-replay-for"] == "inventory"
 
 
-def test_replay_of_a_fixed_cause_is_processed(sku):
-    """A letter whose cause is gone (here: one written as if the order service's database had
-    been down) goes back to its origin topic and the consumers handle it."""
+def committed(group, topic, partition):
+    """The group's committed offset, as the read model reports it (-1 when none)."""
+    rows = requests.get(url("read-model", "/api/topics"), timeout=30).json()["consumerGroups"]
+    return next((g["committedOffset"] for g in rows if (g["group"], g["topic"], g["partition"])
+                 == (group, topic, partition)), -1)
+
+
+def test_replay_of_a_fixed_cause_is_processed_by_the_failing_group_only(sku):
+    """A letter whose cause is gone (here: one written as if the inventory service's database
+    had been down) goes back to its origin topic for the group that failed it: inventory
+    handles it; payment, which also reads the topic, does not see it."""
     oid = str(uuid.uuid4())
     event = envelope("OrderCancelled", {"orderId": oid, "reason": "replay"})
-    before = end_offsets(["order.dlq"])
-    # simulate a letter: write it straight to order.dlq with the origin headers
-    produce("order.dlq", oid, event, headers={"x-origin-topic": "order.lifecycle.events",
-                                              "x-origin-partition": "0", "x-origin-offset": "0",
-                                              "x-error": "simulated outage", "x-attempts": "3",
-                                              "x-consumer": "order"})
+    before = end_offsets(["inventory.dlq"])
+    # simulate a letter: write it straight to inventory.dlq with the origin headers
+    produce("inventory.dlq", oid, event, headers={"x-origin-topic": "order.lifecycle.events",
+                                                  "x-origin-partition": "0", "x-origin-offset": "0",
+                                                  "x-error": "simulated outage", "x-attempts": "3",
+                                                  "x-consumer": "inventory"})
     [letter] = [m for m in read_since(before, until=lambda ms: [m for m in ms if m.key == oid])
                 if m.key == oid]
-    assert ctl("dlq", "replay", "order.dlq", str(letter.partition), str(letter.offset)).returncode == 0
-    # inventory and payment consume order.lifecycle.events: the cancel leaves tombstones
+    origin_before = end_offsets(["order.lifecycle.events"])
+    done = ctl("dlq", "replay", "inventory.dlq", str(letter.partition), str(letter.offset))
+    assert done.returncode == 0, done.stderr
+    # inventory consumes order.lifecycle.events: the cancel leaves a tombstone
     wait_until(lambda: sql("inventory", "SELECT status FROM reservations WHERE order_id = %s", oid)
                == [("VOID",)], 20, "inventory to handle the replayed event")
-    wait_until(lambda: sql("payment", "SELECT status FROM payments WHERE order_id = %s", oid)
-               == [("VOID",)], 20, "payment to handle the replayed event")
+    # payment has read past the replayed copy (its group committed it) without acting on it
+    [copy] = [m for m in read_since(origin_before, until=lambda ms: [m for m in ms if m.key == oid])
+              if m.key == oid]
+    wait_until(lambda: committed("payment", copy.topic, copy.partition) > copy.offset, 20,
+               "payment to move past the replayed copy")
+    assert sql("payment", "SELECT status FROM payments WHERE order_id = %s", oid) == []
 
 
 def test_unknown_letter_and_bad_usage_fail_clearly():

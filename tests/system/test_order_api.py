@@ -70,10 +70,13 @@ def test_correlation_id_is_echoed_and_carried():
     assert msg.event["correlationId"] == cid
 
 
-def test_client_prices_are_ignored():
-    body = {"customerId": "c-price", "items": [{"sku": "SKU-RED-TSHIRT", "quantity": 1,
-                                                "unitPriceCents": 1, "price": 0.01}],
+def test_client_prices_are_refused_and_catalog_prices_apply():
+    """A price sent by the client is an unknown field (400 naming it), never used."""
+    body = {"customerId": "c-price", "items": [{"sku": "SKU-RED-TSHIRT", "quantity": 1}],
             "totalCents": 1}
+    r = requests.post(url("order", "/orders"), json=body, timeout=10)
+    assert r.status_code == 400 and "totalCents" in r.json()["error"]["message"], r.text
+    body = {"customerId": "c-price", "items": [{"sku": "SKU-RED-TSHIRT", "quantity": 1}]}
     r = requests.post(url("order", "/orders"), json=body, timeout=10)
     assert r.status_code == 201
     assert r.json()["totalCents"] == 1999

@@ -10,8 +10,8 @@ import pytest
 import requests
 import websocket
 
-from conftest import (PORT_OFFSET, PORTS, ROOT, envelope, instance_env, place_order, produce,
-                      sql, stock, supervisorctl, url, wait_final, wait_until)
+from conftest import (PORT_OFFSET, PORTS, ROOT, admin_headers, envelope, instance_env,
+                      place_order, produce, sql, stock, supervisorctl, url, wait_final, wait_until)
 
 def detail(order_id):
     r = requests.get(url("read-model", f"/api/orders/{order_id}"), timeout=5)
@@ -125,17 +125,19 @@ def test_read_model_agrees_with_the_services(sku):
 def test_dead_letter_listed_and_replayed_through_the_api():
     key = str(uuid.uuid4())
     produce("shipping.events", key, b"{not json")
-    letter = wait_until(lambda: next((l for l in requests.get(url("read-model", "/api/dlq"),
-                                                              timeout=30).json()
-                                      if l["key"] == key and l["topic"] == "read-model.dlq"), None),
-                        30, "the letter in /api/dlq")
+    letter = wait_until(lambda: next((l for l in requests.get(
+        url("read-model", "/api/dlq"), params={"topic": "read-model.dlq", "limit": 100},
+        timeout=30).json()["items"] if l["key"] == key), None), 30, "the letter in /api/dlq")
     assert letter["originTopic"] == "shipping.events" and "invalid JSON" in letter["error"]
+    shown = requests.get(url("read-model", f"/api/dlq/{letter['topic']}/{letter['partition']}/"
+                                           f"{letter['offset']}"), timeout=10).json()
+    assert shown["value"] == "{not json" and shown["valueBytes"] == len("{not json")
     r = requests.post(url("read-model", "/api/dlq/replay"), json={
         "topic": letter["topic"], "partition": letter["partition"], "offset": letter["offset"]},
-        timeout=30)
+        headers=admin_headers(), timeout=30)
     assert r.status_code == 200 and r.json() == {"replayed": 1}
     bad = requests.post(url("read-model", "/api/dlq/replay"), json={"topic": "orders.events"},
-                        timeout=10)
+                        headers=admin_headers(), timeout=10)
     assert bad.status_code == 400
 
 

@@ -1,5 +1,8 @@
-// Typed client of the read model (and of POST /orders), over relative URLs: nginx serves
-// this UI and proxies the APIs on the same origin.
+// Typed client of the services, over relative URLs on the UI's own origin. nginx serves the
+// pages and proxies the APIs under one prefix, never on a page's path:
+//   /api/...                 the read model (its own routes start with /api)
+//   /api/<service>/<path>    another service's <path>, e.g. /api/order/orders -> order's /orders
+import { withAdminToken } from "./admin-token";
 
 export type Status = "PENDING" | "CONFIRMED" | "CANCELLED";
 
@@ -86,7 +89,18 @@ export interface DeadLetter {
   failedAt: string | null;
   eventType: string | null;
   eventId: string | null;
+  valueBytes: number;
+}
+
+/** One letter with its value (null when the value is not UTF-8 text). */
+export interface DeadLetterDetail extends DeadLetter {
   value: string | null;
+}
+
+export interface DeadLetterPage {
+  items: DeadLetter[];
+  nextCursor: string | null;
+  limit: number;
 }
 
 export interface LatestEvent {
@@ -117,13 +131,19 @@ export class ApiError extends Error {
   }
 }
 
-async function call<T>(path: string, init?: RequestInit): Promise<T> {
-  let res: Response;
+async function send(path: string, init?: RequestInit): Promise<Response> {
   try {
-    res = await fetch(path, { cache: "no-store", ...init });
+    return await fetch(path, { cache: "no-store", ...init });
   } catch {
     throw new ApiError(0, "unreachable", "The server cannot be reached");
   }
+}
+
+async function call<T>(path: string, init?: RequestInit): Promise<T> {
+  return parse<T>(await send(path, init));
+}
+
+async function parse<T>(res: Response): Promise<T> {
   const text = await res.text();
   let body: unknown = null;
   try {
@@ -152,17 +172,32 @@ export const api = {
   stats: () => call<Stats>("/api/stats"),
   topics: () => call<Topics>("/api/topics"),
   events: (limit = 30) => call<LatestEvent[]>(`/api/events?limit=${limit}`),
-  dlq: () => call<DeadLetter[]>("/api/dlq"),
-  replay: (body: { topic: string; partition?: number; offset?: number; all?: boolean }) =>
-    call<{ replayed: number }>("/api/dlq/replay", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(body),
-    }),
+  dlq: (q: { topic?: string; cursor?: string | null; limit?: number }) => {
+    const p = new URLSearchParams();
+    if (q.topic) p.set("topic", q.topic);
+    if (q.cursor) p.set("cursor", q.cursor);
+    p.set("limit", String(q.limit ?? 50));
+    return call<DeadLetterPage>(`/api/dlq?${p}`);
+  },
+  dlqLetter: (l: { topic: string; partition: number; offset: number }) =>
+    call<DeadLetterDetail>(`/api/dlq/${encodeURIComponent(l.topic)}/${l.partition}/${l.offset}`),
+  // An admin action: asks for the admin token once per tab (lib/admin-token.ts).
+  replay: async (body: { topic: string; partition?: number; offset?: number; all?: boolean }) =>
+    parse<{ replayed: number }>(
+      await withAdminToken((headers) =>
+        send("/api/dlq/replay", {
+          method: "POST",
+          headers: { "Content-Type": "application/json", ...headers },
+          body: JSON.stringify(body),
+        }),
+      ),
+    ),
   notifications: (orderId?: string) =>
-    call<Notification[]>(`/notifications${orderId ? `?orderId=${encodeURIComponent(orderId)}` : ""}`),
+    call<Notification[]>(
+      `/api/notification/notifications${orderId ? `?orderId=${encodeURIComponent(orderId)}` : ""}`,
+    ),
   placeOrder: (customerId: string, items: { sku: string; quantity: number }[], idempotencyKey: string) =>
-    call<{ orderId: string; status: string; correlationId: string }>("/orders", {
+    call<{ orderId: string; status: string; correlationId: string }>("/api/order/orders", {
       method: "POST",
       headers: { "Content-Type": "application/json", "Idempotency-Key": idempotencyKey },
       body: JSON.stringify({ customerId, items }),

@@ -56,4 +56,10 @@ const char *ev_http_header(const struct _u_request *req, const char *name);
 int ev_http_query_long(const struct _u_request *req, const char *name, long def, long min, long max,
                        long *out);
 
+/* Strict query strings: when req carries a query parameter not in allowed (NULL-terminated;
+ * list the route's path parameters too, ulfius keeps them in the same map), answers 400
+ * naming it and returns false. A client's typo gets an error, not a silently ignored filter. */
+bool ev_http_only_params(const struct _u_request *req, struct _u_response *resp,
+                         const char *const *allowed);
+
 #endif

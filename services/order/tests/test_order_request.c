@@ -41,8 +41,8 @@ static void prices_come_from_the_catalog(void **state)
     order_request req;
     order_error err;
     assert_int_equal(parse("{\"customerId\":\"c-1001\",\"items\":["
-                           "{\"sku\":\"SKU-RED-TSHIRT\",\"quantity\":2,\"unitPriceCents\":1},"
-                           "{\"sku\":\"SKU-BLUE-CAP\",\"quantity\":1}],\"extra\":true}",
+                           "{\"sku\":\"SKU-RED-TSHIRT\",\"quantity\":2},"
+                           "{\"sku\":\"SKU-BLUE-CAP\",\"quantity\":1}]}",
                            &req, &err),
                      0);
     assert_string_equal(req.customer_id, "c-1001");
@@ -69,6 +69,98 @@ static void shape_errors_are_400(void **state)
     expect_rejected(
         "{\"customerId\":\"c\",\"items\":[{\"sku\":\"SKU-BLUE-CAP\",\"quantity\":1.5}]}", 400,
         "validation_error");
+}
+
+static void expect_message(const char *text, const char *code, const char *needle)
+{
+    order_request req;
+    order_error err;
+    assert_int_equal(parse(text, &req, &err), -1);
+    assert_int_equal(err.status, 400);
+    assert_string_equal(err.code, code);
+    if (!strstr(err.message, needle))
+        fail_msg("message '%s' does not name '%s'", err.message, needle);
+}
+
+static void unknown_fields_are_400_naming_them(void **state)
+{
+    (void)state;
+    expect_message("{\"customerId\":\"c\",\"items\":[{\"sku\":\"SKU-BLUE-CAP\",\"quantity\":1}],"
+                   "\"extra\":true}",
+                   "unknown_field", "extra is not a known field");
+    expect_message("{\"customerID\":\"c\",\"items\":[{\"sku\":\"SKU-BLUE-CAP\",\"quantity\":1}]}",
+                   "unknown_field", "customerID");
+    /* a price from the client is refused, not silently replaced by the catalog's */
+    expect_message("{\"customerId\":\"c\",\"items\":[{\"sku\":\"SKU-BLUE-CAP\",\"quantity\":1},"
+                   "{\"sku\":\"SKU-RED-TSHIRT\",\"quantity\":2,\"unitPriceCents\":1}]}",
+                   "unknown_field", "items[1].unitPriceCents");
+    expect_message("{\"customerId\":\"c\",\"items\":[{\"sku\":\"SKU-BLUE-CAP\",\"qty\":1}]}",
+                   "unknown_field", "items[0].qty");
+    /* a long or multi-byte name is quoted cut on a character boundary, as valid UTF-8 */
+    char text[512];
+    snprintf(
+        text, sizeof text,
+        "{\"customerId\":\"c\",\"items\":[{\"sku\":\"SKU-BLUE-CAP\",\"quantity\":1}],"
+        "\"%s\":1}",
+        "\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9"
+        "\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9"
+        "\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9");
+    order_request req;
+    order_error err;
+    assert_int_equal(parse(text, &req, &err), -1);
+    assert_string_equal(err.code, "unknown_field");
+    json_t *as_json = json_string(err.message); /* NULL if not valid UTF-8 */
+    assert_non_null(as_json);
+    json_decref(as_json);
+    assert_non_null(strstr(err.message, "\xE2\x80\xA6 is not a known field"));
+}
+
+static void customer_id_is_printable_and_bounded(void **state)
+{
+    (void)state;
+    static const char *const refused[] = {
+        "c\\r\\nBcc: x@example.com", /* CR/LF: header injection in e-mails */
+        "c\\u0007",                  /* BEL */
+        "c\\u007f",                  /* DEL */
+        "c\\u0085",                  /* C1 next line */
+        "c\\u202egnp.exe",           /* right-to-left override */
+        "c\\u2066x\\u2069",          /* isolates */
+        "c\\u200e",                  /* left-to-right mark */
+        "c\\u200b",                  /* zero-width space */
+        "\\ufeffc",                  /* BOM */
+        "c\\u2028",                  /* line separator */
+        "c\\ue000",                  /* private use */
+    };
+    char text[256];
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        snprintf(text, sizeof text,
+                 "{\"customerId\":\"%s\",\"items\":[{\"sku\":\"SKU-BLUE-CAP\",\"quantity\":1}]}",
+                 refused[i]);
+        expect_message(text, "validation_error", "customerId");
+    }
+    /* 64 characters of 2 bytes each are accepted, 65 are not */
+    char name[2 * 65 + 1] = "";
+    for (int i = 0; i < 64; i++)
+        strcat(name, "\xC3\xA9");
+    order_request req;
+    order_error err;
+    json_t *body = json_pack("{s:s, s:[{s:s, s:i}]}", "customerId", name, "items", "sku",
+                             "SKU-BLUE-CAP", "quantity", 1);
+    assert_int_equal(order_request_parse(body, &cat, &req, &err), 0);
+    assert_string_equal(req.customer_id, name);
+    json_decref(body);
+    strcat(name, "\xC3\xA9");
+    body = json_pack("{s:s, s:[{s:s, s:i}]}", "customerId", name, "items", "sku", "SKU-BLUE-CAP",
+                     "quantity", 1);
+    assert_int_equal(order_request_parse(body, &cat, &req, &err), -1);
+    assert_string_equal(err.code, "validation_error");
+    assert_non_null(strstr(err.message, "64 characters"));
+    json_decref(body);
+    /* printable letters of any script, spaces and punctuation are fine */
+    assert_null(order_customer_id_problem("Zo\xC3\xAB M\xC3\xBCller-\xE6\x9D\x8E #7", 19));
+    assert_non_null(order_customer_id_problem("\xC3", 1));     /* truncated UTF-8 */
+    assert_non_null(order_customer_id_problem("\xC0\xAF", 2)); /* overlong */
+    assert_non_null(order_customer_id_problem("", 0));
 }
 
 static void quantities_are_bounded(void **state)
@@ -134,6 +226,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(prices_come_from_the_catalog),
         cmocka_unit_test(shape_errors_are_400),
+        cmocka_unit_test(unknown_fields_are_400_naming_them),
+        cmocka_unit_test(customer_id_is_printable_and_bounded),
         cmocka_unit_test(quantities_are_bounded),
         cmocka_unit_test(unknown_sku_is_422),
         cmocka_unit_test(too_many_lines),

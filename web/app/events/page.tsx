@@ -1,40 +1,77 @@
 "use client";
 // Events: topics and their end offsets, consumer groups with lag, the latest messages, and
-// the dead letters with a Replay button.
+// the dead letters a page at a time (newest first per partition), each value fetched only
+// when asked, with Replay buttons (an admin action: the admin token is asked for once).
 import { useCallback, useState } from "react";
-import { ApiError, api, time, type DeadLetter, type LatestEvent, type Topics } from "@/lib/api";
+import {
+  ApiError,
+  api,
+  time,
+  type DeadLetter,
+  type DeadLetterDetail,
+  type LatestEvent,
+  type Topics,
+} from "@/lib/api";
 import { usePolling } from "@/lib/live";
+
+const DLQ_TOPICS = [
+  "order.dlq",
+  "orchestrator.dlq",
+  "inventory.dlq",
+  "shipping.dlq",
+  "payments.dlq",
+  "read-model.dlq",
+  "notification.dlq",
+];
+const PAGE_SIZE = 50;
+
+const letterId = (l: { topic: string; partition: number; offset: number }) => `${l.topic}-${l.partition}-${l.offset}`;
 
 export default function Events() {
   const [topics, setTopics] = useState<Topics | null>(null);
   const [latest, setLatest] = useState<LatestEvent[] | null>(null);
   const [letters, setLetters] = useState<DeadLetter[] | null>(null);
+  const [dlqTopic, setDlqTopic] = useState("");
+  const [cursors, setCursors] = useState<(string | null)[]>([null]); // cursor of each page seen
+  const [nextCursor, setNextCursor] = useState<string | null>(null);
+  const [values, setValues] = useState<Record<string, DeadLetterDetail | string>>({});
   const [error, setError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
+  const cursor = cursors[cursors.length - 1];
 
   const load = useCallback(() => {
-    Promise.all([api.topics(), api.events(30), api.dlq()])
+    Promise.all([api.topics(), api.events(30), api.dlq({ topic: dlqTopic, cursor, limit: PAGE_SIZE })])
       .then(([t, e, d]) => {
         setTopics(t);
         setLatest(e);
-        setLetters(d.slice().sort((a, b) => (b.failedAt ?? "").localeCompare(a.failedAt ?? "")));
+        setLetters(d.items);
+        setNextCursor(d.nextCursor);
         setError(null);
       })
       .catch((e: ApiError) => setError(e.message));
-  }, []);
+  }, [dlqTopic, cursor]);
   usePolling(load, 3000);
 
   async function replay(body: { topic: string; partition?: number; offset?: number; all?: boolean }) {
     try {
       const r = await api.replay(body);
-      setNotice(`Replayed ${r.replayed} dead letter(s) to their origin topic.`);
+      setNotice(`Replayed ${r.replayed} dead letter(s) to the consumer that failed them.`);
       load();
     } catch (e) {
-      setNotice(`Replay failed: ${(e as ApiError).message}`);
+      setNotice(`Replay failed: ${(e as Error).message}`);
     }
   }
 
-  const dlqTopics = Array.from(new Set((letters ?? []).map((l) => l.topic)));
+  async function showValue(l: DeadLetter) {
+    try {
+      const detail = await api.dlqLetter(l);
+      setValues((v) => ({ ...v, [letterId(l)]: detail }));
+    } catch (e) {
+      setValues((v) => ({ ...v, [letterId(l)]: (e as ApiError).message }));
+    }
+  }
+
+  const dlqTopics = dlqTopic ? [dlqTopic] : Array.from(new Set((letters ?? []).map((l) => l.topic)));
   const lagging = (topics?.consumerGroups ?? []).filter((g) => g.lag > 0);
   return (
     <>
@@ -48,8 +85,39 @@ export default function Events() {
         {notice}
       </p>
       <section aria-labelledby="dlq-title">
-        <h2 id="dlq-title">Dead letters ({letters?.length ?? "…"})</h2>
-        {letters && letters.length === 0 && <p className="muted">No dead letters. Every message was handled.</p>}
+        <h2 id="dlq-title">Dead letters</h2>
+        <p>
+          <label>
+            DLQ{" "}
+            <select
+              value={dlqTopic}
+              data-testid="dlq-topic"
+              onChange={(e) => {
+                setDlqTopic(e.target.value);
+                setCursors([null]);
+              }}
+            >
+              <option value="">every DLQ</option>
+              {DLQ_TOPICS.map((t) => (
+                <option key={t} value={t}>
+                  {t}
+                </option>
+              ))}
+            </select>
+          </label>{" "}
+          <span className="muted">
+            page {cursors.length}, newest first per partition, {PAGE_SIZE} a page
+          </span>{" "}
+          <button type="button" className="secondary" disabled={cursors.length < 2} onClick={() => setCursors((c) => c.slice(0, -1))}>
+            Previous page
+          </button>{" "}
+          <button type="button" className="secondary" disabled={!nextCursor} onClick={() => setCursors((c) => [...c, nextCursor])}>
+            Next page
+          </button>
+        </p>
+        {letters && letters.length === 0 && cursors.length === 1 && (
+          <p className="muted">No dead letters. Every message was handled.</p>
+        )}
         {dlqTopics.map((t) => (
           <button key={t} type="button" className="secondary" onClick={() => replay({ topic: t, all: true })}>
             Replay all of {t}
@@ -73,7 +141,7 @@ export default function Events() {
               </thead>
               <tbody>
                 {letters.map((l) => (
-                  <tr key={`${l.topic}-${l.partition}-${l.offset}`} data-testid="dlq-row" data-key={l.key}>
+                  <tr key={letterId(l)} data-testid="dlq-row" data-key={l.key} data-topic={l.topic}>
                     <td>
                       {l.topic}[{l.partition}]@{l.offset}
                       <br />
@@ -89,7 +157,17 @@ export default function Events() {
                     <td>
                       <button type="button" onClick={() => replay({ topic: l.topic, partition: l.partition, offset: l.offset })} data-testid="replay-button">
                         Replay
+                      </button>{" "}
+                      <button type="button" className="secondary" onClick={() => showValue(l)} data-testid="value-button">
+                        Value ({l.valueBytes} B)
                       </button>
+                      {values[letterId(l)] !== undefined && (
+                        <pre className="wrap" data-testid="letter-value">
+                          {typeof values[letterId(l)] === "string"
+                            ? (values[letterId(l)] as string)
+                            : ((values[letterId(l)] as DeadLetterDetail).value ?? "(not UTF-8 text)")}
+                        </pre>
+                      )}
                     </td>
                   </tr>
                 ))}
