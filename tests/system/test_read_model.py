@@ -10,8 +10,8 @@ import pytest
 import requests
 import websocket
 
-from conftest import (PORTS, ROOT, envelope, place_order, produce, sql, stock,
-                      supervisorctl, url, wait_final, wait_until)
+from conftest import (BROKERS, PG_PORT, PORTS, ROOT, envelope, place_order, produce, sql,
+                      stock, supervisorctl, url, wait_final, wait_until)
 
 def detail(order_id):
     r = requests.get(url("read-model", f"/api/orders/{order_id}"), timeout=5)
@@ -178,7 +178,8 @@ def test_rebuild_from_the_log_ends_in_the_same_state(sku):
         before = dump()
         assert before["rm_orders"], "nothing projected"
         env = dict(os.environ, EVENTIFY_PG_DATABASE="readmodel", EVENTIFY_PG_USER="readmodel",
-                   EVENTIFY_PG_PASSWORD="readmodel", EVENTIFY_HTTP_PORT="18186")
+                   EVENTIFY_PG_PASSWORD="readmodel", EVENTIFY_HTTP_PORT="18186",
+                   EVENTIFY_PG_PORT=str(PG_PORT), EVENTIFY_KAFKA_BROKERS=BROKERS)
         r = subprocess.run([os.path.join(ROOT, "build", "release", "bin", "eventify-read-model"),
                             "--rebuild"], env=env, capture_output=True, text=True, timeout=300)
         assert r.returncode == 0, r.stderr[-2000:]
