@@ -20,11 +20,15 @@ import time
 import requests
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from conftest import PORTS, RUN, SERVICES, admin_token  # noqa: E402
+from conftest import PORTS, RUN, SERVICES, add_sku, admin_token, stock  # noqa: E402
 
 SCHEMATHESIS = os.path.join(RUN, "venv", "bin", "schemathesis")
 MAX_EXAMPLES = int(os.environ.get("EVENTIFY_API_FUZZ_EXAMPLES", "30"))
 SEED = int(os.environ.get("EVENTIFY_API_FUZZ_SEED", "20261125"))
+HOOKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "api_fuzz_hooks.py")
+# The product the fuzzer orders (api_fuzz_hooks.py), so that its accepted orders do not use
+# up the seeded stock; created with plenty of stock at the first run.
+FUZZ_SKU = "SKU-API-FUZZ"
 
 CHECKS = [
     "not_a_server_error",            # no 5xx, no dropped connection
@@ -119,7 +123,7 @@ def config_text(service, token, settings):
     """schemathesis.toml for one service: global settings, then one [[operations]] table
     per operation with settings of its own (matched by exact path and method); skipped
     operations are left out on the command line."""
-    lines = [f"seed = {SEED}", "", "[generation]", f"max-examples = {MAX_EXAMPLES}",
+    lines = [f"seed = {SEED}", f"hooks = {toml_string(HOOKS)}", "", "[generation]", f"max-examples = {MAX_EXAMPLES}",
              'database = "none"', "", "[checks]"]
     lines += [f"{c}.enabled = true" for c in CHECKS]
     lines += [f"{c}.enabled = false" for c in OTHER_CHECKS] + [""]
@@ -152,7 +156,8 @@ def fuzz(service, token, workdir):
         if s["skip"]:
             command += ["--exclude-operation-id", s["operation_id"]]
     start = time.monotonic()
-    result = subprocess.run(command, cwd=workdir)
+    result = subprocess.run(command, cwd=workdir,
+                            env=dict(os.environ, EVENTIFY_API_FUZZ_SKU=FUZZ_SKU))
     return result.returncode, time.monotonic() - start
 
 
@@ -162,6 +167,8 @@ def main():
               file=sys.stderr)
         return 1
     token = admin_token()
+    if "order" in SERVICES and FUZZ_SKU not in stock():
+        add_sku(FUZZ_SKU, 1999, 1_000_000)
     if PENDING_EXCLUSIONS:
         print(f"api-fuzz: {len(PENDING_EXCLUSIONS)} pending exclusion(s), left out until the "
               "changes they wait for land:")
