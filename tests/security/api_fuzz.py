@@ -20,7 +20,8 @@ import time
 import requests
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from conftest import PORTS, RUN, SERVICES, add_sku, admin_token, stock  # noqa: E402
+from conftest import (PORTS, RUN, SERVICES, add_sku, admin_token, place_order,  # noqa: E402
+                      stock, wait_final)
 
 SCHEMATHESIS = os.path.join(RUN, "venv", "bin", "schemathesis")
 MAX_EXAMPLES = int(os.environ.get("EVENTIFY_API_FUZZ_EXAMPLES", "30"))
@@ -119,12 +120,36 @@ def operation_settings(service):
     return settings
 
 
-def config_text(service, token, settings):
+def known_orders():
+    """Ids of two orders that went through the whole saga, one confirmed (with a payment, a
+    shipment, notifications) and one cancelled (its payment declined), so that the GET-by-id
+    operations answer their 200s too and not only 404s for random UUIDs."""
+    confirmed = place_order([{"sku": FUZZ_SKU, "quantity": 1}], customer="c-api-fuzz")
+    # 60 x 19.99 is over the payment limit: declined, then cancelled.
+    cancelled = place_order([{"sku": FUZZ_SKU, "quantity": 60}], customer="c-api-fuzz")
+    ids = [confirmed["orderId"], cancelled["orderId"]]
+    for oid in ids:
+        wait_final(oid)
+    return ids
+
+
+# Where the fuzzer may use a known order id instead of a generated one, half of the time.
+ORDER_ID_PARAMETERS = ["path.id", "path.orderId", "query.orderId"]
+
+
+def config_text(service, token, settings, order_ids):
     """schemathesis.toml for one service: global settings, then one [[operations]] table
     per operation with settings of its own (matched by exact path and method); skipped
     operations are left out on the command line."""
     lines = [f"seed = {SEED}", f"hooks = {toml_string(HOOKS)}", "", "[generation]", f"max-examples = {MAX_EXAMPLES}",
-             'database = "none"', "", "[checks]"]
+             'database = "none"', ""]
+    if order_ids:
+        values = ", ".join(toml_string(i) for i in order_ids)
+        lines += ["[dictionaries]", f"orders = {{ values = [{values}] }}", "", "[parameters]"]
+        lines += [f'{toml_string(p)} = {{ dictionary = "orders", probability = 0.5 }}'
+                  for p in ORDER_ID_PARAMETERS]
+        lines.append("")
+    lines += ["[checks]"]
     lines += [f"{c}.enabled = true" for c in CHECKS]
     lines += [f"{c}.enabled = false" for c in OTHER_CHECKS] + [""]
     for (method, path), s in sorted(settings.items()):
@@ -139,7 +164,7 @@ def config_text(service, token, settings):
     return "\n".join(lines)
 
 
-def fuzz(service, token, workdir):
+def fuzz(service, token, workdir, order_ids=()):
     base = f"http://localhost:{PORTS[service]}"
     config = os.path.join(workdir, f"{service}.toml")  # holds the token: owner-only
     settings = operation_settings(service)
@@ -148,7 +173,7 @@ def fuzz(service, token, workdir):
         raise SystemExit(f"api-fuzz: {service} serves no operation {unknown}: fix OPERATIONS "
                          "or PENDING_EXCLUSIONS")
     with open(os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
-        f.write(config_text(service, token, settings))
+        f.write(config_text(service, token, settings, order_ids))
     command = [SCHEMATHESIS, "--no-color", "--config-file", config, "run",
                f"{base}/openapi.json", "--url", base,
                "--workers", "1", "--request-timeout", "10"]
@@ -167,8 +192,11 @@ def main():
               file=sys.stderr)
         return 1
     token = admin_token()
-    if "order" in SERVICES and FUZZ_SKU not in stock():
-        add_sku(FUZZ_SKU, 1999, 1_000_000)
+    order_ids = []
+    if "order" in SERVICES:
+        if FUZZ_SKU not in stock():
+            add_sku(FUZZ_SKU, 1999, 1_000_000)
+        order_ids = known_orders()
     if PENDING_EXCLUSIONS:
         print(f"api-fuzz: {len(PENDING_EXCLUSIONS)} pending exclusion(s), left out until the "
               "changes they wait for land:")
@@ -179,7 +207,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="api-fuzz-", dir=RUN) as workdir:
         for service in SERVICES:
             print(f"\n=== api-fuzz: {service} on port {PORTS[service]}", flush=True)
-            results[service] = fuzz(service, token, workdir)
+            results[service] = fuzz(service, token, workdir, order_ids)
     print("\napi-fuzz summary:")
     for service, (rc, seconds) in results.items():
         print(f"  {service:13} {'passed' if rc == 0 else 'FAILED'}  ({seconds:.1f} s)")
