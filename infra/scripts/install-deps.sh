@@ -56,7 +56,7 @@ venv=$run/venv
 reqs=$root/infra/scripts/requirements-api-fuzz.txt
 if [ ! -x "$venv/bin/python" ]; then
   echo "deps: creating the virtual environment $venv"
-  python3 -m venv "$venv"
+  /usr/bin/python3 -m venv "$venv"   # Debian's Python (python3-venv), as the tests use
 fi
 if ! cmp -s "$reqs" "$venv/.requirements" 2>/dev/null; then
   echo "deps: pip install -r $reqs into $venv"
