@@ -141,8 +141,8 @@ def config_text(service, token, settings, order_ids):
     """schemathesis.toml for one service: global settings, then one [[operations]] table
     per operation with settings of its own (matched by exact path and method); skipped
     operations are left out on the command line."""
-    lines = [f"seed = {SEED}", f"hooks = {toml_string(HOOKS)}", "", "[generation]", f"max-examples = {MAX_EXAMPLES}",
-             'database = "none"', ""]
+    lines = [f"seed = {SEED}", f"hooks = {toml_string(HOOKS)}", "",
+             "[generation]", f"max-examples = {MAX_EXAMPLES}", 'database = "none"', ""]
     if order_ids:
         values = ", ".join(toml_string(i) for i in order_ids)
         lines += ["[dictionaries]", f"orders = {{ values = [{values}] }}", "", "[parameters]"]
