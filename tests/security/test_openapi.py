@@ -39,20 +39,28 @@ def documented_operations(document):
             for method in item if method in ("get", "put", "post", "delete", "patch")}
 
 
+def assert_valid_openapi_3_1(path):
+    result = subprocess.run([VALIDATOR, "--schema", "3.1", path], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 @pytest.mark.parametrize("service", SERVICES)
-def test_each_service_serves_its_contract(service):
+def test_each_service_serves_a_valid_document_its_contract(service, tmp_path):
     r = requests.get(url(service, "/openapi.json"), timeout=5)
     assert r.status_code == 200
     assert r.headers["Content-Type"] == "application/json"
-    assert r.content == contract(service), "the served document is not contracts/openapi's"
     assert r.json()["openapi"].startswith("3.1.")
+    served = tmp_path / "openapi.json"
+    served.write_bytes(r.content)
+    assert_valid_openapi_3_1(str(served))
+    assert r.content == contract(service), "the served document is not contracts/openapi's"
 
 
-@pytest.mark.parametrize("document", sorted(glob.glob(os.path.join(CONTRACTS, "*.json"))))
-def test_each_document_is_valid_openapi_3_1(document):
-    result = subprocess.run([VALIDATOR, "--schema", "3.1", document], capture_output=True,
-                            text=True, timeout=60)
-    assert result.returncode == 0, result.stdout + result.stderr
+def test_every_document_of_contracts_is_valid_openapi_3_1():
+    """Including those no running service serves yet (a fragment waiting for its service)."""
+    for document in sorted(glob.glob(os.path.join(CONTRACTS, "*.json"))):
+        assert_valid_openapi_3_1(document)
 
 
 @pytest.mark.parametrize("service", SERVICES)
