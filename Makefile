@@ -10,12 +10,12 @@ PYTHON := /usr/bin/python3
 TEST_ENV := EVENTIFY_SAGA_TIMEOUT_MS=6000 EVENTIFY_MAX_ATTEMPTS=3 EVENTIFY_RETRY_BACKOFF_MS=50
 
 .PHONY: help deps build build-asan web up down status logs test unit-test system-test \
-        security-test browser-test fuzz fuzz-short bench lint format clean
+        security-test browser-test api-fuzz fuzz fuzz-short bench lint format clean
 
 help:
 	@echo "make up      install what is missing, build, start everything, print the URLs"
 	@echo "make down    stop everything (data is kept in .run/)"
-	@echo "make test    the same set-up, then unit (ASan+UBSan), system and browser tests"
+	@echo "make test    the same set-up, then unit (ASan+UBSan), system, security, browser tests, fuzz-short and api-fuzz"
 	@echo "make fuzz    run each libFuzzer target for FUZZ_SECONDS (default 60)"
 	@echo "make status | logs | bench | lint | format | clean"
 
@@ -60,6 +60,11 @@ system-test:
 security-test:
 	@$(PYTHON) -m pytest -p no:cacheprovider tests/security
 
+# schemathesis against every running service's OpenAPI document (tests/security/api_fuzz.py):
+# fails on any 5xx or any answer the document does not describe.
+api-fuzz:
+	@$(PYTHON) tests/security/api_fuzz.py
+
 browser-test:
 	@if [ -d tests/browser ] && [ -f web/package.json ]; then infra/scripts/browser-tests.sh; fi
 
@@ -68,6 +73,7 @@ test: build web unit-test fuzz-short
 	@$(MAKE) --no-print-directory system-test
 	@$(MAKE) --no-print-directory security-test
 	@$(MAKE) --no-print-directory browser-test
+	@$(MAKE) --no-print-directory api-fuzz
 
 bench: build
 	@bench/run.sh

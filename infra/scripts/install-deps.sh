@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs whatever the project needs and is missing on Debian 12: apt packages, the Kafka
-# broker jars (Maven Central, via infra/kafka/pom.xml) and the web UI's npm packages.
+# broker jars (Maven Central, via infra/kafka/pom.xml), the web UI's npm packages and the
+# Python tools that Debian does not package (schemathesis, into a virtual environment in the
+# run folder).
 # Idempotent: a second run checks and does nothing.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -12,7 +14,7 @@ packages=(
   libunistring-dev
   postgresql postgresql-contrib supervisor kcat nginx openjdk-17-jre-headless maven
   python3 python3-pytest python3-confluent-kafka python3-psycopg2 python3-jsonschema
-  python3-requests python3-websocket
+  python3-requests python3-websocket python3-venv
   chromium nodejs npm
   cppcheck clang-tidy clang-format clang libclang-rt-14-dev wrk hey valgrind curl jq procps iproute2
 )
@@ -48,3 +50,18 @@ for dir in web tests/browser; do
     (cd "$root/$dir" && npm ci --no-audit --no-fund --loglevel=error)
   fi
 done
+
+# The API fuzzer: schemathesis from PyPI, pinned, in a virtual environment of the run folder
+# so that nothing is installed into the system's Python. requirements-api-fuzz.txt names it.
+venv=$run/venv
+reqs=$root/infra/scripts/requirements-api-fuzz.txt
+if [ ! -x "$venv/bin/python" ]; then
+  echo "deps: creating the virtual environment $venv"
+  /usr/bin/python3 -m venv "$venv"   # Debian's Python (python3-venv), as the tests use
+fi
+if ! cmp -s "$reqs" "$venv/.requirements" 2>/dev/null; then
+  echo "deps: pip install -r $reqs into $venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check -r "$reqs"
+  cp "$reqs" "$venv/.requirements"
+fi
+echo "deps: schemathesis in $venv"

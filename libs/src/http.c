@@ -3,6 +3,8 @@
 #include "ev/log.h"
 #include "ev/util.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,13 +84,17 @@ int ev_http_query_long(const struct _u_request *req, const char *name, long def,
                        long *out)
 {
     const char *text = u_map_get(req->map_url, name);
-    if (!text || !*text) {
+    if (!text) {
         *out = def;
         return 0;
     }
+    /* Digits with an optional minus, nothing else: strtol alone would take "", " 5" and "+5". */
+    if (!isdigit((unsigned char)text[text[0] == '-']))
+        return -1;
     char *end;
+    errno = 0;
     long v = strtol(text, &end, 10);
-    if (*end || v < min || v > max)
+    if (*end || errno || v < min || v > max)
         return -1;
     *out = v;
     return 0;
@@ -188,6 +194,10 @@ ev_http *ev_http_new(int port, size_t max_body, ev_metrics *m, ev_http_ready_fn 
     }
     /* One byte more than allowed lets ev_http_json_body tell "too large" from "exactly". */
     h->instance.max_post_body_size = max_body + 1;
+    /* Bodies are parsed by ev_http_json_body alone: the library's own form parsers would
+     * buffer form fields for us and drop the connection without an answer on a malformed
+     * multipart Content-Type, even on a GET. */
+    h->instance.allowed_post_processor = U_POST_PROCESS_NONE;
     h->max_body = max_body;
     h->metrics = m;
     h->ready = ready_fn;

@@ -1,6 +1,7 @@
 /* Service lifecycle; see ev/service.h. */
 #include "ev/service.h"
 #include "ev/log.h"
+#include "ev/openapi.h"
 #include "ev/outbox.h"
 #include "ev/util.h"
 
@@ -76,7 +77,7 @@ int ev_service_open(ev_service *s, const char *name, int default_port, const cha
     s->producer = ev_producer_new(s->config.kafka_brokers, name, err, errlen);
     if (s->metrics && s->pool && s->producer)
         s->http = ev_http_new(s->config.http_port, EV_MAX_BODY_BYTES, s->metrics, is_ready, s);
-    if (!s->http) {
+    if (!s->http || ev_openapi_route(s->http, ev_openapi_document) != 0) {
         if (s->metrics && s->pool && s->producer)
             ev_fail(err, errlen, "cannot set up HTTP on port %d", s->config.http_port);
         else if (s->producer)

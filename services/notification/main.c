@@ -70,7 +70,7 @@ static void list_sql(PGconn *c, const struct _u_request *req, struct _u_response
 {
     (void)user;
     const char *order_id = u_map_get(req->map_url, "orderId");
-    const char *params[] = {order_id && *order_id ? order_id : NULL};
+    const char *params[] = {order_id};
     char err[512];
     PGresult *r = ev_pg_query(
         c,
@@ -96,7 +96,7 @@ static void list_notifications(const struct _u_request *req, struct _u_response 
     if (!ev_http_only_params(req, resp, params))
         return;
     const char *order_id = u_map_get(req->map_url, "orderId");
-    if (order_id && *order_id && !ev_uuid_valid(order_id)) {
+    if (order_id && !ev_uuid_valid(order_id)) {
         ev_http_reply_error(resp, 400, "invalid_order_id", "orderId must be a UUID");
         return;
     }

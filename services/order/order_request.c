@@ -1,6 +1,7 @@
 /* Validation and pricing of POST /orders; see order_request.h. */
 #include "order_request.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -103,6 +104,21 @@ static const catalog_entry *find(const catalog *cat, const char *sku)
     return NULL;
 }
 
+/* JSON has one number type: 2 and 2.0 are the same integer (as JSON Schema says too), so a
+ * client's serializer may write either. Fractions and values beyond +-2^53 are refused. */
+static bool whole_number(const json_t *v, json_int_t *out)
+{
+    if (json_is_integer(v)) {
+        *out = json_integer_value(v);
+        return true;
+    }
+    double d = json_real_value(v);
+    if (!json_is_real(v) || d != floor(d) || fabs(d) > 9007199254740992.0)
+        return false;
+    *out = (json_int_t)d;
+    return true;
+}
+
 static int parse_line(const json_t *item, size_t index, const catalog *cat, order_line *line,
                       order_error *err)
 {
@@ -120,10 +136,10 @@ static int parse_line(const json_t *item, size_t index, const catalog *cat, orde
         json_string_length(sku) > ORDER_SKU_MAX)
         return reject(err, 400, "validation_error", "items[%zu].sku must be a non-empty string",
                       index);
-    if (!json_is_integer(quantity))
+    json_int_t q;
+    if (!whole_number(quantity, &q))
         return reject(err, 400, "validation_error", "items[%zu].quantity must be an integer",
                       index);
-    json_int_t q = json_integer_value(quantity);
     if (q < 1 || q > ORDER_MAX_QUANTITY)
         return reject(err, 400, "invalid_quantity", "items[%zu].quantity must be between 1 and %d",
                       index, ORDER_MAX_QUANTITY);

@@ -75,14 +75,12 @@ static void list_orders(const struct _u_request *req, struct _u_response *resp, 
         ev_http_reply_error(resp, 400, "invalid_paging", "page >= 1 and 1 <= pageSize <= 100");
         return;
     }
-    if (q.status && *q.status && strcmp(q.status, "PENDING") != 0 &&
-        strcmp(q.status, "CONFIRMED") != 0 && strcmp(q.status, "CANCELLED") != 0) {
+    if (q.status && strcmp(q.status, "PENDING") != 0 && strcmp(q.status, "CONFIRMED") != 0 &&
+        strcmp(q.status, "CANCELLED") != 0) {
         ev_http_reply_error(resp, 400, "invalid_status",
                             "status must be PENDING, CONFIRMED or CANCELLED");
         return;
     }
-    if (q.status && !*q.status)
-        q.status = NULL;
     if (q.customer && !*q.customer)
         q.customer = NULL;
     snprintf(q.limit, sizeof q.limit, "%ld", size);

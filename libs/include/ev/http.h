@@ -52,7 +52,8 @@ json_t *ev_http_json_body(const ev_http *h, const struct _u_request *req, struct
 /* A request header (case-insensitive name) or NULL. */
 const char *ev_http_header(const struct _u_request *req, const char *name);
 
-/* Parses a decimal query parameter in [min, max], def when absent; -1 when malformed. */
+/* Parses a decimal query parameter in [min, max], def when absent; -1 when malformed
+ * (empty, not only digits with an optional minus, or out of range). */
 int ev_http_query_long(const struct _u_request *req, const char *name, long def, long min, long max,
                        long *out);
 

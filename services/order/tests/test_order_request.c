@@ -175,6 +175,25 @@ static void quantities_are_bounded(void **state)
         "invalid_quantity");
 }
 
+/* JSON (and the OpenAPI document's "integer") does not tell 2 from 2.0. */
+static void whole_quantities_may_be_written_as_reals(void **state)
+{
+    (void)state;
+    order_request req;
+    order_error err;
+    assert_int_equal(
+        parse("{\"customerId\":\"c\",\"items\":[{\"sku\":\"SKU-BLUE-CAP\",\"quantity\":3.0}]}",
+              &req, &err),
+        0);
+    assert_int_equal(req.lines[0].quantity, 3);
+    expect_rejected(
+        "{\"customerId\":\"c\",\"items\":[{\"sku\":\"SKU-BLUE-CAP\",\"quantity\":1e300}]}", 400,
+        "validation_error");
+    expect_rejected(
+        "{\"customerId\":\"c\",\"items\":[{\"sku\":\"SKU-BLUE-CAP\",\"quantity\":1001.0}]}", 400,
+        "invalid_quantity");
+}
+
 static void unknown_sku_is_422(void **state)
 {
     (void)state;
@@ -229,6 +248,7 @@ int main(void)
         cmocka_unit_test(unknown_fields_are_400_naming_them),
         cmocka_unit_test(customer_id_is_printable_and_bounded),
         cmocka_unit_test(quantities_are_bounded),
+        cmocka_unit_test(whole_quantities_may_be_written_as_reals),
         cmocka_unit_test(unknown_sku_is_422),
         cmocka_unit_test(too_many_lines),
         cmocka_unit_test(payload_and_fingerprint),
