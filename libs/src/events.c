@@ -2,16 +2,11 @@
  *
  * Version history (contracts/README.md has the full story):
  *   OrderPlaced v2        adds customerId, currency, items[].unitPriceCents, totalCents.
- *   InventoryReserved v2  adds items[] (the reserved lines) so stock can be projected. */
+ *   InventoryReserved v2  adds items[] (the reserved lines) so stock can be projected.
+ * ProductUpserted and StockAdjusted are keyed by SKU, not by order. */
 #include "ev/events.h"
 
 #include <string.h>
-
-static const ev_product catalog[] = {
-    {"SKU-RED-TSHIRT", "Red T-shirt", 1999, 100},
-    {"SKU-BLUE-CAP", "Blue cap", 1250, 50},
-    {"SKU-GREEN-HOODIE", "Green hoodie", 4900, 0},
-};
 
 typedef struct {
     const char *type;
@@ -25,20 +20,46 @@ static const event_kind kinds[] = {
     {"PaymentSucceeded", EV_TOPIC_PAYMENTS, 1}, {"PaymentFailed", EV_TOPIC_PAYMENTS, 1},
     {"PaymentRefunded", EV_TOPIC_PAYMENTS, 1},  {"OrderConfirmed", EV_TOPIC_LIFECYCLE, 1},
     {"OrderCancelled", EV_TOPIC_LIFECYCLE, 1},  {"ShipmentCreated", EV_TOPIC_SHIPPING, 1},
+    {"ProductUpserted", EV_TOPIC_CATALOG, 1},   {"StockAdjusted", EV_TOPIC_INVENTORY, 1},
 };
 
-const ev_product *ev_catalog_find(const char *sku)
+bool ev_sku_valid(const char *sku)
 {
-    for (size_t i = 0; i < sizeof catalog / sizeof catalog[0]; i++)
-        if (strcmp(catalog[i].sku, sku) == 0)
-            return &catalog[i];
-    return NULL;
+    size_t n = sku ? strlen(sku) : 0;
+    if (n < 2 || n > EV_SKU_MAX || sku[0] == '-' || sku[0] == '_')
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = sku[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+            return false;
+    }
+    return true;
 }
 
-const ev_product *ev_catalog_all(size_t *count)
+bool ev_text_valid(const char *text, size_t max)
 {
-    *count = sizeof catalog / sizeof catalog[0];
-    return catalog;
+    size_t n = text ? strlen(text) : 0;
+    if (n == 0 || n > max)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c < 0x20 || c == 0x7f)
+            return false;
+        /* C1 controls, U+0080..U+009F, are C2 80..C2 9F in UTF-8 (jansson checks the rest) */
+        if (c == 0xc2 && i + 1 < n && (unsigned char)text[i + 1] <= 0x9f)
+            return false;
+    }
+    return true;
+}
+
+bool ev_currency_valid(const char *currency)
+{
+    if (!currency || strlen(currency) != 3)
+        return false;
+    for (int i = 0; i < 3; i++)
+        if (currency[i] < 'A' || currency[i] > 'Z')
+            return false;
+    return true;
 }
 
 static const event_kind *kind_of(const char *type)
@@ -99,26 +120,22 @@ static int need_items(json_t *payload, bool required, char *err, size_t errlen)
     return 0;
 }
 
-/* OrderPlaced v1 carries no prices: take them from the catalog (0 for an unknown SKU, which
- * the order service never accepts) so every reader sees the v2 shape. */
+/* OrderPlaced v1 carries no prices, and prices are data a reader of orders.events does not
+ * hold: a v1 order is upcast as unpriced (every unitPriceCents and totalCents 0) so every
+ * reader sees the v2 shape. The order service never publishes v1. */
 static int upcast_order_placed_v1(json_t *payload, char *err, size_t errlen)
 {
-    json_t *items = json_object_get(payload, "items");
-    int64_t total = 0;
     size_t i;
     json_t *line;
-    json_array_foreach(items, i, line)
+    json_array_foreach(json_object_get(payload, "items"), i, line)
     {
-        const ev_product *p = ev_catalog_find(json_string_value(json_object_get(line, "sku")));
-        int64_t price = p ? p->price_cents : 0;
-        if (json_object_set_new(line, "unitPriceCents", json_integer(price)))
+        if (json_object_set_new(line, "unitPriceCents", json_integer(0)))
             return ev_fail(err, errlen, "out of memory");
-        total += price * json_integer_value(json_object_get(line, "quantity"));
     }
     if (!json_object_get(payload, "customerId"))
         json_object_set_new(payload, "customerId", json_string("unknown"));
     json_object_set_new(payload, "currency", json_string(EV_CURRENCY));
-    json_object_set_new(payload, "totalCents", json_integer(total));
+    json_object_set_new(payload, "totalCents", json_integer(0));
     return 0;
 }
 
@@ -141,10 +158,61 @@ static int check_order_placed_v2(json_t *payload, char *err, size_t errlen)
     return 0;
 }
 
+static int need_integer(json_t *payload, const char *field, json_int_t min, json_int_t max,
+                        char *err, size_t errlen)
+{
+    json_t *v = json_object_get(payload, field);
+    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
+        return ev_fail(err, errlen, "payload.%s must be an integer from %lld to %lld", field,
+                       (long long)min, (long long)max);
+    return 0;
+}
+
+static int need_sku(json_t *payload, char *err, size_t errlen)
+{
+    if (!ev_sku_valid(json_string_value(json_object_get(payload, "sku"))))
+        return ev_fail(err, errlen, "payload.sku must be a SKU (A-Z, 0-9, '-', '_'; 2 to %d)",
+                       EV_SKU_MAX);
+    return 0;
+}
+
+/* ProductUpserted v1: {sku, name, priceCents, currency, revision}. */
+static int check_product_upserted(json_t *p, char *err, size_t errlen)
+{
+    if (need_sku(p, err, errlen) ||
+        need_integer(p, "priceCents", 0, EV_PRICE_MAX_CENTS, err, errlen) ||
+        need_integer(p, "revision", 1, INT64_MAX, err, errlen))
+        return -1;
+    if (!ev_text_valid(json_string_value(json_object_get(p, "name")), EV_PRODUCT_NAME_MAX))
+        return ev_fail(err, errlen, "payload.name must be 1 to %d characters, no controls",
+                       EV_PRODUCT_NAME_MAX);
+    if (!ev_currency_valid(json_string_value(json_object_get(p, "currency"))))
+        return ev_fail(err, errlen, "payload.currency must be three upper-case letters");
+    return 0;
+}
+
+/* StockAdjusted v1: {sku, adjustmentId, delta (non-zero), reason}. */
+static int check_stock_adjusted(json_t *p, char *err, size_t errlen)
+{
+    if (need_sku(p, err, errlen) || need_uuid(p, "adjustmentId", err, errlen) ||
+        need_integer(p, "delta", -EV_STOCK_DELTA_MAX, EV_STOCK_DELTA_MAX, err, errlen))
+        return -1;
+    if (json_integer_value(json_object_get(p, "delta")) == 0)
+        return ev_fail(err, errlen, "payload.delta must not be 0");
+    if (!ev_text_valid(json_string_value(json_object_get(p, "reason")), EV_REASON_MAX))
+        return ev_fail(err, errlen, "payload.reason must be 1 to %d characters, no controls",
+                       EV_REASON_MAX);
+    return 0;
+}
+
 static int check_and_upcast(ev_envelope *e, char *err, size_t errlen)
 {
     json_t *p = e->payload;
     const char *t = e->event_type;
+    if (strcmp(t, "ProductUpserted") == 0)
+        return check_product_upserted(p, err, errlen);
+    if (strcmp(t, "StockAdjusted") == 0)
+        return check_stock_adjusted(p, err, errlen);
     if (need_uuid(p, "orderId", err, errlen))
         return -1;
     if (strcmp(t, "OrderPlaced") == 0) {
