@@ -1,11 +1,14 @@
 /* POST /orders input: validation against the catalog and pricing. Pure: no I/O.
  *
- * A request is {"customerId": string, "items": [{"sku": string, "quantity": int}]}; unknown
- * fields are ignored and prices always come from the catalog, never from the client. */
+ * A request is {"customerId": string, "items": [{"sku": string, "quantity": int}]}, plus
+ * the demo controls "forcePaymentFailed" and "forceException" (booleans, carried in
+ * OrderPlaced; refused unless demo mode allows them). Prices always come from the catalog
+ * (the service's projection of catalog.events), never from the client. */
 #ifndef ORDER_REQUEST_H
 #define ORDER_REQUEST_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,15 +18,14 @@
 #define ORDER_SKU_MAX 64
 
 typedef struct {
-    const char *sku;
-    const char *name;
+    char sku[ORDER_SKU_MAX + 1];
     int64_t price_cents;
+    char currency[4];
 } catalog_entry;
 
 typedef struct {
-    const catalog_entry *entries; /* not owned */
+    const catalog_entry *entries; /* sorted by sku; not owned */
     size_t count;
-    const char *currency;
 } catalog;
 
 typedef struct {
@@ -37,7 +39,9 @@ typedef struct {
     size_t line_count;
     order_line lines[ORDER_MAX_LINES];
     int64_t total_cents;
-    const char *currency;
+    char currency[4];          /* every line's: one order, one currency */
+    bool force_payment_failed; /* demo controls, carried in OrderPlaced */
+    bool force_exception;
 } order_request;
 
 typedef struct {
@@ -46,9 +50,13 @@ typedef struct {
     char message[256]; /* for people */
 } order_error;
 
-/* Validates body and prices it from cat. Returns 0, or -1 with err filled. */
-int order_request_parse(const json_t *body, const catalog *cat, order_request *out,
+/* Validates body and prices it from cat. allow_demo false refuses the demo controls (400).
+ * Returns 0, or -1 with err filled. */
+int order_request_parse(const json_t *body, const catalog *cat, bool allow_demo, order_request *out,
                         order_error *err);
+
+/* The entry of sku in cat (sorted), or NULL. */
+const catalog_entry *catalog_find(const catalog *cat, const char *sku);
 
 /* The OrderPlaced v2 payload for the order. New reference. */
 json_t *order_placed_payload(const order_request *req, const char *order_id);
