@@ -122,7 +122,7 @@ service_env() { # NAME PORT DATABASE -> supervisor environment= value
   env+=",EVENTIFY_LOG_FILE=\"$run/logs/$1.log\""
   local v
   for v in EVENTIFY_SAGA_TIMEOUT_MS EVENTIFY_PAYMENT_LIMIT_CENTS EVENTIFY_MAX_ATTEMPTS \
-    EVENTIFY_RETRY_BACKOFF_MS EVENTIFY_PG_POOL_SIZE; do
+    EVENTIFY_RETRY_BACKOFF_MS EVENTIFY_PG_POOL_SIZE EVENTIFY_MODE EVENTIFY_SEED_CATALOG; do
     [ -z "${!v:-}" ] || env+=",$v=\"${!v}\""
   done
   echo "$env"
@@ -150,6 +150,8 @@ http {
     root $root/web/out;
     location / { try_files \$uri \$uri.html \$uri/ /index.html; }
     location /api/ { proxy_pass http://127.0.0.1:$(service_port read-model); }
+    # the Admin page's product and stock calls (admin token in the request)
+    location /api/inventory/ { proxy_pass http://127.0.0.1:$(service_port inventory)/; }
     location /ws { proxy_pass http://127.0.0.1:$(service_port read-model); proxy_http_version 1.1;
       proxy_set_header Upgrade \$http_upgrade; proxy_set_header Connection "upgrade";
       proxy_read_timeout 1h; }
