@@ -1,7 +1,7 @@
 // Shared set-up for the browser tests: Debian's chromium through playwright-core (no browser
 // download), the UI on EVENTIFY_WEB_URL, screenshots into artifacts/ to look at afterwards.
 import { chromium } from "playwright-core";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import path from "node:path";
@@ -31,4 +31,10 @@ export function producePoison() {
   execFileSync("kcat", ["-P", "-b", process.env.EVENTIFY_KAFKA_BROKERS ?? "localhost:9092", "-t", "orders.events", "-k", key],
     { input: "not json" });
   return key;
+}
+
+/** The admin token the stack generated (EVENTIFY_RUN_DIR or the repository's .run). */
+export function adminToken() {
+  const run = process.env.EVENTIFY_RUN_DIR ?? path.join(here, "..", "..", ".run");
+  return readFileSync(path.join(run, "secrets", "admin-token"), "utf8").trim();
 }

@@ -10,7 +10,7 @@ import pytest
 import requests
 import websocket
 
-from conftest import (PORTS, ROOT, envelope, place_order, produce, sql, stock,
+from conftest import (BROKERS, PG_PORT, PORTS, ROOT, envelope, place_order, produce, sql, stock,
                       supervisorctl, url, wait_final, wait_until)
 
 def detail(order_id):
@@ -164,6 +164,8 @@ def dump():
         "rm_shipments": "SELECT order_id, shipment_id, status, created_at FROM rm_shipments"
                         " ORDER BY order_id",
         "rm_stock": "SELECT * FROM rm_stock ORDER BY sku",
+        "rm_stock_movements": "SELECT * FROM rm_stock_movements ORDER BY event_id, sku",
+        "rm_price_history": "SELECT * FROM rm_price_history ORDER BY event_id",
         "rm_placed_per_minute": "SELECT * FROM rm_placed_per_minute ORDER BY minute",
     }
     return {name: sql("read-model", query) for name, query in tables.items()}
@@ -178,7 +180,8 @@ def test_rebuild_from_the_log_ends_in_the_same_state(sku):
         before = dump()
         assert before["rm_orders"], "nothing projected"
         env = dict(os.environ, EVENTIFY_PG_DATABASE="readmodel", EVENTIFY_PG_USER="readmodel",
-                   EVENTIFY_PG_PASSWORD="readmodel", EVENTIFY_HTTP_PORT="18186")
+                   EVENTIFY_PG_PASSWORD="readmodel", EVENTIFY_HTTP_PORT="18186",
+                   EVENTIFY_PG_PORT=str(PG_PORT), EVENTIFY_KAFKA_BROKERS=BROKERS)
         r = subprocess.run([os.path.join(ROOT, "build", "release", "bin", "eventify-read-model"),
                             "--rebuild"], env=env, capture_output=True, text=True, timeout=300)
         assert r.returncode == 0, r.stderr[-2000:]
