@@ -11,12 +11,6 @@ ALTER TABLE rm_stock
     ADD COLUMN revision bigint NOT NULL DEFAULT 0,
     ADD COLUMN updated_at timestamptz;
 
--- Rows of a read model made before this migration counted their initial stock without an
--- event. From now on stock is the sum of events: take that count out again; the inventory
--- service publishes it as an opening balance (StockAdjusted) at its first start after the
--- upgrade, and the reservations already projected stay. No product is named here.
-UPDATE rm_stock SET available = available - initial, initial = 0;
-
 -- Every movement of stock, for the history of each SKU.
 CREATE TABLE rm_stock_movements (
     event_id    uuid NOT NULL,
@@ -41,3 +35,26 @@ CREATE TABLE rm_price_history (
     occurred_at timestamptz NOT NULL
 );
 CREATE INDEX rm_price_history_by_sku ON rm_price_history (sku, revision DESC);
+
+-- A read model made before this migration: make it what projecting the same log with the
+-- rules above gives (so a rebuild from the log ends in the same rows). No product is named
+-- here; every row comes from events already projected.
+-- 1. Its rows counted their initial stock without an event: take that count out again. The
+--    inventory service publishes it as an opening balance (StockAdjusted) at its first start
+--    after the upgrade; the reservations already projected stay.
+UPDATE rm_stock SET available = available - initial, initial = 0;
+-- 2. The movements of the reservations and releases projected so far, from the timeline.
+INSERT INTO rm_stock_movements (event_id, sku, kind, delta, order_id, occurred_at)
+SELECT t.event_id, i ->> 'sku',
+       CASE WHEN t.event_type = 'InventoryReserved' THEN 'RESERVED' ELSE 'RELEASED' END,
+       sum((i ->> 'quantity')::int) * CASE WHEN t.event_type = 'InventoryReserved' THEN 1 ELSE -1 END,
+       t.order_id, t.occurred_at
+  FROM rm_timeline t, jsonb_array_elements(t.payload -> 'items') i
+ WHERE t.event_type IN ('InventoryReserved', 'InventoryReleased')
+   AND i ->> 'sku' !~ '[",{}\\ ]'
+ GROUP BY t.event_id, i ->> 'sku', t.event_type, t.order_id, t.occurred_at
+    ON CONFLICT DO NOTHING;
+-- 3. Reservations of SKUs it did not list used to be ignored; they now count, unnamed.
+INSERT INTO rm_stock (sku, available, reserved)
+SELECT sku, -sum(delta), sum(delta) FROM rm_stock_movements GROUP BY sku
+    ON CONFLICT (sku) DO NOTHING;
