@@ -48,6 +48,14 @@ bool ev_text_valid(const char *text, size_t max)
         /* C1 controls, U+0080..U+009F, are C2 80..C2 9F in UTF-8 (jansson checks the rest) */
         if (c == 0xc2 && i + 1 < n && (unsigned char)text[i + 1] <= 0x9f)
             return false;
+        /* bidi overrides and isolates (U+202A..U+202E, U+2066..U+2069) would reorder the
+         * text around a name wherever it is shown */
+        if (c == 0xe2 && i + 2 < n) {
+            unsigned char b1 = (unsigned char)text[i + 1], b2 = (unsigned char)text[i + 2];
+            if ((b1 == 0x80 && b2 >= 0xaa && b2 <= 0xae) ||
+                (b1 == 0x81 && b2 >= 0xa6 && b2 <= 0xa9))
+                return false;
+        }
     }
     return true;
 }

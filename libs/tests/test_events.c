@@ -115,6 +115,11 @@ static void product_fields_are_bounded(void **state)
                                "b",
                                100));
     assert_false(ev_text_valid("", 100));
+    assert_false(ev_text_valid("evil\xe2\x80\xaeshirt", 100)); /* U+202E */
+    assert_false(ev_text_valid("a\xe2\x81\xa6"
+                               "b",
+                               100));                            /* U+2066 */
+    assert_true(ev_text_valid("caf\xc3\xa9 \xe2\x82\xac", 100)); /* é € */
     assert_false(ev_text_valid("abc", 2));
     assert_true(ev_currency_valid("EUR"));
     assert_false(ev_currency_valid("EU"));

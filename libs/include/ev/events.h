@@ -29,8 +29,8 @@
 /* A SKU: 2 to EV_SKU_MAX characters of A-Z, 0-9, '-' and '_', starting with a letter or digit. */
 bool ev_sku_valid(const char *sku);
 
-/* Text meant for people (product names, reasons): 1 to max bytes of valid UTF-8 without
- * control characters. */
+/* Text meant for people (product names, reasons): 1 to max bytes without control characters
+ * (C0, DEL, C1) or bidi overrides and isolates. The caller's JSON parser checked UTF-8. */
 bool ev_text_valid(const char *text, size_t max);
 
 /* An ISO 4217-shaped currency code: three upper-case letters. */
