@@ -672,8 +672,11 @@ static int seed_catalog(ev_service *s, char *err, size_t errlen)
         size_t i;
         json_t *entry;
         rc = 0;
-        json_array_foreach(seed, i, entry) if (empty && rc == 0) rc =
-            seed_one(c, correlation_id, entry, err, errlen);
+        json_array_foreach(seed, i, entry)
+        {
+            if (empty && rc == 0)
+                rc = seed_one(c, correlation_id, entry, err, errlen);
+        }
         if (rc == 0)
             rc = ev_pg_exec(c, "COMMIT", 0, NULL, err, errlen);
         if (rc == 0 && empty)

@@ -191,17 +191,31 @@ static json_t *timeline_entry(const ev_envelope *e, const char *order_id, const 
                      (json_int_t)offset, "payload", e->payload);
 }
 
-/* ProductUpserted: name and price of the newest revision, and a line of price history
- * when it is newer than what the row has (a replayed older revision changes nothing). */
+/* Whether the ProductUpserted being applied (EXCLUDED) is newer than what row s shows:
+ * higher revision, or the same revision and later. Events of one product can reach the read
+ * model in any order (a replay, another producer): the newest wins whatever the order, so a
+ * rebuild from the log ends in the same row. */
+#define NEWER_PRODUCT                                                                              \
+    "(s.revision, coalesce(s.upserted_at, '-infinity'))"                                           \
+    " < (EXCLUDED.revision, EXCLUDED.upserted_at)"
+#define IF_NEWER(column)                                                                           \
+    column " = CASE WHEN " NEWER_PRODUCT " THEN EXCLUDED." column " ELSE s." column " END"
+
+#define SET_PRODUCT_IF_NEWER                                                                       \
+    IF_NEWER("name")                                                                               \
+    ", " IF_NEWER("price_cents") ", " IF_NEWER("currency") ", " IF_NEWER(                          \
+        "revision") ", " IF_NEWER("upserted_at")
+
+/* ProductUpserted: name and price of the newest, and a line of price history for every
+ * event (a set: the same whatever the order). */
 static const char upsert_product_sql[] =
-    "WITH u AS (INSERT INTO rm_stock AS s (sku, name, price_cents, currency, revision,"
-    " updated_at) VALUES ($1, $2, $3, $4, $5, $7) ON CONFLICT (sku) DO UPDATE SET"
-    " name = EXCLUDED.name, price_cents = EXCLUDED.price_cents, currency = EXCLUDED.currency,"
-    " revision = EXCLUDED.revision, updated_at = greatest(s.updated_at, EXCLUDED.updated_at)"
-    " WHERE s.revision < EXCLUDED.revision RETURNING s.*),"
-    " h AS (INSERT INTO rm_price_history (event_id, sku, name, price_cents, currency, revision,"
-    " occurred_at) SELECT $6, $1, $2, $3, $4, $5, $7 FROM u)"
-    " SELECT " PRODUCT_ITEM_JSON "::text FROM u s";
+    "WITH h AS (INSERT INTO rm_price_history (event_id, sku, name, price_cents, currency,"
+    " revision, occurred_at) VALUES ($6, $1, $2, $3, $4, $5, $7) ON CONFLICT DO NOTHING)"
+    " INSERT INTO rm_stock AS s (sku, name, price_cents, currency, revision, upserted_at,"
+    " updated_at) VALUES ($1, $2, $3, $4, $5, $7, $7)"
+    " ON CONFLICT (sku) DO UPDATE SET " SET_PRODUCT_IF_NEWER ","
+    " updated_at = greatest(s.updated_at, EXCLUDED.updated_at)"
+    " RETURNING " PRODUCT_ITEM_JSON "::text";
 
 /* StockAdjusted: on hand and available move by delta; a line of stock history. */
 static const char adjust_stock_sql[] =
@@ -245,7 +259,7 @@ static int project_product(PGconn *tx, const ev_envelope *e, json_t *changes, ch
         return -1;
     json_t *product = PQntuples(r) ? json_loads(PQgetvalue(r, 0, 0), 0, NULL) : NULL;
     PQclear(r);
-    if (changes && product) /* a replayed older revision changes nothing to push */
+    if (changes && product)
         json_array_append_new(changes,
                               json_pack("{s:s, s:o}", "type", "product", "product", product));
     else

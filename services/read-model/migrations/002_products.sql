@@ -9,7 +9,8 @@ ALTER TABLE rm_stock
     ALTER COLUMN initial SET DEFAULT 0,
     ALTER COLUMN available SET DEFAULT 0,
     ADD COLUMN revision bigint NOT NULL DEFAULT 0,
-    ADD COLUMN updated_at timestamptz;
+    ADD COLUMN upserted_at timestamptz, -- occurredAt of the ProductUpserted it shows
+    ADD COLUMN updated_at timestamptz;  -- latest occurredAt of any of its events
 
 -- Every movement of stock, for the history of each SKU.
 CREATE TABLE rm_stock_movements (
@@ -24,7 +25,7 @@ CREATE TABLE rm_stock_movements (
 );
 CREATE INDEX rm_stock_movements_by_sku ON rm_stock_movements (sku, occurred_at DESC);
 
--- Every version of every product (name, price), for the price history.
+-- Every ProductUpserted of every product (name, price), for the price history.
 CREATE TABLE rm_price_history (
     event_id    uuid PRIMARY KEY,
     sku         text NOT NULL,
