@@ -31,8 +31,9 @@ const catalog_entry *catalog_find(const catalog *cat, const char *sku)
     return bsearch(sku, cat->entries, cat->count, sizeof cat->entries[0], by_sku);
 }
 
+/* Parses items[index] into line; *product receives its catalog entry. */
 static int parse_line(const json_t *item, size_t index, const catalog *cat, order_line *line,
-                      order_error *err)
+                      const catalog_entry **product, order_error *err)
 {
     if (!json_is_object(item))
         return reject(err, 400, "validation_error", "items[%zu] must be an object", index);
@@ -49,15 +50,15 @@ static int parse_line(const json_t *item, size_t index, const catalog *cat, orde
     if (q < 1 || q > ORDER_MAX_QUANTITY)
         return reject(err, 400, "invalid_quantity", "items[%zu].quantity must be between 1 and %d",
                       index, ORDER_MAX_QUANTITY);
-    const catalog_entry *product = catalog_find(cat, json_string_value(sku));
-    if (!product)
+    *product = catalog_find(cat, json_string_value(sku));
+    if (!*product)
         return reject(err, 422, "unknown_sku",
                       "items[%zu].sku: there is no product %.64s (a product added moments ago"
                       " can take a moment to reach the order service: retry shortly)",
                       index, json_string_value(sku));
-    snprintf(line->sku, sizeof line->sku, "%s", product->sku);
+    snprintf(line->sku, sizeof line->sku, "%s", (*product)->sku);
     line->quantity = (int)q;
-    line->unit_price_cents = product->price_cents;
+    line->unit_price_cents = (*product)->price_cents;
     return 0;
 }
 
@@ -104,9 +105,8 @@ int order_request_parse(const json_t *body, const catalog *cat, bool allow_demo,
     json_array_foreach(items, i, item)
     {
         const catalog_entry *product = NULL;
-        if (parse_line(item, i, cat, &out->lines[i], err) != 0)
+        if (parse_line(item, i, cat, &out->lines[i], &product, err) != 0 || !product)
             return -1;
-        product = catalog_find(cat, out->lines[i].sku);
         if (i == 0)
             snprintf(out->currency, sizeof out->currency, "%s", product->currency);
         else if (strcmp(out->currency, product->currency) != 0)
