@@ -14,7 +14,7 @@ import requests
 from conftest import (BROKERS, PG_PORT, PORTS, ROOT, add_sku, adjust_stock, admin_headers,
                       assert_invariants, assert_stock_ledger, end_offsets, events_of,
                       order_service_prices, place_order, put_product, read_since, sql, stock,
-                      url, wait_final, wait_until)
+                      supervisorctl, url, wait_final, wait_until)
 
 
 def new_sku(prefix="SKU-CAT"):
@@ -161,6 +161,49 @@ def test_add_a_product_and_order_it():
     assert h["prices"] == [h["prices"][0] | {"priceCents": 2500, "revision": 1}]
     assert_invariants([placed["orderId"]])
     assert_conserved(sku)
+
+
+def kafka_ready():
+    return subprocess.run(["kcat", "-b", BROKERS, "-L", "-m", "2"],
+                          capture_output=True).returncode == 0
+
+
+def saga_works_again(probe_sku):
+    """After Kafka's restart every consumer rejoins its group, which can take longer than the
+    saga deadline: true once a probe order confirms again."""
+    oid = place_order([{"sku": probe_sku, "quantity": 1}], customer="c-probe")["orderId"]
+    return wait_final(oid, timeout=60)["status"] == "CONFIRMED"
+
+
+@pytest.mark.slow
+def test_before_the_order_service_learns_a_product_customers_get_422_then_it_sells(sku):
+    """The moment between creation and the order service knowing, stretched by stopping
+    Kafka: the inventory has the product (its event waits in the outbox), the order service
+    answers 422 with a message to retry and stores nothing; once the event arrives it sells."""
+    new = new_sku()
+    body = {"customerId": "c-early", "items": [{"sku": new, "quantity": 1}]}
+    assert supervisorctl("stop", "kafka").returncode == 0
+    try:
+        put_product(new, "Early bird", 990, expect=(201,))
+        assert product(new)["name"] == "Early bird"
+        orders_before = sql("order", "SELECT count(*) FROM orders")[0][0]
+        r = requests.post(url("order", "/orders"), json=body, timeout=10)
+        assert r.status_code == 422, r.text
+        assert r.json()["error"]["code"] == "unknown_sku"
+        assert "retry" in r.json()["error"]["message"]
+        assert sql("order", "SELECT count(*) FROM orders")[0][0] == orders_before
+    finally:
+        supervisorctl("start", "kafka")
+        wait_until(kafka_ready, 90, "Kafka back")
+    adjust_stock(new, 1)
+    placed = wait_until(lambda: (lambda r: r.json() if r.status_code == 201 else None)(
+        requests.post(url("order", "/orders"), json=body, timeout=10)), 60,
+        "the order service to learn the product and sell it")
+    assert placed["totalCents"] == 990
+    assert requests.get(url("order", f"/orders/{placed['orderId']}"),
+                        timeout=5).json()["items"][0]["unitPriceCents"] == 990
+    wait_until(lambda: saga_works_again(sku), 180, "the saga to work again after Kafka's restart")
+    assert_conserved(new)
 
 
 def test_unknown_sku_is_422_with_a_clear_message():
