@@ -23,12 +23,18 @@ import psycopg2
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUN = os.environ.get("EVENTIFY_RUN_DIR", os.path.join(ROOT, ".run"))
 SUPERVISOR = ["supervisorctl", "-c", os.path.join(RUN, "supervisor", "supervisord.conf")]
-SERVICES = {"order": (8081, "orders"), "orchestrator": (8082, "orchestrator"),
-            "inventory": (8083, "inventory"), "shipping": (8084, "shipping"),
-            "payment": (8085, "payments"), "read-model": (8086, "readmodel"),
-            "notification": (8087, "notifications")}
+# EVENTIFY_PORT_OFFSET shifts every port of the stack, as in infra/scripts/stack.sh.
+OFFSET = int(os.environ.get("EVENTIFY_PORT_OFFSET", "0"))
+SERVICES = {name: (port + OFFSET, db) for name, (port, db) in {
+    "order": (8081, "orders"), "orchestrator": (8082, "orchestrator"),
+    "inventory": (8083, "inventory"), "shipping": (8084, "shipping"),
+    "payment": (8085, "payments"), "read-model": (8086, "readmodel"),
+    "notification": (8087, "notifications")}.items()}
+PG_PORT = 5432 + OFFSET
+ORDERS_URL = f"http://localhost:{8081 + OFFSET}/orders"
 CONSUMERS = [s for s in SERVICES if s != "order"]
 BENCH_SKU = "SKU-BENCH-WIDGET"
+BENCH_UNITS = 10_000_000  # kept available before each run
 SECONDS = int(os.environ.get("BENCH_SECONDS", "20"))
 report = []
 
@@ -40,7 +46,8 @@ def pg_password(role):
 
 
 def db(name):
-    return psycopg2.connect(host="localhost", dbname=name, user=name, password=pg_password(name))
+    return psycopg2.connect(host="localhost", port=PG_PORT, dbname=name, user=name,
+                            password=pg_password(name))
 
 
 def sh(*cmd, check=True, env=None):
@@ -103,14 +110,37 @@ class RssSampler(threading.Thread):
                     self.peak[n] = max(self.peak[n], rss_kb(pid))
 
 
-def add_bench_sku():
-    with db("orders") as c, c.cursor() as cur:
-        cur.execute("INSERT INTO products (sku, name, price_cents) VALUES (%s, 'Bench widget', 100)"
-                    " ON CONFLICT (sku) DO NOTHING", (BENCH_SKU,))
-    with db("inventory") as c, c.cursor() as cur:
-        cur.execute("INSERT INTO stock (sku, available, initial) VALUES (%s, 100000000, 100000000)"
-                    " ON CONFLICT (sku) DO NOTHING", (BENCH_SKU,))
-    supervise("restart", ["order"])  # the order service reads its catalog at start
+def inventory_api(method, path, body=None, key=None):
+    """A call to the inventory service's admin API with the stack's admin token."""
+    with open(os.path.join(RUN, "secrets", "admin-token")) as f:
+        token = f.read().strip()
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    if key:
+        headers["Idempotency-Key"] = key
+    req = urllib.request.Request(f"http://localhost:{SERVICES['inventory'][0]}{path}",
+                                 method=method, headers=headers,
+                                 data=json.dumps(body).encode() if body is not None else None)
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read())
+
+
+def add_bench_sku(units=BENCH_UNITS):
+    """The benchmark's product, created and stocked through the inventory API like any other
+    product (receipts of at most a million units each), then awaited in the order service's
+    projection of catalog.events."""
+    inventory_api("PUT", f"/products/{BENCH_SKU}", {"name": "Bench widget", "priceCents": 100})
+    available = inventory_api("GET", f"/products/{BENCH_SKU}")["available"]
+    while available < units:
+        delta = min(1_000_000, units - available)
+        available = inventory_api("POST", f"/products/{BENCH_SKU}/stock-adjustments",
+                                  {"delta": delta, "reason": "benchmark stock"},
+                                  key=f"bench-{time.time_ns()}")["available"]
+
+    def priced():
+        with db("orders") as c, c.cursor() as cur:
+            cur.execute("SELECT 1 FROM products WHERE sku = %s", (BENCH_SKU,))
+            return cur.fetchone() is not None
+    wait_until(priced, 30, "the order service to learn the bench product")
 
 
 def write_path():
@@ -124,7 +154,7 @@ def write_path():
             sampler = RssSampler(["order"])
             sampler.start()
             out = sh("wrk", "-t2", f"-c{conns}", f"-d{SECONDS}s", "--latency", "-s",
-                     os.path.join(ROOT, "bench", "post_order.lua"), "http://localhost:8081/orders")
+                     os.path.join(ROOT, "bench", "post_order.lua"), ORDERS_URL)
             sampler.stop.set()
             rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
             p50 = re.search(r"50%\s+(\S+)", out).group(1)
@@ -132,7 +162,7 @@ def write_path():
             non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
             pg = sh("pgbench", "-n", "-M", "prepared", f"-c{conns}", "-j2", f"-T{SECONDS}", "-f",
                     os.path.join(ROOT, "bench", "order_tx.sql"),
-                    "host=localhost dbname=orders user=orders",
+                    f"host=localhost port={PG_PORT} dbname=orders user=orders",
                     env=dict(os.environ, PGPASSWORD=pg_password("orders")))
             tps = float(re.search(r"tps = ([\d.]+)", pg).group(1))
             note = f" ({non2xx.group(1)} non-2xx)" if non2xx else ""
@@ -175,7 +205,7 @@ def warm_up():
     customer = f"bench-warm-up-{int(time.time())}"
     body = json.dumps({"customerId": customer, "items": [{"sku": BENCH_SKU, "quantity": 1}]})
     sh("hey", "-z", "10s", "-q", "5", "-c", "10", "-m", "POST", "-T", "application/json", "-d",
-       body, "http://localhost:8081/orders")
+       body, ORDERS_URL)
     wait_until(lambda: (lambda p, l, c: len(l) + c >= len(p))(*shipped_latencies(customer)), 120,
                "the warm-up orders")
 
@@ -196,7 +226,7 @@ def saga(rates):
         sampler.start()
         start = time.monotonic()
         out = sh("hey", "-z", f"{SECONDS}s", "-q", str(rate / workers), "-c", str(workers),
-                 "-m", "POST", "-T", "application/json", "-d", body, "http://localhost:8081/orders")
+                 "-m", "POST", "-T", "application/json", "-d", body, ORDERS_URL)
         offered_end = time.monotonic()
         accepted = int(re.search(r"\[201\]\s+(\d+) responses", out).group(1))
 
@@ -226,7 +256,8 @@ def startup():
     for name, (port, database) in SERVICES.items():
         supervise("stop", [name])
         env.update(EVENTIFY_HTTP_PORT=str(port), EVENTIFY_PG_DATABASE=database,
-                   EVENTIFY_PG_USER=database, EVENTIFY_PG_PASSWORD=pg_password(database))
+                   EVENTIFY_PG_USER=database, EVENTIFY_PG_PASSWORD=pg_password(database),
+                   EVENTIFY_PG_PORT=str(PG_PORT), EVENTIFY_KAFKA_BROKERS=f"localhost:{9092 + OFFSET}")
         t0 = time.monotonic()
         proc = subprocess.Popen([os.path.join(ROOT, "build", "release", "bin", f"eventify-{name}")],
                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

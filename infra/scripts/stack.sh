@@ -139,7 +139,7 @@ service_env() { # NAME PORT DATABASE -> supervisor environment= value
   env+=",EVENTIFY_LOG_FILE=\"$run/logs/$1.log\""
   local v
   for v in EVENTIFY_SAGA_TIMEOUT_MS EVENTIFY_PAYMENT_LIMIT_CENTS EVENTIFY_MAX_ATTEMPTS \
-    EVENTIFY_RETRY_BACKOFF_MS EVENTIFY_PG_POOL_SIZE; do
+    EVENTIFY_RETRY_BACKOFF_MS EVENTIFY_PG_POOL_SIZE EVENTIFY_MODE EVENTIFY_SEED_CATALOG; do
     [ -z "${!v:-}" ] || env+=",$v=\"${!v}\""
   done
   echo "$env"

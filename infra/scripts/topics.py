@@ -1,4 +1,5 @@
-"""Creates every Kafka topic of SPEC.md that does not exist yet (3 partitions, key = orderId).
+"""Creates every Kafka topic that does not exist yet (3 partitions; key = orderId, or the SKU
+on catalog.events and for stock adjustments).
 Idempotent; used by stack.sh up. Run with Debian's python3 (python3-confluent-kafka)."""
 import os
 import sys
@@ -6,7 +7,7 @@ import sys
 from confluent_kafka.admin import AdminClient, NewTopic
 
 EVENT_TOPICS = ["orders.events", "inventory.events", "payments.events",
-                "order.lifecycle.events", "shipping.events"]
+                "order.lifecycle.events", "shipping.events", "catalog.events"]
 DLQ_TOPICS = ["order.dlq", "orchestrator.dlq", "inventory.dlq", "shipping.dlq", "payments.dlq",
               "read-model.dlq", "notification.dlq"]
 

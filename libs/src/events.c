@@ -3,6 +3,7 @@
  * Version history (contracts/README.md has the full story):
  *   OrderPlaced v2        adds customerId, currency, items[].unitPriceCents, totalCents.
  *   InventoryReserved v2  adds items[] (the reserved lines) so stock can be projected.
+ * ProductUpserted and StockAdjusted are keyed by SKU, not by order.
  *
  * Strict where it guards, tolerant where it reads: what a consumer uses or what could hurt it
  * is checked (types, the HTTP API's bounds, sizes, overflow-free sums); a missing field no
@@ -12,12 +13,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-
-static const ev_product catalog[] = {
-    {"SKU-RED-TSHIRT", "Red T-shirt", 1999, 100},
-    {"SKU-BLUE-CAP", "Blue cap", 1250, 50},
-    {"SKU-GREEN-HOODIE", "Green hoodie", 4900, 0},
-};
 
 typedef struct {
     const char *type;
@@ -31,20 +26,54 @@ static const event_kind kinds[] = {
     {"PaymentSucceeded", EV_TOPIC_PAYMENTS, 1}, {"PaymentFailed", EV_TOPIC_PAYMENTS, 1},
     {"PaymentRefunded", EV_TOPIC_PAYMENTS, 1},  {"OrderConfirmed", EV_TOPIC_LIFECYCLE, 1},
     {"OrderCancelled", EV_TOPIC_LIFECYCLE, 1},  {"ShipmentCreated", EV_TOPIC_SHIPPING, 1},
+    {"ProductUpserted", EV_TOPIC_CATALOG, 1},   {"StockAdjusted", EV_TOPIC_INVENTORY, 1},
 };
 
-const ev_product *ev_catalog_find(const char *sku)
+bool ev_sku_valid(const char *sku)
 {
-    for (size_t i = 0; i < sizeof catalog / sizeof catalog[0]; i++)
-        if (strcmp(catalog[i].sku, sku) == 0)
-            return &catalog[i];
-    return NULL;
+    size_t n = sku ? strlen(sku) : 0;
+    if (n < 2 || n > EV_SKU_MAX || sku[0] == '-' || sku[0] == '_')
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = sku[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+            return false;
+    }
+    return true;
 }
 
-const ev_product *ev_catalog_all(size_t *count)
+bool ev_text_valid(const char *text, size_t max)
 {
-    *count = sizeof catalog / sizeof catalog[0];
-    return catalog;
+    size_t n = text ? strlen(text) : 0;
+    if (n == 0 || n > max)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c < 0x20 || c == 0x7f)
+            return false;
+        /* C1 controls, U+0080..U+009F, are C2 80..C2 9F in UTF-8 (jansson checks the rest) */
+        if (c == 0xc2 && i + 1 < n && (unsigned char)text[i + 1] <= 0x9f)
+            return false;
+        /* bidi overrides and isolates (U+202A..U+202E, U+2066..U+2069) would reorder the
+         * text around a name wherever it is shown */
+        if (c == 0xe2 && i + 2 < n) {
+            unsigned char b1 = (unsigned char)text[i + 1], b2 = (unsigned char)text[i + 2];
+            if ((b1 == 0x80 && b2 >= 0xaa && b2 <= 0xae) ||
+                (b1 == 0x81 && b2 >= 0xa6 && b2 <= 0xa9))
+                return false;
+        }
+    }
+    return true;
+}
+
+bool ev_currency_valid(const char *currency)
+{
+    if (!currency || strlen(currency) != 3)
+        return false;
+    for (int i = 0; i < 3; i++)
+        if (currency[i] < 'A' || currency[i] > 'Z')
+            return false;
+    return true;
 }
 
 static const event_kind *kind_of(const char *type)
@@ -164,7 +193,7 @@ static int check_items(check_ctx *c, json_t *payload, size_t min_lines, bool wit
     static const char *const unpriced[] = {"sku", "quantity", NULL};
     size_t i;
     json_t *line;
-    json_array_foreach(items, i, line)
+    json_array_foreach(json_object_get(payload, "items"), i, line)
     {
         char where[48];
         snprintf(where, sizeof where, "payload.items[%zu].", i);
@@ -185,9 +214,10 @@ static int check_items(check_ctx *c, json_t *payload, size_t min_lines, bool wit
     return 0;
 }
 
-/* Fills missing unit prices from the catalog (all of them when from_catalog: v1 carries none)
- * and returns the overflow-checked total. Bounds were checked by check_items. */
-static int price_lines(check_ctx *c, json_t *items, bool from_catalog, int64_t *total)
+/* Prices are data a reader of orders.events does not hold: a missing unit price (every one
+ * of a v1 order, which carries none) is 0, an unpriced line, so every reader sees the v2
+ * shape. Returns the overflow-checked total. Bounds were checked by check_items. */
+static int price_lines(check_ctx *c, json_t *items, bool unpriced, int64_t *total)
 {
     *total = 0;
     size_t i;
@@ -196,10 +226,9 @@ static int price_lines(check_ctx *c, json_t *items, bool from_catalog, int64_t *
     {
         json_t *given = json_object_get(line, "unitPriceCents");
         int64_t price = given ? (int64_t)json_integer_value(given) : 0;
-        if (from_catalog || !given) {
-            const ev_product *p = ev_catalog_find(json_string_value(json_object_get(line, "sku")));
-            price = p ? p->price_cents : 0; /* an unknown SKU is refused by inventory */
-            if (!from_catalog)
+        if (unpriced || !given) {
+            price = 0;
+            if (!unpriced)
                 note(c, "payload.items[%zu].unitPriceCents missing", i);
             if (json_object_set_new(line, "unitPriceCents", json_integer(price)))
                 return ev_fail(c->err, c->errlen, "out of memory");
@@ -229,8 +258,9 @@ static int fill_missing(check_ctx *c, json_t *payload, const char *field, json_t
     return 0;
 }
 
-/* OrderPlaced v1 carries no prices: they come from the catalog. v2 carries them; a missing
- * one is filled in the same way, so every reader sees the v2 shape. */
+/* OrderPlaced v1 carries no prices: it is upcast as an unpriced order (unit prices and total
+ * 0). v2 carries them; a missing one is filled in the same way, so every reader sees the v2
+ * shape. */
 static int check_order_placed(check_ctx *c, json_t *p, int version)
 {
     static const char *const known[] = {
@@ -312,10 +342,54 @@ static int check_shipment(check_ctx *c, json_t *p)
     return 0;
 }
 
+static int check_sku(check_ctx *c, json_t *p)
+{
+    if (!ev_sku_valid(json_string_value(json_object_get(p, "sku"))))
+        return ev_fail(c->err, c->errlen,
+                       "payload.sku must be a SKU (A-Z, 0-9, '-', '_'; 2 to %d)", EV_SKU_MAX);
+    return 0;
+}
+
+/* ProductUpserted v1: {sku, name, priceCents, currency, revision}. */
+static int check_product_upserted(check_ctx *c, json_t *p)
+{
+    static const char *const known[] = {"sku", "name", "priceCents", "currency", "revision", NULL};
+    if (check_sku(c, p) || check_int(c, p, "payload.", "priceCents", 0, EV_PRICE_MAX_CENTS) ||
+        check_int(c, p, "payload.", "revision", 1, INT64_MAX))
+        return -1;
+    if (!ev_text_valid(json_string_value(json_object_get(p, "name")), EV_PRODUCT_NAME_MAX))
+        return ev_fail(c->err, c->errlen, "payload.name must be 1 to %d characters, no controls",
+                       EV_PRODUCT_NAME_MAX);
+    if (!ev_currency_valid(json_string_value(json_object_get(p, "currency"))))
+        return ev_fail(c->err, c->errlen, "payload.currency must be three upper-case letters");
+    note_unknown(c, p, "payload", known);
+    return 0;
+}
+
+/* StockAdjusted v1: {sku, adjustmentId, delta (non-zero), reason}. */
+static int check_stock_adjusted(check_ctx *c, json_t *p)
+{
+    static const char *const known[] = {"sku", "adjustmentId", "delta", "reason", NULL};
+    if (check_sku(c, p) || check_uuid(c, p, "adjustmentId") ||
+        check_int(c, p, "payload.", "delta", -EV_STOCK_DELTA_MAX, EV_STOCK_DELTA_MAX))
+        return -1;
+    if (json_integer_value(json_object_get(p, "delta")) == 0)
+        return ev_fail(c->err, c->errlen, "payload.delta must not be 0");
+    if (!ev_text_valid(json_string_value(json_object_get(p, "reason")), EV_STOCK_REASON_MAX))
+        return ev_fail(c->err, c->errlen, "payload.reason must be 1 to %d characters, no controls",
+                       EV_STOCK_REASON_MAX);
+    note_unknown(c, p, "payload", known);
+    return 0;
+}
+
 static int check_and_upcast(ev_envelope *e, check_ctx *c)
 {
     json_t *p = e->payload;
     const char *t = e->event_type;
+    if (strcmp(t, "ProductUpserted") == 0)
+        return check_product_upserted(c, p);
+    if (strcmp(t, "StockAdjusted") == 0)
+        return check_stock_adjusted(c, p);
     if (check_uuid(c, p, "orderId"))
         return -1;
     if (strcmp(t, "OrderPlaced") == 0)

@@ -34,7 +34,7 @@ static void topics_follow_the_spec(void **state)
     assert_int_equal(ev_latest_version("Nope"), 0);
 }
 
-static void order_placed_v1_is_upcast_with_catalog_prices(void **state)
+static void order_placed_v1_is_upcast_unpriced(void **state)
 {
     (void)state;
     ev_envelope e;
@@ -45,12 +45,85 @@ static void order_placed_v1_is_upcast_with_catalog_prices(void **state)
                             &e, err),
                      EV_UPCAST_OK);
     assert_int_equal(e.version, 2);
-    assert_int_equal(json_integer_value(json_object_get(e.payload, "totalCents")), 5248);
+    assert_int_equal(json_integer_value(json_object_get(e.payload, "totalCents")), 0);
     assert_string_equal(json_string_value(json_object_get(e.payload, "currency")), "EUR");
     assert_string_equal(json_string_value(json_object_get(e.payload, "customerId")), "unknown");
-    json_t *line = json_array_get(json_object_get(e.payload, "items"), 0);
-    assert_int_equal(json_integer_value(json_object_get(line, "unitPriceCents")), 1999);
+    json_t *line = json_array_get(json_object_get(e.payload, "items"), 1);
+    assert_int_equal(json_integer_value(json_object_get(line, "unitPriceCents")), 0);
     ev_envelope_clear(&e);
+}
+
+static void product_events_are_keyed_by_sku_and_checked(void **state)
+{
+    (void)state;
+    ev_envelope e;
+    char err[256];
+    assert_string_equal(ev_topic_of("ProductUpserted"), "catalog.events");
+    assert_string_equal(ev_topic_of("StockAdjusted"), "inventory.events");
+    assert_int_equal(upcast("ProductUpserted", 1,
+                            "{\"sku\":\"SKU-X\",\"name\":\"X\",\"priceCents\":100,"
+                            "\"currency\":\"EUR\",\"revision\":1}",
+                            &e, err),
+                     EV_UPCAST_OK);
+    ev_envelope_clear(&e);
+    assert_int_equal(upcast("StockAdjusted", 1,
+                            "{\"sku\":\"SKU-X\",\"adjustmentId\":\"" OID "\",\"delta\":-3,"
+                            "\"reason\":\"damaged\"}",
+                            &e, err),
+                     EV_UPCAST_OK);
+    ev_envelope_clear(&e);
+    const char *bad[][2] = {
+        {"ProductUpserted", "{\"sku\":\"sku-x\",\"name\":\"X\",\"priceCents\":1,"
+                            "\"currency\":\"EUR\",\"revision\":1}"},
+        {"ProductUpserted", "{\"sku\":\"SKU-X\",\"name\":\"\",\"priceCents\":1,"
+                            "\"currency\":\"EUR\",\"revision\":1}"},
+        {"ProductUpserted", "{\"sku\":\"SKU-X\",\"name\":\"X\",\"priceCents\":-1,"
+                            "\"currency\":\"EUR\",\"revision\":1}"},
+        {"ProductUpserted", "{\"sku\":\"SKU-X\",\"name\":\"X\",\"priceCents\":1,"
+                            "\"currency\":\"eur\",\"revision\":1}"},
+        {"StockAdjusted", "{\"sku\":\"SKU-X\",\"adjustmentId\":\"" OID "\",\"delta\":0,"
+                          "\"reason\":\"r\"}"},
+        {"StockAdjusted", "{\"sku\":\"SKU-X\",\"adjustmentId\":\"x\",\"delta\":1,"
+                          "\"reason\":\"r\"}"},
+        {"StockAdjusted", "{\"sku\":\"SKU-X\",\"adjustmentId\":\"" OID "\",\"delta\":1,"
+                          "\"reason\":\"a\\nb\"}"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(upcast(bad[i][0], 1, bad[i][1], &e, err), EV_UPCAST_INVALID);
+        ev_envelope_clear(&e);
+    }
+}
+
+static void product_fields_are_bounded(void **state)
+{
+    (void)state;
+    assert_true(ev_sku_valid("SKU-RED-TSHIRT"));
+    assert_true(ev_sku_valid("A1"));
+    assert_false(ev_sku_valid("A"));
+    assert_false(ev_sku_valid("-AB"));
+    assert_false(ev_sku_valid("SKU red"));
+    assert_false(ev_sku_valid(NULL));
+    char long_sku[EV_SKU_MAX + 2];
+    memset(long_sku, 'A', sizeof long_sku - 1);
+    long_sku[EV_SKU_MAX + 1] = '\0';
+    assert_false(ev_sku_valid(long_sku));
+    long_sku[EV_SKU_MAX] = '\0';
+    assert_true(ev_sku_valid(long_sku));
+    assert_true(ev_text_valid("Grüner Hoodie", 100));
+    assert_false(ev_text_valid("a\x7f", 100));
+    assert_false(ev_text_valid("a\xc2\x85"
+                               "b",
+                               100));
+    assert_false(ev_text_valid("", 100));
+    assert_false(ev_text_valid("evil\xe2\x80\xaeshirt", 100)); /* U+202E */
+    assert_false(ev_text_valid("a\xe2\x81\xa6"
+                               "b",
+                               100));                            /* U+2066 */
+    assert_true(ev_text_valid("caf\xc3\xa9 \xe2\x82\xac", 100)); /* é € */
+    assert_false(ev_text_valid("abc", 2));
+    assert_true(ev_currency_valid("EUR"));
+    assert_false(ev_currency_valid("EU"));
+    assert_false(ev_currency_valid("eur"));
 }
 
 static void v2_passes_and_future_versions_do_not(void **state)
@@ -219,7 +292,10 @@ static void a_v1_total_is_never_trusted(void **state)
                             "\"unitPriceCents\":1}]}",
                             &e, err),
                      EV_UPCAST_OK);
-    assert_int_equal(json_integer_value(json_object_get(e.payload, "totalCents")), 2500);
+    /* v1 carries no prices: whatever money it holds is dropped, the order is unpriced */
+    assert_int_equal(json_integer_value(json_object_get(e.payload, "totalCents")), 0);
+    json_t *line = json_array_get(json_object_get(e.payload, "items"), 0);
+    assert_int_equal(json_integer_value(json_object_get(line, "unitPriceCents")), 0);
     assert_string_equal(json_string_value(json_object_get(e.payload, "currency")), "EUR");
     ev_envelope_clear(&e);
 }
@@ -282,7 +358,8 @@ static void a_v2_order_placed_missing_money_fields_is_filled_like_v1(void **stat
                                    &e, &notes, err),
                      EV_UPCAST_OK);
     assert_int_equal(notes.count, 4); /* unit price, customerId, currency, totalCents */
-    assert_int_equal(json_integer_value(json_object_get(e.payload, "totalCents")), 3998);
+    /* a missing unit price is an unpriced line: readers of events hold no prices */
+    assert_int_equal(json_integer_value(json_object_get(e.payload, "totalCents")), 0);
     assert_string_equal(json_string_value(json_object_get(e.payload, "customerId")), "unknown");
     ev_envelope_clear(&e);
     /* a plain v1 event is the old contract, not a deviation */
@@ -299,7 +376,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(topics_follow_the_spec),
-        cmocka_unit_test(order_placed_v1_is_upcast_with_catalog_prices),
+        cmocka_unit_test(order_placed_v1_is_upcast_unpriced),
+        cmocka_unit_test(product_events_are_keyed_by_sku_and_checked),
+        cmocka_unit_test(product_fields_are_bounded),
         cmocka_unit_test(v2_passes_and_future_versions_do_not),
         cmocka_unit_test(payloads_that_break_their_schema_are_invalid),
         cmocka_unit_test(inventory_reserved_v1_gets_empty_items),

@@ -1,7 +1,11 @@
-/* Inventory service: reserves every line of an OrderPlaced or none (InventoryReserved |
- * OutOfStock), releases a held reservation on OrderCancelled (InventoryReleased), commits
- * it on OrderConfirmed, and never reserves for an order whose cancel came first.
- * GET /inventory shows available and reserved units per SKU. */
+/* Inventory service: owns products and stock. Reserves every line of an OrderPlaced or none
+ * (InventoryReserved | OutOfStock), releases a held reservation on OrderCancelled
+ * (InventoryReleased), commits it on OrderConfirmed, and never reserves for an order whose
+ * cancel came first. Its API creates and changes products (PUT /products/{sku} →
+ * ProductUpserted on catalog.events) and receives or writes off stock
+ * (POST /products/{sku}/stock-adjustments → StockAdjusted), both behind the admin token;
+ * GET /products, GET /products/{sku} and GET /inventory read. */
+#include "product.h"
 #include "reservation.h"
 
 #include "ev/events.h"
@@ -9,6 +13,7 @@
 #include "ev/outbox.h"
 #include "ev/service.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,6 +213,482 @@ static void get_inventory(const struct _u_request *req, struct _u_response *resp
     ev_service_with_conn(user, req, resp, read_stock, NULL);
 }
 
+/* --- products and stock ------------------------------------------------------------------ */
+
+#define PRODUCT_JSON                                                                               \
+    "json_build_object('sku', p.sku, 'name', p.name, 'priceCents', p.price_cents,"                 \
+    " 'currency', p.currency, 'revision', p.revision, 'available', coalesce(s.available, 0),"      \
+    " 'reserved', coalesce(s.reserved, 0), 'onHand', coalesce(s.initial, 0),"                      \
+    " 'updatedAt', p.updated_at)"
+
+/* Catalog and stock events are about one SKU, not one order: keyed (and ordered) by SKU. */
+static int emit_for_sku(PGconn *tx, const char *correlation_id, const char *type, const char *sku,
+                        json_t *payload, char *err, size_t errlen)
+{
+    ev_envelope e;
+    if (ev_envelope_init(&e, type, 1, SERVICE, correlation_id, payload) != 0)
+        return ev_fail(err, errlen, "cannot build %s", type);
+    int rc = ev_outbox_add(tx, ev_topic_of(type), sku, &e, NULL, err, errlen);
+    ev_envelope_clear(&e);
+    return rc;
+}
+
+/* Creates or changes a product inside tx, with its (empty) stock row, and emits
+ * ProductUpserted with the next revision. Returns 1 when it changed (*created: it is new),
+ * 0 when the product already was exactly this, -1 on error. */
+static int upsert_product(PGconn *tx, const char *correlation_id, const char *sku,
+                          const product_input *in, bool *created, char *err, size_t errlen)
+{
+    char price[24];
+    snprintf(price, sizeof price, "%lld", (long long)in->price_cents);
+    const char *params[] = {sku, in->name, price, in->currency};
+    PGresult *r = ev_pg_query(
+        tx,
+        "INSERT INTO products AS p (sku, name, price_cents, currency, revision)"
+        " VALUES ($1, $2, $3, $4, 1) ON CONFLICT (sku) DO UPDATE SET name = EXCLUDED.name,"
+        " price_cents = EXCLUDED.price_cents, currency = EXCLUDED.currency,"
+        " revision = p.revision + 1, updated_at = now()"
+        " WHERE (p.name, p.price_cents, p.currency)"
+        "       IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.price_cents, EXCLUDED.currency)"
+        " RETURNING revision, xmax = 0",
+        4, params, err, errlen);
+    *created = false;
+    if (!r)
+        return -1;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return 0;
+    }
+    json_int_t revision = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    *created = PQgetvalue(r, 0, 1)[0] == 't';
+    PQclear(r);
+    if (ev_pg_exec(tx,
+                   "INSERT INTO stock (sku, available, reserved, initial) VALUES ($1, 0, 0, 0)"
+                   " ON CONFLICT (sku) DO NOTHING",
+                   1, params, err, errlen) != 0 ||
+        emit_for_sku(tx, correlation_id, "ProductUpserted", sku,
+                     json_pack("{s:s, s:s, s:I, s:s, s:I}", "sku", sku, "name", in->name,
+                               "priceCents", (json_int_t)in->price_cents, "currency", in->currency,
+                               "revision", revision),
+                     err, errlen) != 0)
+        return -1;
+    return 1;
+}
+
+/* Locks the stock row of sku and reads it. Returns 1, 0 when there is none, -1 on error. */
+static int lock_level(PGconn *tx, const char *sku, stock_level *level, char *err, size_t errlen)
+{
+    const char *params[] = {sku};
+    PGresult *r =
+        ev_pg_query(tx, "SELECT initial, available, reserved FROM stock WHERE sku = $1 FOR UPDATE",
+                    1, params, err, errlen);
+    if (!r)
+        return -1;
+    int found = PQntuples(r) == 1;
+    if (found)
+        *level = (stock_level){(int)strtol(PQgetvalue(r, 0, 0), NULL, 10),
+                               (int)strtol(PQgetvalue(r, 0, 1), NULL, 10),
+                               (int)strtol(PQgetvalue(r, 0, 2), NULL, 10)};
+    PQclear(r);
+    return found;
+}
+
+/* Records an adjustment decided by adjustment_decide inside tx, moves the stock unless
+ * `counted` (an opening balance already in the row), and emits StockAdjusted. */
+static int apply_adjustment(PGconn *tx, const char *correlation_id, const char *sku,
+                            const adjustment_input *in, const char *key, const char *fingerprint,
+                            bool counted, char adjustment_id[EV_UUID_LEN], char *err, size_t errlen)
+{
+    char delta[16];
+    snprintf(delta, sizeof delta, "%d", in->delta);
+    ev_uuid_new(adjustment_id);
+    const char *move[] = {sku, delta};
+    const char *row[] = {
+        adjustment_id, sku, delta, in->reason, key, fingerprint, counted ? "false" : "true"};
+    if ((!counted && ev_pg_exec(tx,
+                                "UPDATE stock SET available = available + $2::int,"
+                                " initial = initial + $2::int WHERE sku = $1",
+                                2, move, err, errlen) != 0) ||
+        ev_pg_exec(tx,
+                   "INSERT INTO stock_adjustments (adjustment_id, sku, delta, reason,"
+                   " idempotency_key, request, applied) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                   7, row, err, errlen) != 0)
+        return -1;
+    return emit_for_sku(tx, correlation_id, "StockAdjusted", sku,
+                        json_pack("{s:s, s:s, s:i, s:s}", "sku", sku, "adjustmentId", adjustment_id,
+                                  "delta", in->delta, "reason", in->reason),
+                        err, errlen);
+}
+
+/* Ends a failed transaction: rolls back and answers 503 (the reason goes to the log). */
+static void fail_tx(PGconn *c, struct _u_response *resp, const char *what, const char *err)
+{
+    char ignored[128];
+    ev_pg_exec(c, "ROLLBACK", 0, NULL, ignored, sizeof ignored);
+    ev_error("%s: %s", what, err);
+    ev_http_reply_error(resp, 503, "unavailable", "the change could not be stored; retry");
+}
+
+static void reply_error(struct _u_response *resp, const product_error *e)
+{
+    ev_http_reply_error(resp, (unsigned)e->status, e->code, "%s", e->message);
+}
+
+/* Answers status with the first column of sql's first row (JSON text), 404 when none. */
+static void reply_row(PGconn *c, struct _u_response *resp, unsigned status, const char *sql,
+                      const char *param, const char *missing)
+{
+    char err[512];
+    const char *params[] = {param};
+    PGresult *r = ev_pg_query(c, sql, 1, params, err, sizeof err);
+    if (!r) {
+        ev_error("query failed: %s", err);
+        ev_http_reply_error(resp, 503, "unavailable", "database unavailable");
+    } else if (PQntuples(r) == 0) {
+        ev_http_reply_error(resp, 404, "not_found", "no %s %s", missing, param);
+    } else {
+        u_map_put(resp->map_header, "Content-Type", "application/json");
+        ulfius_set_string_body_response(resp, status, PQgetvalue(r, 0, 0));
+    }
+    PQclear(r);
+}
+
+static void reply_product(PGconn *c, struct _u_response *resp, unsigned status, const char *sku)
+{
+    reply_row(c, resp, status,
+              "SELECT " PRODUCT_JSON "::text FROM products p LEFT JOIN stock s USING (sku)"
+              " WHERE p.sku = $1",
+              sku, "product");
+}
+
+static void reply_adjustment(PGconn *c, struct _u_response *resp, unsigned status, const char *id)
+{
+    reply_row(c, resp, status,
+              "SELECT json_build_object('adjustmentId', a.adjustment_id, 'sku', a.sku,"
+              " 'delta', a.delta, 'reason', a.reason, 'createdAt', a.created_at,"
+              " 'available', s.available, 'reserved', s.reserved, 'onHand', s.initial)::text"
+              " FROM stock_adjustments a JOIN stock s USING (sku) WHERE a.adjustment_id = $1",
+              id, "adjustment");
+}
+
+/* The correlation id of an admin request: X-Correlation-Id when it is a UUID, else new. */
+static bool request_correlation(const struct _u_request *req, struct _u_response *resp,
+                                char out[EV_UUID_LEN])
+{
+    const char *cid = ev_http_header(req, "X-Correlation-Id");
+    if (cid && !ev_uuid_valid(cid)) {
+        ev_http_reply_error(resp, 400, "invalid_correlation_id", "X-Correlation-Id must be a UUID");
+        return false;
+    }
+    if (cid)
+        ev_strlcpy(out, cid, EV_UUID_LEN);
+    else
+        ev_uuid_new(out);
+    return true;
+}
+
+typedef struct {
+    const char *sku;
+    product_input in;
+    char correlation_id[EV_UUID_LEN];
+} put_input;
+
+static void put_product_tx(PGconn *c, const struct _u_request *req, struct _u_response *resp,
+                           void *user)
+{
+    (void)req;
+    put_input *p = user;
+    char err[512];
+    bool created = false;
+    int changed = -1;
+    if (ev_pg_exec(c, "BEGIN", 0, NULL, err, sizeof err) != 0 ||
+        (changed =
+             upsert_product(c, p->correlation_id, p->sku, &p->in, &created, err, sizeof err)) < 0 ||
+        ev_pg_exec(c, "COMMIT", 0, NULL, err, sizeof err) != 0) {
+        fail_tx(c, resp, "upserting a product", err);
+        return;
+    }
+    if (changed)
+        ev_log(EV_LOG_INFO, p->correlation_id, NULL, "product %s %s", p->sku,
+               created ? "created" : "changed");
+    reply_product(c, resp, created ? 201 : 200, p->sku);
+}
+
+static void put_product(const struct _u_request *req, struct _u_response *resp, void *user)
+{
+    ev_service *s = user;
+    put_input p = {.sku = u_map_get(req->map_url, "sku")};
+    product_error perr;
+    if (!ev_admin_authorize(&s->admin, req, resp))
+        return;
+    if (product_check_sku(p.sku, &perr) != 0) {
+        reply_error(resp, &perr);
+        return;
+    }
+    if (!request_correlation(req, resp, p.correlation_id))
+        return;
+    json_t *body = ev_http_json_body(s->http, req, resp);
+    if (!body)
+        return;
+    if (product_parse(body, &p.in, &perr) != 0)
+        reply_error(resp, &perr);
+    else
+        ev_service_with_conn(s, req, resp, put_product_tx, &p);
+    json_decref(body);
+}
+
+typedef struct {
+    const char *sku;
+    const char *key; /* Idempotency-Key or NULL */
+    adjustment_input in;
+    char *fingerprint;
+    char correlation_id[EV_UUID_LEN];
+} adjust_input;
+
+/* With an Idempotency-Key: the adjustment it made before, under a lock on the key so a
+ * concurrent retry waits for the first. Returns 1 and answers when it was used, 0 when
+ * new, -1 on error. */
+static int replay_adjustment(PGconn *c, struct _u_response *resp, const adjust_input *a, char *err,
+                             size_t errlen)
+{
+    const char *params[] = {a->key};
+    if (ev_pg_exec(c, "SELECT pg_advisory_xact_lock(hashtext($1))", 1, params, err, errlen) != 0)
+        return -1;
+    PGresult *r = ev_pg_query(c,
+                              "SELECT adjustment_id, request FROM stock_adjustments"
+                              " WHERE idempotency_key = $1",
+                              1, params, err, errlen);
+    if (!r)
+        return -1;
+    int used = PQntuples(r) == 1;
+    if (used) {
+        ev_pg_exec(c, "ROLLBACK", 0, NULL, err, errlen);
+        if (strcmp(PQgetvalue(r, 0, 1), a->fingerprint) != 0) {
+            ev_http_reply_error(resp, 422, "idempotency_key_reused",
+                                "this Idempotency-Key was used for a different adjustment");
+        } else {
+            u_map_put(resp->map_header, "Idempotent-Replayed", "true");
+            reply_adjustment(c, resp, 200, PQgetvalue(r, 0, 0));
+        }
+    }
+    PQclear(r);
+    return used;
+}
+
+static void adjust_tx(PGconn *c, const struct _u_request *req, struct _u_response *resp, void *user)
+{
+    (void)req;
+    adjust_input *a = user;
+    char err[512], adjustment_id[EV_UUID_LEN];
+    stock_level level = {0};
+    product_error perr;
+    const char *params[] = {a->sku};
+    if (ev_pg_exec(c, "BEGIN", 0, NULL, err, sizeof err) != 0) {
+        fail_tx(c, resp, "adjusting stock", err);
+        return;
+    }
+    int used = a->key ? replay_adjustment(c, resp, a, err, sizeof err) : 0;
+    if (used != 0) {
+        if (used < 0)
+            fail_tx(c, resp, "adjusting stock", err);
+        return;
+    }
+    PGresult *r =
+        ev_pg_query(c, "SELECT 1 FROM products WHERE sku = $1", 1, params, err, sizeof err);
+    int product = r ? PQntuples(r) : -1;
+    PQclear(r);
+    int found = product > 0 ? lock_level(c, a->sku, &level, err, sizeof err) : 0;
+    if (product < 0 || found < 0) {
+        fail_tx(c, resp, "adjusting stock", err);
+        return;
+    }
+    if (product == 0 || found == 0) {
+        ev_pg_exec(c, "ROLLBACK", 0, NULL, err, sizeof err);
+        ev_http_reply_error(resp, 404, "unknown_product",
+                            "no product %s: create it first with PUT /products/%s", a->sku, a->sku);
+        return;
+    }
+    if (adjustment_decide(&level, a->in.delta, a->sku, &perr) != 0) {
+        ev_pg_exec(c, "ROLLBACK", 0, NULL, err, sizeof err);
+        reply_error(resp, &perr);
+        return;
+    }
+    if (apply_adjustment(c, a->correlation_id, a->sku, &a->in, a->key, a->fingerprint, false,
+                         adjustment_id, err, sizeof err) != 0 ||
+        ev_pg_exec(c, "COMMIT", 0, NULL, err, sizeof err) != 0) {
+        fail_tx(c, resp, "adjusting stock", err);
+        return;
+    }
+    ev_log(EV_LOG_INFO, a->correlation_id, NULL, "stock of %s adjusted by %d: %s", a->sku,
+           a->in.delta, a->in.reason);
+    reply_adjustment(c, resp, 201, adjustment_id);
+}
+
+static bool valid_idempotency_key(const char *key)
+{
+    size_t n = strlen(key);
+    if (n == 0 || n > 128)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (key[i] < 0x21 || key[i] > 0x7e)
+            return false;
+    return true;
+}
+
+static void post_adjustment(const struct _u_request *req, struct _u_response *resp, void *user)
+{
+    ev_service *s = user;
+    adjust_input a = {.sku = u_map_get(req->map_url, "sku"),
+                      .key = ev_http_header(req, "Idempotency-Key")};
+    product_error perr;
+    if (!ev_admin_authorize(&s->admin, req, resp))
+        return;
+    if (product_check_sku(a.sku, &perr) != 0) {
+        reply_error(resp, &perr);
+        return;
+    }
+    if (a.key && !valid_idempotency_key(a.key)) {
+        ev_http_reply_error(resp, 400, "invalid_idempotency_key",
+                            "Idempotency-Key must be 1 to 128 visible ASCII characters");
+        return;
+    }
+    if (!request_correlation(req, resp, a.correlation_id))
+        return;
+    json_t *body = ev_http_json_body(s->http, req, resp);
+    if (!body)
+        return;
+    if (adjustment_parse(body, &a.in, &perr) != 0)
+        reply_error(resp, &perr);
+    else if (!(a.fingerprint = adjustment_fingerprint(a.sku, &a.in)))
+        ev_http_reply_error(resp, 500, "internal", "out of memory");
+    else
+        ev_service_with_conn(s, req, resp, adjust_tx, &a);
+    free(a.fingerprint);
+    json_decref(body);
+}
+
+static void read_products(PGconn *c, const struct _u_request *req, struct _u_response *resp,
+                          void *user)
+{
+    (void)req;
+    (void)user;
+    ev_service_reply_sql_json(c, resp,
+                              "SELECT coalesce(json_agg(" PRODUCT_JSON
+                              " ORDER BY p.sku), '[]')::text"
+                              " FROM products p LEFT JOIN stock s USING (sku)",
+                              0, NULL, NULL);
+}
+
+static void get_products(const struct _u_request *req, struct _u_response *resp, void *user)
+{
+    ev_service_with_conn(user, req, resp, read_products, NULL);
+}
+
+static void read_product(PGconn *c, const struct _u_request *req, struct _u_response *resp,
+                         void *user)
+{
+    (void)user;
+    reply_product(c, resp, 200, u_map_get(req->map_url, "sku"));
+}
+
+static void get_product(const struct _u_request *req, struct _u_response *resp, void *user)
+{
+    product_error perr;
+    if (product_check_sku(u_map_get(req->map_url, "sku"), &perr) != 0)
+        reply_error(resp, &perr);
+    else
+        ev_service_with_conn(user, req, resp, read_product, NULL);
+}
+
+/* --- seed products ------------------------------------------------------------------------ */
+
+/* One seed entry {sku, name, priceCents, currency, stock}: created like PUT /products and
+ * received like a stock adjustment. A stock row from before products were events keeps its
+ * count; its opening balance is published without being applied again. */
+static int seed_one(PGconn *tx, const char *correlation_id, const json_t *entry, char *err,
+                    size_t errlen)
+{
+    const char *sku = json_string_value(json_object_get(entry, "sku"));
+    const json_t *units = json_object_get(entry, "stock");
+    json_t *fields = json_deep_copy(entry);
+    product_input in;
+    product_error perr;
+    json_object_del(fields, "sku");
+    json_object_del(fields, "stock");
+    int rc = product_check_sku(sku, &perr) || product_parse(fields, &in, &perr) ||
+             !json_is_integer(units) || json_integer_value(units) < 0 ||
+             json_integer_value(units) > EV_STOCK_DELTA_MAX;
+    json_decref(fields);
+    if (rc)
+        return ev_fail(err, errlen, "seed product %s: %s", sku ? sku : "without sku",
+                       json_is_integer(units) ? perr.message : "stock must be 0 to 1000000");
+    bool created;
+    stock_level level = {0};
+    char adjustment_id[EV_UUID_LEN];
+    if (upsert_product(tx, correlation_id, sku, &in, &created, err, errlen) < 0 ||
+        lock_level(tx, sku, &level, err, errlen) < 0)
+        return -1;
+    bool counted = level.on_hand > 0;
+    adjustment_input receipt = {.delta = counted ? level.on_hand : (int)json_integer_value(units)};
+    snprintf(receipt.reason, sizeof receipt.reason, "%s",
+             counted ? "opening balance (stock counted before stock moved by events)"
+                     : "initial stock");
+    if (receipt.delta == 0)
+        return 0;
+    char *fingerprint = adjustment_fingerprint(sku, &receipt);
+    rc = apply_adjustment(tx, correlation_id, sku, &receipt, NULL, fingerprint ? fingerprint : "",
+                          counted, adjustment_id, err, errlen);
+    free(fingerprint);
+    return rc;
+}
+
+/* Creates the seed products (EVENTIFY_SEED_CATALOG, a JSON file; "none" for no seed) at the
+ * first start: only while the catalog is empty, in one transaction, under a lock so two
+ * starting instances seed once. */
+static int seed_catalog(ev_service *s, char *err, size_t errlen)
+{
+    char path[1024];
+    if (ev_env_str(ev_getenv, "EVENTIFY_SEED_CATALOG", EVENTIFY_DEFAULT_SEED_FILE, path,
+                   sizeof path, err, errlen) != 0)
+        return -1;
+    if (strcmp(path, "none") == 0)
+        return 0;
+    json_error_t jerr;
+    json_t *seed = json_load_file(path, 0, &jerr);
+    if (!json_is_array(seed)) {
+        json_decref(seed);
+        return ev_fail(err, errlen, "EVENTIFY_SEED_CATALOG=%s: %s", path,
+                       seed ? "not a JSON array" : jerr.text);
+    }
+    PGconn *c = ev_pg_pool_acquire(s->pool, err, errlen);
+    PGresult *r = NULL;
+    int rc = -1;
+    char correlation_id[EV_UUID_LEN];
+    ev_uuid_new(correlation_id);
+    if (c && ev_pg_exec(c, "BEGIN", 0, NULL, err, errlen) == 0 &&
+        ev_pg_exec(c, "SELECT pg_advisory_xact_lock(8083)", 0, NULL, err, errlen) == 0 &&
+        (r = ev_pg_query(c, "SELECT count(*) FROM products", 0, NULL, err, errlen))) {
+        bool empty = strcmp(PQgetvalue(r, 0, 0), "0") == 0;
+        size_t i;
+        json_t *entry;
+        rc = 0;
+        json_array_foreach(seed, i, entry)
+        {
+            if (empty && rc == 0)
+                rc = seed_one(c, correlation_id, entry, err, errlen);
+        }
+        if (rc == 0)
+            rc = ev_pg_exec(c, "COMMIT", 0, NULL, err, errlen);
+        if (rc == 0 && empty)
+            ev_info("seeded %zu products from %s", json_array_size(seed), path);
+    }
+    PQclear(r);
+    if (c)
+        ev_pg_pool_release(s->pool, c); /* a connection left in a transaction is closed */
+    json_decref(seed);
+    return rc;
+}
+
 int main(void)
 {
     static ev_service s;
@@ -225,7 +706,13 @@ int main(void)
                         .producer = s.producer,
                         .metrics = s.metrics};
     int rc = 1;
-    if (ev_http_route(s.http, "GET", "/inventory", get_inventory, &s) != 0)
+    if (seed_catalog(&s, err, sizeof err) != 0)
+        ev_error("cannot seed the catalog: %s", err);
+    else if (ev_http_route(s.http, "GET", "/inventory", get_inventory, &s) ||
+             ev_http_route(s.http, "GET", "/products", get_products, &s) ||
+             ev_http_route(s.http, "GET", "/products/:sku", get_product, &s) ||
+             ev_http_route(s.http, "PUT", "/products/:sku", put_product, &s) ||
+             ev_http_route(s.http, "POST", "/products/:sku/stock-adjustments", post_adjustment, &s))
         ev_error("cannot register routes");
     else
         rc = ev_service_run(&s, &worker, true) == 0 ? 0 : 1;

@@ -1,8 +1,12 @@
 /* Order service: POST /orders and GET /orders/{id}; applies OrderConfirmed/OrderCancelled
- * from order.lifecycle.events to its own orders. The order, its lines and the OrderPlaced
- * outbox row are written by one SQL statement, hence one transaction; the runtime's relay
- * publishes the outbox. `--relay-only` runs just a relay (a second publisher for tests). */
+ * from order.lifecycle.events to its own orders, and ProductUpserted from catalog.events to
+ * its own `products` (the prices it charges; a copy in memory prices each order). The
+ * order, its lines and the OrderPlaced outbox row are written by one SQL statement, hence
+ * one transaction; the runtime's relay publishes the outbox. `--relay-only` runs just a
+ * relay (a second publisher for tests). EVENTIFY_MODE=production refuses the demo controls
+ * (forcePaymentFailed, forceException); the default, demo, carries them in OrderPlaced. */
 #include "order_request.h"
+#include "product_cache.h"
 
 #include "ev/events.h"
 #include "ev/log.h"
@@ -14,48 +18,84 @@
 #include <string.h>
 
 #define SERVICE "order"
-#define MAX_PRODUCTS 256
 
 typedef struct {
     ev_service base;
-    catalog_entry products[MAX_PRODUCTS];
-    size_t product_count;
-    catalog cat;
+    bool demo;              /* EVENTIFY_MODE: demo (default) accepts the demo controls */
+    product_cache prices;   /* the products table in memory */
+    json_t *pending_prices; /* prices changed by the open transaction; consumer thread only */
 } order_service;
 
-/* --- catalog ---------------------------------------------------------------------------- */
+/* --- products (catalog.events) ------------------------------------------------------------ */
 
-static int load_catalog(order_service *os, char *err, size_t errlen)
+static int load_prices(order_service *os, char *err, size_t errlen)
 {
     PGconn *c = ev_pg_pool_acquire(os->base.pool, err, errlen);
     if (!c)
         return -1;
-    PGresult *r = ev_pg_query(c, "SELECT sku, name, price_cents FROM products ORDER BY sku", 0,
-                              NULL, err, errlen);
-    int rc = -1;
-    if (r && PQntuples(r) <= MAX_PRODUCTS) {
-        for (int i = 0; i < PQntuples(r); i++) {
-            os->products[i] =
-                (catalog_entry){strdup(PQgetvalue(r, i, 0)), strdup(PQgetvalue(r, i, 1)),
-                                strtoll(PQgetvalue(r, i, 2), NULL, 10)};
-        }
-        os->product_count = (size_t)PQntuples(r);
-        os->cat = (catalog){os->products, os->product_count, EV_CURRENCY};
-        rc = 0;
-    } else if (r) {
-        ev_fail(err, errlen, "more than %d products", MAX_PRODUCTS);
-    }
+    PGresult *r =
+        ev_pg_query(c, "SELECT sku, price_cents, currency FROM products", 0, NULL, err, errlen);
+    int rc = r ? 0 : -1;
+    for (int i = 0; r && rc == 0 && i < PQntuples(r); i++)
+        if (product_cache_put(&os->prices, PQgetvalue(r, i, 0),
+                              strtoll(PQgetvalue(r, i, 1), NULL, 10), PQgetvalue(r, i, 2)) != 0)
+            rc = ev_fail(err, errlen, "cannot keep the price of %s", PQgetvalue(r, i, 0));
     PQclear(r);
     ev_pg_pool_release(os->base.pool, c);
     return rc;
 }
 
-static void free_catalog(order_service *os)
+/* ProductUpserted: keeps the newest revision of each product; an older one (a replay) is
+ * skipped. The memory copy changes once the transaction committed (on_commit). */
+static ev_outcome on_product(ev_delivery *d, order_service *os)
 {
-    for (size_t i = 0; i < os->product_count; i++) {
-        free((char *)os->products[i].sku);
-        free((char *)os->products[i].name);
+    const json_t *p = d->event->payload;
+    char err[512], price[24], revision[24];
+    snprintf(price, sizeof price, "%lld",
+             (long long)json_integer_value(json_object_get(p, "priceCents")));
+    snprintf(revision, sizeof revision, "%lld",
+             (long long)json_integer_value(json_object_get(p, "revision")));
+    const char *sku = json_string_value(json_object_get(p, "sku"));
+    const char *currency = json_string_value(json_object_get(p, "currency"));
+    const char *params[] = {sku, json_string_value(json_object_get(p, "name")), price, currency,
+                            revision};
+    PGresult *r = ev_pg_query(
+        d->tx,
+        "INSERT INTO products AS p (sku, name, price_cents, currency, revision)"
+        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sku) DO UPDATE SET name = EXCLUDED.name,"
+        " price_cents = EXCLUDED.price_cents, currency = EXCLUDED.currency,"
+        " revision = EXCLUDED.revision, updated_at = now() WHERE p.revision < EXCLUDED.revision"
+        " RETURNING sku",
+        5, params, err, sizeof err);
+    if (!r) {
+        ev_fail(d->reason, sizeof d->reason, "%s", err);
+        return EV_RETRY;
     }
+    if (PQntuples(r) == 1) {
+        json_array_append_new(os->pending_prices, json_pack("{s:s, s:s, s:s}", "sku", sku, "price",
+                                                            price, "currency", currency));
+        ev_log(EV_LOG_INFO, d->event->correlation_id, d->event->event_id,
+               "product %s: %s cents %s (revision %s)", sku, price, currency, revision);
+    }
+    PQclear(r);
+    return EV_HANDLED;
+}
+
+static void on_commit(void *user, bool committed)
+{
+    order_service *os = user;
+    size_t i;
+    json_t *change;
+    json_array_foreach(os->pending_prices, i, change)
+    {
+        const char *sku = json_string_value(json_object_get(change, "sku"));
+        if (committed && product_cache_put(
+                             &os->prices, sku,
+                             strtoll(json_string_value(json_object_get(change, "price")), NULL, 10),
+                             json_string_value(json_object_get(change, "currency"))) != 0)
+            ev_error("cannot keep the price of %s in memory", sku);
+    }
+    json_array_clear(os->pending_prices);
 }
 
 /* --- POST /orders ----------------------------------------------------------------------- */
@@ -237,7 +277,7 @@ static void post_orders(const struct _u_request *req, struct _u_response *resp, 
                             "Idempotency-Key must be 1 to 128 visible ASCII characters");
     } else if ((body = ev_http_json_body(os->base.http, req, resp)) != NULL) {
         order_error verr;
-        if (order_request_parse(body, &os->cat, &in->req, &verr) != 0) {
+        if (product_cache_price(&os->prices, body, os->demo, &in->req, &verr) != 0) {
             ev_http_reply_error(resp, (unsigned)verr.status, verr.code, "%s", verr.message);
         } else {
             if (cid)
@@ -271,10 +311,11 @@ static void get_order(const struct _u_request *req, struct _u_response *resp, vo
 
 /* --- order.lifecycle.events ------------------------------------------------------------- */
 
-static ev_outcome on_lifecycle(ev_delivery *d, void *user)
+static ev_outcome handle(ev_delivery *d, void *user)
 {
-    (void)user;
     const ev_envelope *e = d->event;
+    if (strcmp(e->event_type, "ProductUpserted") == 0)
+        return on_product(d, user);
     const char *order_id = json_string_value(json_object_get(e->payload, "orderId"));
     const char *reason = json_string_value(json_object_get(e->payload, "reason"));
     char err[512];
@@ -308,30 +349,42 @@ int main(int argc, char **argv)
         return 2;
     }
     static order_service os;
-    char err[512];
+    char err[512], mode[16];
+    if (ev_env_str(ev_getenv, "EVENTIFY_MODE", "demo", mode, sizeof mode, err, sizeof err) != 0 ||
+        (strcmp(mode, "demo") != 0 && strcmp(mode, "production") != 0)) {
+        ev_error("EVENTIFY_MODE must be demo or production");
+        return 1;
+    }
+    os.demo = strcmp(mode, "demo") == 0;
+    if (product_cache_init(&os.prices) != 0 || !(os.pending_prices = json_array())) {
+        ev_error("out of memory");
+        return 1;
+    }
     if (ev_service_open(&os.base, SERVICE, 8081, "orders", EVENTIFY_DEFAULT_MIGRATIONS_DIR, err,
                         sizeof err) != 0) {
         ev_error("cannot start: %s", err);
         return 1;
     }
     int rc = 1;
-    if (load_catalog(&os, err, sizeof err) != 0) {
-        ev_error("cannot load the catalog: %s", err);
+    if (!relay_only && load_prices(&os, err, sizeof err) != 0) {
+        ev_error("cannot load the prices: %s", err);
     } else if (!relay_only && (ev_http_route(os.base.http, "POST", "/orders", post_orders, &os) ||
                                ev_http_route(os.base.http, "GET", "/orders/:id", get_order, &os))) {
         ev_error("cannot register routes");
     } else {
-        static const char *const topics[] = {EV_TOPIC_LIFECYCLE};
+        static const char *const topics[] = {EV_TOPIC_LIFECYCLE, EV_TOPIC_CATALOG};
         ev_worker worker = {.config = &os.base.config,
                             .topics = topics,
-                            .topic_count = 1,
-                            .handler = on_lifecycle,
+                            .topic_count = 2,
+                            .handler = handle,
                             .user = &os,
+                            .on_commit = on_commit,
                             .producer = os.base.producer,
                             .metrics = os.base.metrics};
         rc = ev_service_run(&os.base, relay_only ? NULL : &worker, true) == 0 ? 0 : 1;
     }
-    free_catalog(&os);
     ev_service_close(&os.base);
+    product_cache_free(&os.prices);
+    json_decref(os.pending_prices);
     return rc;
 }

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unictype.h>
 #include <unistr.h>
@@ -14,7 +15,8 @@
 #define FIELD_NAME_SHOWN 64 /* bytes of an unknown field's name quoted in the error */
 
 /* The fields the API knows; anything else is a 400 naming it. Adding a field is one line. */
-static const char *const request_fields[] = {"customerId", "items", NULL};
+static const char *const request_fields[] = {"customerId", "items", "forcePaymentFailed",
+                                             "forceException", NULL};
 static const char *const item_fields[] = {"sku", "quantity", NULL};
 
 static int reject(order_error *err, int status, const char *code, const char *fmt, ...)
@@ -96,12 +98,9 @@ const char *order_customer_id_problem(const char *text, size_t len)
     return NULL;
 }
 
-static const catalog_entry *find(const catalog *cat, const char *sku)
+static int by_sku(const void *key, const void *entry)
 {
-    for (size_t i = 0; i < cat->count; i++)
-        if (strcmp(cat->entries[i].sku, sku) == 0)
-            return &cat->entries[i];
-    return NULL;
+    return strcmp(key, ((const catalog_entry *)entry)->sku);
 }
 
 /* JSON has one number type: 2 and 2.0 are the same integer (as JSON Schema says too), so a
@@ -119,8 +118,16 @@ static bool whole_number(const json_t *v, json_int_t *out)
     return true;
 }
 
+const catalog_entry *catalog_find(const catalog *cat, const char *sku)
+{
+    if (!cat->count)
+        return NULL;
+    return bsearch(sku, cat->entries, cat->count, sizeof cat->entries[0], by_sku);
+}
+
+/* Parses items[index] into line; *product receives its catalog entry. */
 static int parse_line(const json_t *item, size_t index, const catalog *cat, order_line *line,
-                      order_error *err)
+                      const catalog_entry **product, order_error *err)
 {
     if (!json_is_object(item))
         return reject(err, 400, "validation_error", "items[%zu] must be an object", index);
@@ -143,17 +150,35 @@ static int parse_line(const json_t *item, size_t index, const catalog *cat, orde
     if (q < 1 || q > ORDER_MAX_QUANTITY)
         return reject(err, 400, "invalid_quantity", "items[%zu].quantity must be between 1 and %d",
                       index, ORDER_MAX_QUANTITY);
-    const catalog_entry *product = find(cat, json_string_value(sku));
-    if (!product)
-        return reject(err, 422, "unknown_sku", "items[%zu].sku %s is not in the catalog", index,
-                      json_string_value(sku));
-    snprintf(line->sku, sizeof line->sku, "%s", product->sku);
+    *product = catalog_find(cat, json_string_value(sku));
+    if (!*product)
+        return reject(err, 422, "unknown_sku",
+                      "items[%zu].sku: there is no product %.64s (a product added moments ago"
+                      " can take a moment to reach the order service: retry shortly)",
+                      index, json_string_value(sku));
+    snprintf(line->sku, sizeof line->sku, "%s", (*product)->sku);
     line->quantity = (int)q;
-    line->unit_price_cents = product->price_cents;
+    line->unit_price_cents = (*product)->price_cents;
     return 0;
 }
 
-int order_request_parse(const json_t *body, const catalog *cat, order_request *out,
+/* A demo control: absent is false; when present a boolean, and true only in demo mode. */
+static int demo_flag(const json_t *body, const char *name, bool allow_demo, bool *out,
+                     order_error *err)
+{
+    const json_t *v = json_object_get(body, name);
+    if (v && !json_is_boolean(v))
+        return reject(err, 400, "validation_error", "%s must be true or false", name);
+    *out = json_is_true(v);
+    if (*out && !allow_demo)
+        return reject(err, 400, "demo_controls_disabled",
+                      "%s is a demo control; it is refused when the shop runs in production"
+                      " mode (EVENTIFY_MODE=production)",
+                      name);
+    return 0;
+}
+
+int order_request_parse(const json_t *body, const catalog *cat, bool allow_demo, order_request *out,
                         order_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -163,6 +188,9 @@ int order_request_parse(const json_t *body, const catalog *cat, order_request *o
         shown_name(extra, name);
         return reject(err, 400, "unknown_field", "%s is not a known field", name);
     }
+    if (demo_flag(body, "forcePaymentFailed", allow_demo, &out->force_payment_failed, err) ||
+        demo_flag(body, "forceException", allow_demo, &out->force_exception, err))
+        return -1;
     const json_t *customer = json_object_get(body, "customerId");
     if (!json_is_string(customer) || json_string_length(customer) == 0)
         return reject(err, 400, "validation_error", "customerId must be a non-empty string");
@@ -186,12 +214,19 @@ int order_request_parse(const json_t *body, const catalog *cat, order_request *o
     const json_t *item;
     json_array_foreach(items, i, item)
     {
-        if (parse_line(item, i, cat, &out->lines[i], err) != 0)
+        const catalog_entry *product = NULL;
+        if (parse_line(item, i, cat, &out->lines[i], &product, err) != 0 || !product)
             return -1;
+        if (i == 0)
+            snprintf(out->currency, sizeof out->currency, "%s", product->currency);
+        else if (strcmp(out->currency, product->currency) != 0)
+            return reject(err, 422, "mixed_currency",
+                          "items[%zu].sku %s is priced in %s, the order in %s: one order, one"
+                          " currency",
+                          i, product->sku, product->currency, out->currency);
         out->total_cents += out->lines[i].unit_price_cents * out->lines[i].quantity;
     }
     out->line_count = json_array_size(items);
-    out->currency = cat->currency;
     return 0;
 }
 
@@ -208,17 +243,29 @@ static json_t *lines_json(const order_request *req, int with_prices)
     return items;
 }
 
+/* The demo controls that are set, into j (absent ones stay absent, as in the contract). */
+static json_t *with_demo_flags(json_t *j, const order_request *req)
+{
+    if (j && req->force_payment_failed)
+        json_object_set_new(j, "forcePaymentFailed", json_true());
+    if (j && req->force_exception)
+        json_object_set_new(j, "forceException", json_true());
+    return j;
+}
+
 json_t *order_placed_payload(const order_request *req, const char *order_id)
 {
-    return json_pack("{s:s, s:s, s:s, s:o, s:I}", "orderId", order_id, "customerId",
-                     req->customer_id, "currency", req->currency, "items", lines_json(req, 1),
-                     "totalCents", (json_int_t)req->total_cents);
+    return with_demo_flags(json_pack("{s:s, s:s, s:s, s:o, s:I}", "orderId", order_id, "customerId",
+                                     req->customer_id, "currency", req->currency, "items",
+                                     lines_json(req, 1), "totalCents",
+                                     (json_int_t)req->total_cents),
+                           req);
 }
 
 char *order_request_fingerprint(const order_request *req)
 {
-    json_t *j =
-        json_pack("{s:s, s:o}", "customerId", req->customer_id, "items", lines_json(req, 0));
+    json_t *j = with_demo_flags(
+        json_pack("{s:s, s:o}", "customerId", req->customer_id, "items", lines_json(req, 0)), req);
     char *text = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(j);
     return text;

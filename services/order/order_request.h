@@ -1,14 +1,17 @@
 /* POST /orders input: validation against the catalog and pricing. Pure: no I/O.
  *
- * A request is {"customerId": string, "items": [{"sku": string, "quantity": int}]}. A field
- * the API does not know (a client's typo, or a price) is a 400 naming it, never silently
- * dropped; prices always come from the catalog, never from the client. customerId is 1 to
- * ORDER_CUSTOMER_MAX printable characters (UTF-8): no control, format or bidi characters,
- * since it reaches logs and e-mails. */
+ * A request is {"customerId": string, "items": [{"sku": string, "quantity": int}]}, plus
+ * the demo controls "forcePaymentFailed" and "forceException" (booleans, carried in
+ * OrderPlaced; refused unless demo mode allows them). A field the API does not know (a
+ * client's typo, or a price) is a 400 naming it, never silently dropped; prices always come
+ * from the catalog (the service's projection of catalog.events), never from the client.
+ * customerId is 1 to ORDER_CUSTOMER_MAX printable characters (UTF-8): no control, format or
+ * bidi characters, since it reaches logs and e-mails. */
 #ifndef ORDER_REQUEST_H
 #define ORDER_REQUEST_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,15 +23,14 @@
 #define ORDER_SKU_MAX 64
 
 typedef struct {
-    const char *sku;
-    const char *name;
+    char sku[ORDER_SKU_MAX + 1];
     int64_t price_cents;
+    char currency[4];
 } catalog_entry;
 
 typedef struct {
-    const catalog_entry *entries; /* not owned */
+    const catalog_entry *entries; /* sorted by sku; not owned */
     size_t count;
-    const char *currency;
 } catalog;
 
 typedef struct {
@@ -42,7 +44,9 @@ typedef struct {
     size_t line_count;
     order_line lines[ORDER_MAX_LINES];
     int64_t total_cents;
-    const char *currency;
+    char currency[4];          /* every line's: one order, one currency */
+    bool force_payment_failed; /* demo controls, carried in OrderPlaced */
+    bool force_exception;
 } order_request;
 
 typedef struct {
@@ -51,14 +55,18 @@ typedef struct {
     char message[256]; /* for people */
 } order_error;
 
-/* Validates body and prices it from cat. Returns 0, or -1 with err filled. */
-int order_request_parse(const json_t *body, const catalog *cat, order_request *out,
+/* Validates body and prices it from cat. allow_demo false refuses the demo controls (400).
+ * Returns 0, or -1 with err filled. */
+int order_request_parse(const json_t *body, const catalog *cat, bool allow_demo, order_request *out,
                         order_error *err);
 
 /* Checks a customerId of len bytes: valid UTF-8, 1..ORDER_CUSTOMER_MAX code points, none of
  * them a control (C0, DEL, C1), format/bidi (e.g. U+200E, U+202E, U+2066, U+FEFF) or
  * line/paragraph separator. Returns NULL when acceptable, else why (a static string). */
 const char *order_customer_id_problem(const char *text, size_t len);
+
+/* The entry of sku in cat (sorted), or NULL. */
+const catalog_entry *catalog_find(const catalog *cat, const char *sku);
 
 /* The OrderPlaced v2 payload for the order. New reference. */
 json_t *order_placed_payload(const order_request *req, const char *order_id);

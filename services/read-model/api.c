@@ -7,6 +7,7 @@
 #include "project.h"
 
 #include "ev/dlq.h"
+#include "ev/events.h"
 #include "ev/log.h"
 #include "ev/util.h"
 
@@ -16,23 +17,27 @@
 
 #define OFFSETS_TIMEOUT_MS 3000
 
-static const char *const event_topics[] = {"orders.events",   "inventory.events",
-                                           "payments.events", "order.lifecycle.events",
-                                           "shipping.events", NULL};
+static const char *const event_topics[] = {"orders.events",
+                                           "inventory.events",
+                                           "payments.events",
+                                           "order.lifecycle.events",
+                                           "shipping.events",
+                                           "catalog.events",
+                                           NULL};
 
 /* Consumer groups and what they read (SPEC.md), for lag. */
 static const struct {
     const char *group;
-    const char *topics[6];
+    const char *topics[7];
 } groups[] = {
-    {"order", {"order.lifecycle.events"}},
+    {"order", {"order.lifecycle.events", "catalog.events"}},
     {"orchestrator", {"orders.events", "inventory.events", "payments.events"}},
     {"inventory", {"orders.events", "order.lifecycle.events"}},
     {"payment", {"orders.events", "order.lifecycle.events"}},
     {"shipping", {"order.lifecycle.events"}},
     {"read-model",
      {"orders.events", "inventory.events", "payments.events", "order.lifecycle.events",
-      "shipping.events"}},
+      "shipping.events", "catalog.events"}},
     {"notification", {"orders.events", "order.lifecycle.events", "shipping.events"}},
 };
 
@@ -122,12 +127,10 @@ static void catalog_sql(PGconn *c, const struct _u_request *req, struct _u_respo
 {
     (void)req;
     (void)user;
-    ev_service_reply_sql_json(
-        c, resp,
-        "SELECT coalesce(json_agg(json_build_object('sku', sku, 'name', name,"
-        " 'priceCents', price_cents, 'currency', currency, 'available', available,"
-        " 'reserved', reserved) ORDER BY sku), '[]')::text FROM rm_stock",
-        0, NULL, NULL);
+    ev_service_reply_sql_json(c, resp,
+                              "SELECT coalesce(json_agg(" PRODUCT_ITEM_JSON " ORDER BY s.sku),"
+                              " '[]')::text FROM rm_stock s WHERE s.name IS NOT NULL",
+                              0, NULL, NULL);
 }
 
 static void catalog(const struct _u_request *req, struct _u_response *resp, void *user)
@@ -137,6 +140,44 @@ static void catalog(const struct _u_request *req, struct _u_response *resp, void
         return;
     api *a = user;
     ev_service_with_conn(a->service, req, resp, catalog_sql, NULL);
+}
+
+static void product_history_sql(PGconn *c, const struct _u_request *req, struct _u_response *resp,
+                                void *user)
+{
+    (void)user;
+    const char *params[] = {u_map_get(req->map_url, "sku")};
+    ev_service_reply_sql_json(
+        c, resp,
+        "SELECT json_build_object('product', " PRODUCT_ITEM_JSON ","
+        " 'prices', coalesce((SELECT json_agg(json_build_object('name', h.name,"
+        "   'priceCents', h.price_cents, 'currency', h.currency, 'revision', h.revision,"
+        "   'occurredAt', h.occurred_at) ORDER BY h.revision DESC, h.occurred_at DESC)"
+        "   FROM rm_price_history h"
+        "   WHERE h.sku = s.sku), '[]'),"
+        " 'movements', coalesce((SELECT json_agg(x.m ORDER BY x.occurred_at DESC, x.event_id)"
+        "   FROM (SELECT json_build_object('eventId', m.event_id, 'kind', m.kind,"
+        "     'delta', m.delta, 'reason', m.reason, 'orderId', m.order_id,"
+        "     'occurredAt', m.occurred_at) AS m, m.occurred_at, m.event_id"
+        "     FROM rm_stock_movements m WHERE m.sku = s.sku"
+        "     ORDER BY m.occurred_at DESC, m.event_id LIMIT 200) x), '[]'))::text"
+        " FROM rm_stock s WHERE s.sku = $1 AND s.name IS NOT NULL",
+        1, params, "product");
+}
+
+/* GET /api/products/{sku}/history: the product, every price it had and its latest 200
+ * stock movements (receipts, write-offs, reservations, releases). */
+static void product_history(const struct _u_request *req, struct _u_response *resp, void *user)
+{
+    static const char *const params[] = {NULL};
+    if (!ev_http_only_params(req, resp, params))
+        return;
+    if (!ev_sku_valid(u_map_get(req->map_url, "sku"))) {
+        ev_http_reply_error(resp, 404, "not_found", "no product with that SKU");
+        return;
+    }
+    api *a = user;
+    ev_service_with_conn(a->service, req, resp, product_history_sql, NULL);
 }
 
 static void events_sql(PGconn *c, const struct _u_request *req, struct _u_response *resp,
@@ -578,6 +619,7 @@ int api_open(api *a, ev_service *service, char *err, size_t errlen)
     if (ev_http_route(h, "GET", "/api/orders", list_orders, a) ||
         ev_http_route(h, "GET", "/api/orders/:id", order_detail, a) ||
         ev_http_route(h, "GET", "/api/catalog", catalog, a) ||
+        ev_http_route(h, "GET", "/api/products/:sku/history", product_history, a) ||
         ev_http_route(h, "GET", "/api/stats", stats, a) ||
         ev_http_route(h, "GET", "/api/topics", topics, a) ||
         ev_http_route(h, "GET", "/api/events", latest_events, a) ||

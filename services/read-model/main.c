@@ -23,8 +23,8 @@
 #define SERVICE "read-model"
 #define REBUILD_BATCH 500
 
-static const char *const topics[] = {EV_TOPIC_ORDERS, EV_TOPIC_INVENTORY, EV_TOPIC_PAYMENTS,
-                                     EV_TOPIC_LIFECYCLE, EV_TOPIC_SHIPPING};
+static const char *const topics[] = {EV_TOPIC_ORDERS,    EV_TOPIC_INVENTORY, EV_TOPIC_PAYMENTS,
+                                     EV_TOPIC_LIFECYCLE, EV_TOPIC_SHIPPING,  EV_TOPIC_CATALOG};
 enum { TOPIC_COUNT = sizeof topics / sizeof topics[0] };
 
 typedef struct {

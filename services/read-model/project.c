@@ -47,11 +47,17 @@ static int quantity_sum(const json_t *items)
 static const char *facts_cte(const char *type)
 {
     if (strcmp(type, "InventoryReserved") == 0 || strcmp(type, "InventoryReleased") == 0)
-        /* $17 skus, $18 quantities (signed: + reserves, - releases); SKUs the read model
-         * does not list are ignored */
-        return ", f AS (UPDATE rm_stock s SET available = s.available - m.q,"
-               " reserved = s.reserved + m.q FROM unnest($17::text[], $18::int[]) AS m(sku, q)"
-               " WHERE s.sku = m.sku)";
+        /* $17 skus, $18 quantities (signed: + reserves, - releases). The row may not exist
+         * yet (its product's events can come later): it is made, and named when they do. */
+        return ", m AS (SELECT sku, sum(q)::int AS q FROM unnest($17::text[], $18::int[])"
+               " AS x(sku, q) GROUP BY sku),"
+               " f AS (INSERT INTO rm_stock AS s (sku, available, reserved)"
+               " SELECT sku, -q, q FROM m ON CONFLICT (sku) DO UPDATE SET"
+               " available = s.available + EXCLUDED.available,"
+               " reserved = s.reserved + EXCLUDED.reserved),"
+               " g AS (INSERT INTO rm_stock_movements (event_id, sku, kind, delta, order_id,"
+               " occurred_at) SELECT $19, sku, CASE WHEN q > 0 THEN 'RESERVED' ELSE 'RELEASED'"
+               " END, q, $1, $9 FROM m ON CONFLICT DO NOTHING)";
     if (strcmp(type, "ShipmentCreated") == 0) /* $17 shipmentId, $18 status */
         return ", f AS (INSERT INTO rm_shipments (order_id, shipment_id, status, created_at)"
                " VALUES ($1, $17::uuid, $18, $9) ON CONFLICT (order_id) DO NOTHING)";
@@ -185,9 +191,88 @@ static json_t *timeline_entry(const ev_envelope *e, const char *order_id, const 
                      (json_int_t)offset, "payload", e->payload);
 }
 
+/* Whether the ProductUpserted being applied (EXCLUDED) is newer than what row s shows:
+ * higher revision, or the same revision and later. Events of one product can reach the read
+ * model in any order (a replay, another producer): the newest wins whatever the order, so a
+ * rebuild from the log ends in the same row. */
+#define NEWER_PRODUCT                                                                              \
+    "(s.revision, coalesce(s.upserted_at, '-infinity'))"                                           \
+    " < (EXCLUDED.revision, EXCLUDED.upserted_at)"
+#define IF_NEWER(column)                                                                           \
+    column " = CASE WHEN " NEWER_PRODUCT " THEN EXCLUDED." column " ELSE s." column " END"
+
+#define SET_PRODUCT_IF_NEWER                                                                       \
+    IF_NEWER("name")                                                                               \
+    ", " IF_NEWER("price_cents") ", " IF_NEWER("currency") ", " IF_NEWER(                          \
+        "revision") ", " IF_NEWER("upserted_at")
+
+/* ProductUpserted: name and price of the newest, and a line of price history for every
+ * event (a set: the same whatever the order). */
+static const char upsert_product_sql[] =
+    "WITH h AS (INSERT INTO rm_price_history (event_id, sku, name, price_cents, currency,"
+    " revision, occurred_at) VALUES ($6, $1, $2, $3, $4, $5, $7) ON CONFLICT DO NOTHING)"
+    " INSERT INTO rm_stock AS s (sku, name, price_cents, currency, revision, upserted_at,"
+    " updated_at) VALUES ($1, $2, $3, $4, $5, $7, $7)"
+    " ON CONFLICT (sku) DO UPDATE SET " SET_PRODUCT_IF_NEWER ","
+    " updated_at = greatest(s.updated_at, EXCLUDED.updated_at)"
+    " RETURNING " PRODUCT_ITEM_JSON "::text";
+
+/* StockAdjusted: on hand and available move by delta; a line of stock history. */
+static const char adjust_stock_sql[] =
+    "WITH m AS (INSERT INTO rm_stock_movements (event_id, sku, kind, delta, reason, occurred_at)"
+    " VALUES ($4, $1, CASE WHEN $2::int > 0 THEN 'RECEIVED' ELSE 'WRITTEN_OFF' END, $2, $3, $5)"
+    " ON CONFLICT DO NOTHING)"
+    " INSERT INTO rm_stock AS s (sku, initial, available, updated_at) VALUES ($1, $2, $2, $5)"
+    " ON CONFLICT (sku) DO UPDATE SET initial = s.initial + EXCLUDED.initial,"
+    " available = s.available + EXCLUDED.available,"
+    " updated_at = greatest(s.updated_at, EXCLUDED.updated_at)"
+    " RETURNING " PRODUCT_ITEM_JSON "::text";
+
+static int project_product(PGconn *tx, const ev_envelope *e, json_t *changes, char *err,
+                           size_t errlen)
+{
+    const json_t *p = e->payload;
+    char number[24], revision[24];
+    PGresult *r;
+    if (strcmp(e->event_type, "ProductUpserted") == 0) {
+        snprintf(number, sizeof number, "%lld",
+                 (long long)json_integer_value(json_object_get(p, "priceCents")));
+        snprintf(revision, sizeof revision, "%lld",
+                 (long long)json_integer_value(json_object_get(p, "revision")));
+        const char *params[] = {json_string_value(json_object_get(p, "sku")),
+                                json_string_value(json_object_get(p, "name")),
+                                number,
+                                json_string_value(json_object_get(p, "currency")),
+                                revision,
+                                e->event_id,
+                                e->occurred_at};
+        r = ev_pg_query(tx, upsert_product_sql, 7, params, err, errlen);
+    } else {
+        snprintf(number, sizeof number, "%lld",
+                 (long long)json_integer_value(json_object_get(p, "delta")));
+        const char *params[] = {json_string_value(json_object_get(p, "sku")), number,
+                                json_string_value(json_object_get(p, "reason")), e->event_id,
+                                e->occurred_at};
+        r = ev_pg_query(tx, adjust_stock_sql, 5, params, err, errlen);
+    }
+    if (!r)
+        return -1;
+    json_t *product = PQntuples(r) ? json_loads(PQgetvalue(r, 0, 0), 0, NULL) : NULL;
+    PQclear(r);
+    if (changes && product)
+        json_array_append_new(changes,
+                              json_pack("{s:s, s:o}", "type", "product", "product", product));
+    else
+        json_decref(product);
+    return 0;
+}
+
 int project_event(PGconn *tx, const ev_envelope *e, const char *topic, int32_t partition,
                   int64_t offset, json_t *changes, char *err, size_t errlen)
 {
+    if (strcmp(e->event_type, "ProductUpserted") == 0 ||
+        strcmp(e->event_type, "StockAdjusted") == 0)
+        return project_product(tx, e, changes, err, errlen);
     const char *order_id = json_string_value(json_object_get(e->payload, "orderId"));
     order_view v;
     if (lock_view(tx, order_id, e->occurred_at, &v, err, errlen) != 0)
@@ -210,7 +295,7 @@ int project_event(PGconn *tx, const ev_envelope *e, const char *topic, int32_t p
 int project_reset(PGconn *tx, char *err, size_t errlen)
 {
     return ev_pg_exec(tx,
-                      "TRUNCATE rm_orders, rm_timeline, rm_shipments, rm_placed_per_minute, inbox;"
-                      " UPDATE rm_stock SET available = initial, reserved = 0",
+                      "TRUNCATE rm_orders, rm_timeline, rm_shipments, rm_placed_per_minute,"
+                      " rm_stock, rm_stock_movements, rm_price_history, inbox",
                       0, NULL, err, errlen);
 }

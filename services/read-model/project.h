@@ -15,13 +15,21 @@
     " 'shipped', shipped, 'totalCents', total_cents, 'currency', currency,"                        \
     " 'itemCount', item_count, 'createdAt', created_at, 'updatedAt', updated_at)"
 
+/* The JSON of a product as /api/catalog lists it, over a row `s` of rm_stock. */
+#define PRODUCT_ITEM_JSON                                                                          \
+    "json_build_object('sku', s.sku, 'name', s.name, 'priceCents', s.price_cents,"                 \
+    " 'currency', s.currency, 'revision', s.revision, 'available', s.available,"                   \
+    " 'reserved', s.reserved, 'onHand', s.initial, 'updatedAt', s.updated_at)"
+
 /* Applies e (validated and upcast) received from topic/partition/offset. When changes is
- * not NULL, appends the live-update messages ({"type":"order"…} and {"type":"event"…}) to
- * it. Returns 0, or -1 with err. */
+ * not NULL, appends the live-update messages ({"type":"order"…} and {"type":"event"…}, or
+ * {"type":"product"…} for ProductUpserted and StockAdjusted) to it. Returns 0, or -1 with
+ * err. */
 int project_event(PGconn *tx, const ev_envelope *e, const char *topic, int32_t partition,
                   int64_t offset, json_t *changes, char *err, size_t errlen);
 
-/* Empties every projection and the inbox, and puts stock back to its initial level. */
+/* Empties every projection (stock and products too: they are the sum of events) and the
+ * inbox. */
 int project_reset(PGconn *tx, char *err, size_t errlen);
 
 #endif

@@ -35,8 +35,10 @@ DATABASES = {"order": "orders", "orchestrator": "orchestrator", "inventory": "in
              "notification": "notifications"}
 DLQ = {s: f"{s}.dlq" for s in PORTS} | {"payment": "payments.dlq"}
 EVENT_TOPICS = ["orders.events", "inventory.events", "payments.events",
-                "order.lifecycle.events", "shipping.events"]
+                "order.lifecycle.events", "shipping.events", "catalog.events"]
 OUR_PRODUCERS = {"order", "orchestrator", "inventory", "shipping", "payment"}
+# The seed products the inventory service creates at its first start, with their prices;
+# their stock is shared with people and the browser tests.
 PRICES = {"SKU-RED-TSHIRT": 1999, "SKU-BLUE-CAP": 1250, "SKU-GREEN-HOODIE": 4900}
 
 
@@ -49,7 +51,7 @@ def running_services():
 
 
 SERVICES = running_services()
-# Which services consume each topic (SPEC.md), limited to the running ones.
+# Which services consume each topic, limited to the running ones.
 CONSUMERS = {t: [s for s in c if s in SERVICES] for t, c in {
     "orders.events": ["inventory", "payment", "orchestrator", "read-model", "notification"],
     "inventory.events": ["orchestrator", "read-model"],
@@ -57,6 +59,7 @@ CONSUMERS = {t: [s for s in c if s in SERVICES] for t, c in {
     "order.lifecycle.events": ["order", "inventory", "payment", "shipping", "notification",
                                "read-model"],
     "shipping.events": ["notification", "read-model"],
+    "catalog.events": ["order", "read-model"],
 }.items()}
 
 
@@ -324,20 +327,39 @@ def restart(service):
     wait_until(lambda: ready(service), 30, f"{service} ready")
 
 
+def put_product(sku, name, price_cents, currency="EUR", expect=(200, 201)):
+    r = requests.put(url("inventory", f"/products/{sku}"), headers=admin_headers(), timeout=10,
+                     json={"name": name, "priceCents": price_cents, "currency": currency})
+    assert r.status_code in expect, r.text
+    return r.json()
+
+
+def adjust_stock(sku, delta, reason="restock", key=None, expect=201):
+    headers = admin_headers() | ({"Idempotency-Key": key} if key else {})
+    r = requests.post(url("inventory", f"/products/{sku}/stock-adjustments"), headers=headers,
+                      json={"delta": delta, "reason": reason}, timeout=10)
+    assert r.status_code == expect, r.text
+    return r.json()
+
+
+def order_service_prices(sku, price_cents):
+    """Waits until the order service's projection of catalog.events has this price."""
+    wait_until(lambda: sql("order", "SELECT price_cents FROM products WHERE sku = %s", sku)
+               == [(price_cents,)], 30, f"the order service to learn {sku} at {price_cents}")
+
+
 def add_sku(sku, price_cents, units):
-    """A fresh SKU for one test, so it owns the stock it counts. The order service reads its
-    catalog at start, so it is restarted."""
-    sql("order", "INSERT INTO products (sku, name, price_cents) VALUES (%s, %s, %s)",
-        sku, sku, price_cents)
-    sql("inventory", "INSERT INTO stock (sku, available, initial) VALUES (%s, %s, %s)",
-        sku, units, units)
-    restart("order")
+    """A fresh product for one test, so it owns the stock it counts: created and stocked
+    through the inventory API, like a shop would; returns once the order service prices it."""
+    put_product(sku, sku, price_cents)
+    if units:
+        adjust_stock(sku, units, reason="initial stock for a test")
+    order_service_prices(sku, price_cents)
+    return sku
 
 
 @pytest.fixture(scope="session")
 def sku():
     """A SKU priced like the red T-shirt (19.99) with a million units, so tests that need a
     confirmed order do not use up the seeded stock that people and the browser tests see."""
-    name = f"SKU-TEST-{uuid.uuid4().hex[:8]}"
-    add_sku(name, 1999, 1_000_000)
-    return name
+    return add_sku(f"SKU-TEST-{uuid.uuid4().hex[:8].upper()}", 1999, 1_000_000)

@@ -166,6 +166,8 @@ def dump():
         "rm_shipments": "SELECT order_id, shipment_id, status, created_at FROM rm_shipments"
                         " ORDER BY order_id",
         "rm_stock": "SELECT * FROM rm_stock ORDER BY sku",
+        "rm_stock_movements": "SELECT * FROM rm_stock_movements ORDER BY event_id, sku",
+        "rm_price_history": "SELECT * FROM rm_price_history ORDER BY event_id",
         "rm_placed_per_minute": "SELECT * FROM rm_placed_per_minute ORDER BY minute",
     }
     return {name: sql("read-model", query) for name, query in tables.items()}

@@ -197,7 +197,13 @@ def test_poison_goes_to_each_consumers_dlq_and_the_next_message_is_processed(top
               "order.lifecycle.events": envelope("OrderCancelled", {"orderId": key, "reason": "t"}),
               "shipping.events": envelope("ShipmentCreated", {"orderId": key, "shipmentId":
                                                               str(uuid.uuid4()),
-                                                              "status": "CREATED"})}[topic]
+                                                              "status": "CREATED"}),
+              # an old revision of the test's product: consumed, changes nothing
+              "catalog.events": envelope("ProductUpserted", {"sku": one["sku"],
+                                                             "name": one["sku"],
+                                                             "priceCents": 1999,
+                                                             "currency": "EUR",
+                                                             "revision": 1})}[topic]
     produce(topic, key, follow)
     msgs = read_since(before, until=lambda m: {x.topic for x in m if x.key == key} >= set(dlqs),
                       timeout=30)
@@ -216,7 +222,7 @@ def test_poison_goes_to_each_consumers_dlq_and_the_next_message_is_processed(top
 
 @pytest.mark.slow
 def test_two_hundred_orders_race_for_fifty_units():
-    sku = f"SKU-RACE-{uuid.uuid4().hex[:8]}"
+    sku = f"SKU-RACE-{uuid.uuid4().hex[:8].upper()}"
     add_sku(sku, 500, 50)
     with concurrent.futures.ThreadPoolExecutor(32) as pool:
         ids = list(pool.map(lambda _: place_order([{"sku": sku, "quantity": 1}],
@@ -231,7 +237,7 @@ def test_two_hundred_orders_race_for_fifty_units():
 
 @pytest.mark.slow
 def test_orders_survive_every_service_being_killed():
-    sku = f"SKU-CRASH-{uuid.uuid4().hex[:8]}"
+    sku = f"SKU-CRASH-{uuid.uuid4().hex[:8].upper()}"
     add_sku(sku, 100, 100000)
     accepted, stop = [], threading.Event()
 

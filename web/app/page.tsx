@@ -1,8 +1,9 @@
 "use client";
-// Storefront: the catalog with live stock, a cart, and "Place order".
+// Storefront: whatever products exist, with live stock, a cart, "Place order", and a
+// "simulate" control (demo mode) to watch compensation and the DLQ happen.
 import Link from "next/link";
 import { useCallback, useState } from "react";
-import { ApiError, api, money, newKey, type Product } from "@/lib/api";
+import { ApiError, api, money, newKey, type Product, type Simulate } from "@/lib/api";
 import { useLive, usePolling } from "@/lib/live";
 import LiveIndicator from "@/components/LiveIndicator";
 
@@ -14,6 +15,7 @@ export default function Store() {
   const [placing, setPlacing] = useState(false);
   const [placed, setPlaced] = useState<{ orderId: string } | null>(null);
   const [placeError, setPlaceError] = useState<string | null>(null);
+  const [simulate, setSimulate] = useState<Simulate>("none");
 
   const load = useCallback(() => {
     api
@@ -25,7 +27,7 @@ export default function Store() {
       .catch((e: ApiError) => setError(e.message));
   }, []);
   const live = useLive((m) => {
-    if (m.type === "event" && m.event.topic === "inventory.events") load();
+    if ((m.type === "event" && m.event.topic === "inventory.events") || m.type === "product") load();
   });
   usePolling(load, live === "live" ? 15000 : 3000);
 
@@ -36,7 +38,7 @@ export default function Store() {
     setPlacing(true);
     setPlaceError(null);
     try {
-      const r = await api.placeOrder(customer, lines.map(([sku, quantity]) => ({ sku, quantity })), newKey());
+      const r = await api.placeOrder(customer, lines.map(([sku, quantity]) => ({ sku, quantity })), newKey(), simulate);
       setPlaced(r);
       setCart({});
     } catch (e) {
@@ -110,6 +112,18 @@ export default function Store() {
             Customer id
             <input value={customer} onChange={(e) => setCustomer(e.target.value)} data-testid="customer" />
           </label>
+          <fieldset className="simulate">
+            <legend>Simulate (demo)</legend>
+            <label>
+              <input type="radio" name="simulate" checked={simulate === "none"} onChange={() => setSimulate("none")} /> Nothing: a normal order
+            </label>
+            <label>
+              <input type="radio" name="simulate" checked={simulate === "paymentDeclined"} onChange={() => setSimulate("paymentDeclined")} data-testid="simulate-declined" /> Payment declined (compensation)
+            </label>
+            <label>
+              <input type="radio" name="simulate" checked={simulate === "gatewayDown"} onChange={() => setSimulate("gatewayDown")} data-testid="simulate-gateway-down" /> Payment gateway down (retries, DLQ, deadline)
+            </label>
+          </fieldset>
           <button type="button" onClick={place} disabled={placing || lines.length === 0 || !customer} data-testid="place-order">
             {placing ? "Placing…" : "Place order"}
           </button>

@@ -8,6 +8,7 @@ const links = [
   { href: "/events/", label: "Events" },
   { href: "/notifications/", label: "Notifications" },
   { href: "/dashboard/", label: "Dashboard" },
+  { href: "/admin/", label: "Admin" },
 ];
 
 export default function Nav() {

@@ -58,7 +58,28 @@ export interface Product {
   currency: string;
   available: number;
   reserved: number;
+  onHand: number;
+  revision: number;
+  updatedAt: string | null;
 }
+
+export interface StockMovement {
+  eventId: string;
+  kind: "RECEIVED" | "WRITTEN_OFF" | "RESERVED" | "RELEASED";
+  delta: number;
+  reason: string | null;
+  orderId: string | null;
+  occurredAt: string;
+}
+
+export interface ProductHistory {
+  product: Product;
+  prices: { name: string; priceCents: number; currency: string; revision: number; occurredAt: string }[];
+  movements: StockMovement[];
+}
+
+/** Failures a person can make happen from the store, carried in OrderPlaced (demo mode). */
+export type Simulate = "none" | "paymentDeclined" | "gatewayDown";
 
 export interface Stats {
   ordersByStatus: Record<Status, number>;
@@ -169,6 +190,7 @@ export const api = {
   },
   order: (id: string) => call<OrderDetail>(`/api/orders/${encodeURIComponent(id)}`),
   catalog: () => call<Product[]>("/api/catalog"),
+  productHistory: (sku: string) => call<ProductHistory>(`/api/products/${encodeURIComponent(sku)}/history`),
   stats: () => call<Stats>("/api/stats"),
   topics: () => call<Topics>("/api/topics"),
   events: (limit = 30) => call<LatestEvent[]>(`/api/events?limit=${limit}`),
@@ -196,13 +218,49 @@ export const api = {
     call<Notification[]>(
       `/api/notification/notifications${orderId ? `?orderId=${encodeURIComponent(orderId)}` : ""}`,
     ),
-  placeOrder: (customerId: string, items: { sku: string; quantity: number }[], idempotencyKey: string) =>
+  placeOrder: (
+    customerId: string,
+    items: { sku: string; quantity: number }[],
+    idempotencyKey: string,
+    simulate: Simulate = "none",
+  ) =>
     call<{ orderId: string; status: string; correlationId: string }>("/api/order/orders", {
       method: "POST",
       headers: { "Content-Type": "application/json", "Idempotency-Key": idempotencyKey },
-      body: JSON.stringify({ customerId, items }),
+      body: JSON.stringify({
+        customerId,
+        items,
+        ...(simulate === "paymentDeclined" ? { forcePaymentFailed: true } : {}),
+        ...(simulate === "gatewayDown" ? { forceException: true } : {}),
+      }),
     }),
 };
+
+/** The inventory service's admin API (products and stock), behind the admin token. */
+export const admin = {
+  putProduct: (token: string, sku: string, body: { name: string; priceCents: number; currency: string }) =>
+    call<Product>(`/api/inventory/products/${encodeURIComponent(sku)}`, {
+      method: "PUT",
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
+      body: JSON.stringify(body),
+    }),
+  adjustStock: (token: string, sku: string, delta: number, reason: string, idempotencyKey: string) =>
+    call<{ adjustmentId: string; available: number; reserved: number; onHand: number }>(
+      `/api/inventory/products/${encodeURIComponent(sku)}/stock-adjustments`,
+      {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}`, "Idempotency-Key": idempotencyKey },
+        body: JSON.stringify({ delta, reason }),
+      },
+    ),
+};
+
+/** "12.50" → 1250; null when it is not an amount with at most two decimals. */
+export function parseCents(text: string): number | null {
+  const m = /^\s*(\d{1,7})(?:[.,](\d{1,2}))?\s*$/.exec(text);
+  if (!m) return null;
+  return Number(m[1]) * 100 + Number((m[2] ?? "0").padEnd(2, "0"));
+}
 
 export function money(cents: number | null | undefined, currency = "EUR"): string {
   if (cents === null || cents === undefined) return "—";

@@ -2,11 +2,12 @@
 // Live updates from the read model's WebSocket (/ws), with reconnect and backoff. While the
 // socket is down, callers fall back to polling, so the page still changes without reload.
 import { useEffect, useRef, useState } from "react";
-import type { OrderItem, TimelineEvent } from "./api";
+import type { OrderItem, Product, TimelineEvent } from "./api";
 
 export type LiveMessage =
   | { type: "order"; order: OrderItem }
-  | { type: "event"; event: TimelineEvent & { orderId: string } };
+  | { type: "event"; event: TimelineEvent & { orderId: string } }
+  | { type: "product"; product: Product };
 
 export type LiveState = "connecting" | "live" | "reconnecting";
 

@@ -1,11 +1,13 @@
-/* The event catalog of SPEC.md: which topic each event type lives on, the newest version of
- * each, payload checks, and the one place where older versions are upcast to the newest
- * (tolerant reader). Also the seeded product catalog, whose prices the upcaster needs. */
+/* The event catalog: which topic each event type lives on, the newest version of each,
+ * payload checks, and the one place where older versions are upcast to the newest (tolerant
+ * reader). Products are not here: they are data owned by the inventory service and travel as
+ * ProductUpserted on catalog.events. */
 #ifndef EV_EVENTS_H
 #define EV_EVENTS_H
 
 #include "ev/envelope.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define EV_TOPIC_ORDERS "orders.events"
@@ -13,32 +15,33 @@
 #define EV_TOPIC_PAYMENTS "payments.events"
 #define EV_TOPIC_LIFECYCLE "order.lifecycle.events"
 #define EV_TOPIC_SHIPPING "shipping.events"
+#define EV_TOPIC_CATALOG "catalog.events"
 
 #define EV_CURRENCY "EUR"
 
-/* Bounds every event is held to, the same as POST /orders accepts: an event is no more
+/* Bounds every event is held to, the same as the HTTP APIs accept: an event is no more
  * trusted than a request. Money stays far from int64 limits, and sums are overflow-checked. */
 #define EV_ORDER_MAX_LINES 100
 #define EV_ORDER_MAX_QUANTITY 1000
 #define EV_CUSTOMER_ID_MAX 64
 #define EV_SKU_MAX 64
 #define EV_ID_MAX 64                        /* reservationId, paymentId: opaque ids */
-#define EV_REASON_MAX 1024                  /* reason texts */
+#define EV_REASON_MAX 1024                  /* reason texts of saga events */
 #define EV_PRICE_MAX_CENTS 100000000LL      /* 1,000,000.00 per unit */
 #define EV_TOTAL_MAX_CENTS 10000000000000LL /* lines x quantity x unit price, at most */
+#define EV_PRODUCT_NAME_MAX 100
+#define EV_STOCK_DELTA_MAX 1000000
+#define EV_STOCK_REASON_MAX 200 /* the reason of a stock adjustment */
 
-typedef struct {
-    const char *sku;
-    const char *name;
-    int64_t price_cents;
-    int initial_stock;
-} ev_product;
+/* A SKU: 2 to EV_SKU_MAX characters of A-Z, 0-9, '-' and '_', starting with a letter or digit. */
+bool ev_sku_valid(const char *sku);
 
-/* The seeded catalog, or NULL for an unknown SKU. */
-const ev_product *ev_catalog_find(const char *sku);
+/* Text meant for people (product names, reasons): 1 to max bytes without control characters
+ * (C0, DEL, C1) or bidi overrides and isolates. The caller's JSON parser checked UTF-8. */
+bool ev_text_valid(const char *text, size_t max);
 
-/* All products in catalog order; *count receives their number. */
-const ev_product *ev_catalog_all(size_t *count);
+/* An ISO 4217-shaped currency code: three upper-case letters. */
+bool ev_currency_valid(const char *currency);
 
 /* Topic of an event type, or NULL when the type is not in the catalog. */
 const char *ev_topic_of(const char *event_type);

@@ -7,11 +7,6 @@ CREATE TABLE stock (
     initial   integer NOT NULL
 );
 
-INSERT INTO stock (sku, available, initial) VALUES
-    ('SKU-RED-TSHIRT', 100, 100),
-    ('SKU-BLUE-CAP', 50, 50),
-    ('SKU-GREEN-HOODIE', 0, 0);
-
 -- HELD: units taken; COMMITTED: the order was confirmed; RELEASED: given back on cancel;
 -- REJECTED: out of stock, nothing taken; VOID: the cancel came first, never reserve.
 CREATE TABLE reservations (

@@ -7,11 +7,6 @@ CREATE TABLE products (
     currency    text NOT NULL DEFAULT 'EUR'
 );
 
-INSERT INTO products (sku, name, price_cents) VALUES
-    ('SKU-RED-TSHIRT', 'Red T-shirt', 1999),
-    ('SKU-BLUE-CAP', 'Blue cap', 1250),
-    ('SKU-GREEN-HOODIE', 'Green hoodie', 4900);
-
 CREATE TABLE orders (
     id              uuid PRIMARY KEY,
     customer_id     text NOT NULL,

@@ -11,16 +11,27 @@
 #include <string.h>
 
 static const catalog_entry entries[] = {
-    {"SKU-RED-TSHIRT", "Red T-shirt", 1999},
-    {"SKU-BLUE-CAP", "Blue cap", 1250},
+    /* sorted by sku */
+    {"SKU-BLUE-CAP", 1250, "EUR"},
+    {"SKU-RED-TSHIRT", 1999, "EUR"},
+    {"SKU-US-MUG", 800, "USD"},
 };
-static const catalog cat = {entries, 2, "EUR"};
+static const catalog cat = {entries, 3};
+
+static int parse_mode(const char *text, bool demo, order_request *out, order_error *err)
+{
+    json_t *body = json_loads(text, 0, NULL);
+    assert_non_null(body);
+    int rc = order_request_parse(body, &cat, demo, out, err);
+    json_decref(body);
+    return rc;
+}
 
 static int parse(const char *text, order_request *out, order_error *err)
 {
     json_t *body = json_loads(text, 0, NULL);
     assert_non_null(body);
-    int rc = order_request_parse(body, &cat, out, err);
+    int rc = order_request_parse(body, &cat, true, out, err);
     json_decref(body);
     return rc;
 }
@@ -146,13 +157,13 @@ static void customer_id_is_printable_and_bounded(void **state)
     order_error err;
     json_t *body = json_pack("{s:s, s:[{s:s, s:i}]}", "customerId", name, "items", "sku",
                              "SKU-BLUE-CAP", "quantity", 1);
-    assert_int_equal(order_request_parse(body, &cat, &req, &err), 0);
+    assert_int_equal(order_request_parse(body, &cat, true, &req, &err), 0);
     assert_string_equal(req.customer_id, name);
     json_decref(body);
     strcat(name, "\xC3\xA9");
     body = json_pack("{s:s, s:[{s:s, s:i}]}", "customerId", name, "items", "sku", "SKU-BLUE-CAP",
                      "quantity", 1);
-    assert_int_equal(order_request_parse(body, &cat, &req, &err), -1);
+    assert_int_equal(order_request_parse(body, &cat, true, &req, &err), -1);
     assert_string_equal(err.code, "validation_error");
     assert_non_null(strstr(err.message, "64 characters"));
     json_decref(body);
@@ -210,10 +221,10 @@ static void too_many_lines(void **state)
     json_t *body = json_pack("{s:s, s:o}", "customerId", "c", "items", items);
     order_request req;
     order_error err;
-    assert_int_equal(order_request_parse(body, &cat, &req, &err), -1);
+    assert_int_equal(order_request_parse(body, &cat, true, &req, &err), -1);
     assert_string_equal(err.code, "too_many_items");
     json_array_remove(items, 0);
-    assert_int_equal(order_request_parse(body, &cat, &req, &err), 0);
+    assert_int_equal(order_request_parse(body, &cat, true, &req, &err), 0);
     assert_int_equal(req.total_cents, ORDER_MAX_LINES * 1250);
     json_decref(body);
 }
@@ -240,6 +251,50 @@ static void payload_and_fingerprint(void **state)
     free(f);
 }
 
+static void one_order_one_currency(void **state)
+{
+    (void)state;
+    expect_rejected("{\"customerId\":\"c\",\"items\":[{\"sku\":\"SKU-BLUE-CAP\",\"quantity\":1},"
+                    "{\"sku\":\"SKU-US-MUG\",\"quantity\":1}]}",
+                    422, "mixed_currency");
+    order_request req;
+    order_error err;
+    assert_int_equal(parse("{\"customerId\":\"c\",\"items\":[{\"sku\":\"SKU-US-MUG\","
+                           "\"quantity\":2}]}",
+                           &req, &err),
+                     0);
+    assert_string_equal(req.currency, "USD");
+    assert_int_equal(req.total_cents, 1600);
+}
+
+static void demo_controls_are_carried_in_demo_mode_only(void **state)
+{
+    (void)state;
+    const char *forced = "{\"customerId\":\"c\",\"forcePaymentFailed\":true,"
+                         "\"items\":[{\"sku\":\"SKU-BLUE-CAP\",\"quantity\":1}]}";
+    order_request req;
+    order_error err;
+    assert_int_equal(parse_mode(forced, true, &req, &err), 0);
+    json_t *p = order_placed_payload(&req, "6f1c8f64-9b53-4c43-9d7e-1c1bbf6b1a11");
+    assert_true(json_is_true(json_object_get(p, "forcePaymentFailed")));
+    assert_null(json_object_get(p, "forceException"));
+    json_decref(p);
+    char *f = order_request_fingerprint(&req);
+    assert_non_null(strstr(f, "forcePaymentFailed"));
+    free(f);
+    assert_int_equal(parse_mode(forced, false, &req, &err), -1);
+    assert_int_equal(err.status, 400);
+    assert_string_equal(err.code, "demo_controls_disabled");
+    /* false is no control at all: accepted in production too */
+    assert_int_equal(parse_mode("{\"customerId\":\"c\",\"forceException\":false,"
+                                "\"items\":[{\"sku\":\"SKU-BLUE-CAP\",\"quantity\":1}]}",
+                                false, &req, &err),
+                     0);
+    expect_rejected("{\"customerId\":\"c\",\"forceException\":1,"
+                    "\"items\":[{\"sku\":\"SKU-BLUE-CAP\",\"quantity\":1}]}",
+                    400, "validation_error");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -252,6 +307,8 @@ int main(void)
         cmocka_unit_test(unknown_sku_is_422),
         cmocka_unit_test(too_many_lines),
         cmocka_unit_test(payload_and_fingerprint),
+        cmocka_unit_test(one_order_one_currency),
+        cmocka_unit_test(demo_controls_are_carried_in_demo_mode_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -58,10 +58,6 @@ CREATE TABLE rm_stock (
     available   integer NOT NULL,
     reserved    integer NOT NULL DEFAULT 0
 );
-INSERT INTO rm_stock (sku, name, price_cents, initial, available) VALUES
-    ('SKU-RED-TSHIRT', 'Red T-shirt', 1999, 100, 100),
-    ('SKU-BLUE-CAP', 'Blue cap', 1250, 50, 50),
-    ('SKU-GREEN-HOODIE', 'Green hoodie', 4900, 0, 0);
 
 CREATE TABLE rm_placed_per_minute (
     minute timestamptz PRIMARY KEY,
