@@ -169,7 +169,7 @@ static void product_history_sql(PGconn *c, const struct _u_request *req, struct 
  * stock movements (receipts, write-offs, reservations, releases). */
 static void product_history(const struct _u_request *req, struct _u_response *resp, void *user)
 {
-    static const char *const params[] = {NULL};
+    static const char *const params[] = {"sku", NULL}; /* the path's */
     if (!ev_http_only_params(req, resp, params))
         return;
     if (!ev_sku_valid(u_map_get(req->map_url, "sku"))) {

@@ -11,9 +11,9 @@ import uuid
 import pytest
 import requests
 
-from conftest import (BROKERS, PG_PORT, PORTS, ROOT, add_sku, adjust_stock, admin_headers,
+from conftest import (BROKERS, PORTS, ROOT, add_sku, adjust_stock, admin_headers,
                       assert_invariants, assert_stock_ledger, end_offsets, events_of,
-                      order_service_prices, place_order, put_product, read_since, sql, stock,
+                      instance_env, order_service_prices, place_order, put_product, read_since, sql, stock,
                       supervisorctl, url, wait_final, wait_until)
 
 
@@ -366,10 +366,7 @@ def test_demo_controls_must_be_booleans():
 
 
 def start_order_service(mode, port):
-    env = dict(os.environ, EVENTIFY_MODE=mode, EVENTIFY_HTTP_PORT=str(port),
-               EVENTIFY_PG_PORT=str(PG_PORT), EVENTIFY_PG_DATABASE="orders",
-               EVENTIFY_PG_USER="orders", EVENTIFY_PG_PASSWORD="orders",
-               EVENTIFY_KAFKA_BROKERS=BROKERS, EVENTIFY_LOG_LEVEL="warn")
+    env = dict(instance_env("order", port), EVENTIFY_MODE=mode, EVENTIFY_LOG_LEVEL="warn")
     return subprocess.Popen([os.path.join(ROOT, "build", "release", "bin", "eventify-order")],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
