@@ -8,6 +8,7 @@
 
 #include "ev/events.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define OID "5bb4b8cc-484b-4df0-a941-fa37ae96b12b"
@@ -230,13 +231,22 @@ static void quantities_outside_the_api_bounds_are_invalid(void **state)
                    "quantity");
 }
 
+/* An OrderPlaced payload with count copies of line; fails the test rather than cut. */
+static void order_with_lines(char *out, size_t n, const char *line, int count)
+{
+    size_t used = (size_t)snprintf(out, n, "{\"orderId\":\"" OID "\",\"items\":[");
+    for (int i = 0; i < count && used < n; i++)
+        used += (size_t)snprintf(out + used, n - used, "%s%s", i ? "," : "", line);
+    if (used < n)
+        used += (size_t)snprintf(out + used, n - used, "]}");
+    assert_true(used < n);
+}
+
 static void lines_skus_and_customer_ids_are_bounded(void **state)
 {
     (void)state;
-    char many[4096] = "{\"orderId\":\"" OID "\",\"items\":[";
-    for (int i = 0; i < 101; i++)
-        strcat(many, i ? "," LINE("S", "1") : LINE("S", "1"));
-    strcat(many, "]}");
+    char many[4096];
+    order_with_lines(many, sizeof many, LINE("S", "1"), 101);
     expect_invalid("OrderPlaced", 1, many, "array of 1 to 100 lines");
     expect_invalid(
         "OrderPlaced", 1,
@@ -268,11 +278,9 @@ static void money_is_bounded_and_never_overflows(void **state)
                    "\",\"totalCents\":10000000000001,\"items\":[" LINE("S", "1") "]}",
                    "totalCents");
     /* the largest order the bounds allow still has an exact total */
-    char big[8192] = "{\"orderId\":\"" OID "\",\"items\":[";
-    for (int i = 0; i < 100; i++)
-        strcat(big, i ? ",{\"sku\":\"S\",\"quantity\":1000,\"unitPriceCents\":100000000}"
-                      : "{\"sku\":\"S\",\"quantity\":1000,\"unitPriceCents\":100000000}");
-    strcat(big, "]}");
+    char big[8192];
+    order_with_lines(big, sizeof big,
+                     "{\"sku\":\"S\",\"quantity\":1000,\"unitPriceCents\":100000000}", 100);
     ev_envelope e;
     char err[256];
     assert_int_equal(upcast("OrderPlaced", 2, big, &e, err), EV_UPCAST_OK);
