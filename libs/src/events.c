@@ -44,11 +44,13 @@ bool ev_sku_valid(const char *sku)
 
 bool ev_text_valid(const char *text, size_t max)
 {
-    size_t n = text ? strlen(text) : 0;
-    if (n == 0 || n > max)
+    size_t n = text ? strlen(text) : 0, characters = 0;
+    if (n == 0 || n > EV_UTF8_BYTES(max))
         return false;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)text[i];
+        if ((c & 0xc0) != 0x80 && ++characters > max) /* not a continuation byte: a new one */
+            return false;
         if (c < 0x20 || c == 0x7f)
             return false;
         /* C1 controls, U+0080..U+009F, are C2 80..C2 9F in UTF-8 (jansson checks the rest) */
@@ -345,8 +347,8 @@ static int check_shipment(check_ctx *c, json_t *p)
 static int check_sku(check_ctx *c, json_t *p)
 {
     if (!ev_sku_valid(json_string_value(json_object_get(p, "sku"))))
-        return ev_fail(c->err, c->errlen,
-                       "payload.sku must be a SKU (A-Z, 0-9, '-', '_'; 2 to %d)", EV_SKU_MAX);
+        return ev_fail(c->err, c->errlen, "payload.sku must be a SKU (A-Z, 0-9, '-', '_'; 2 to %d)",
+                       EV_SKU_MAX);
     return 0;
 }
 

@@ -122,6 +122,9 @@ static void product_fields_are_bounded(void **state)
                                100));                            /* U+2066 */
     assert_true(ev_text_valid("caf\xc3\xa9 \xe2\x82\xac", 100)); /* é € */
     assert_false(ev_text_valid("abc", 2));
+    /* characters, not bytes: two of two bytes each fit a limit of 2 */
+    assert_true(ev_text_valid("\xc3\xa9\xc3\xa9", 2));
+    assert_false(ev_text_valid("\xc3\xa9\xc3\xa9\xc3\xa9", 2));
     assert_true(ev_currency_valid("EUR"));
     assert_false(ev_currency_valid("EU"));
     assert_false(ev_currency_valid("eur"));

@@ -23,14 +23,14 @@ typedef struct {
 } product_error;
 
 typedef struct {
-    char name[EV_PRODUCT_NAME_MAX + 1];
+    char name[EV_UTF8_BYTES(EV_PRODUCT_NAME_MAX) + 1];
     int64_t price_cents;
     char currency[4];
 } product_input;
 
 typedef struct {
     int delta;
-    char reason[EV_STOCK_REASON_MAX + 1];
+    char reason[EV_UTF8_BYTES(EV_STOCK_REASON_MAX) + 1];
 } adjustment_input;
 
 typedef struct {

@@ -58,7 +58,7 @@ def test_each_service_serves_a_valid_document_its_contract(service, tmp_path):
 
 
 def test_every_document_of_contracts_is_valid_openapi_3_1():
-    """Including those no running service serves yet (a fragment waiting for its service)."""
+    """Each file of contracts/openapi, whether or not a service of SERVICES serves it."""
     for document in sorted(glob.glob(os.path.join(CONTRACTS, "*.json"))):
         assert_valid_openapi_3_1(document)
 

@@ -29,15 +29,19 @@
 #define EV_REASON_MAX 1024                  /* reason texts of saga events */
 #define EV_PRICE_MAX_CENTS 100000000LL      /* 1,000,000.00 per unit */
 #define EV_TOTAL_MAX_CENTS 10000000000000LL /* lines x quantity x unit price, at most */
-#define EV_PRODUCT_NAME_MAX 100
+#define EV_PRODUCT_NAME_MAX 100 /* characters (code points), as the contracts' maxLength */
 #define EV_STOCK_DELTA_MAX 1000000
-#define EV_STOCK_REASON_MAX 200 /* the reason of a stock adjustment */
+#define EV_STOCK_REASON_MAX 200 /* characters: the reason of a stock adjustment */
+/* Bytes a text of n characters may take in UTF-8 (buffer sizes, without the NUL). */
+#define EV_UTF8_BYTES(n) (4 * (n))
 
 /* A SKU: 2 to EV_SKU_MAX characters of A-Z, 0-9, '-' and '_', starting with a letter or digit. */
 bool ev_sku_valid(const char *sku);
 
-/* Text meant for people (product names, reasons): 1 to max bytes without control characters
- * (C0, DEL, C1) or bidi overrides and isolates. The caller's JSON parser checked UTF-8. */
+/* Text meant for people (product names, reasons): 1 to max characters (code points, as JSON
+ * Schema's maxLength counts them; at most EV_UTF8_BYTES(max) bytes) without control
+ * characters (C0, DEL, C1) or bidi overrides and isolates. The caller's JSON parser checked
+ * UTF-8. */
 bool ev_text_valid(const char *text, size_t max);
 
 /* An ISO 4217-shaped currency code: three upper-case letters. */
