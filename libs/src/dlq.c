@@ -105,12 +105,12 @@ static json_t *letter_json(const rd_kafka_message_t *m, bool with_value)
         "{s:s, s:i, s:I, s:s%, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:O?, s:O?, s:I}", "topic",
         rd_kafka_topic_name(m->rkt), "partition", m->partition, "offset", (json_int_t)m->offset,
         "key", m->key ? (const char *)m->key : "", m->key ? m->key_len : 0, "originTopic",
-        header_string(m, EV_DLQ_ORIGIN_TOPIC), "originPartition", header_int(m, EV_DLQ_ORIGIN_PARTITION),
-        "originOffset", header_int(m, EV_DLQ_ORIGIN_OFFSET), "error", header_string(m, EV_DLQ_ERROR),
-        "attempts", header_int(m, EV_DLQ_ATTEMPTS), "consumer", header_string(m, EV_DLQ_CONSUMER),
-        "failedAt", header_string(m, EV_DLQ_FAILED_AT), "eventType",
-        json_is_string(type) ? type : NULL, "eventId", json_is_string(id) ? id : NULL, "valueBytes",
-        (json_int_t)m->len);
+        header_string(m, EV_DLQ_ORIGIN_TOPIC), "originPartition",
+        header_int(m, EV_DLQ_ORIGIN_PARTITION), "originOffset", header_int(m, EV_DLQ_ORIGIN_OFFSET),
+        "error", header_string(m, EV_DLQ_ERROR), "attempts", header_int(m, EV_DLQ_ATTEMPTS),
+        "consumer", header_string(m, EV_DLQ_CONSUMER), "failedAt",
+        header_string(m, EV_DLQ_FAILED_AT), "eventType", json_is_string(type) ? type : NULL,
+        "eventId", json_is_string(id) ? id : NULL, "valueBytes", (json_int_t)m->len);
     json_decref(value);
     if (letter && with_value) {
         /* A value that is not UTF-8 cannot be a JSON string: null, and not replayable. */
@@ -334,7 +334,11 @@ json_t *ev_dlq_get(ev_dlq_reader *r, const char *topic, int32_t partition, int64
     json_t *letter = NULL;
     int64_t low = 0, high = 0;
     pthread_mutex_lock(&r->lock);
-    int rc = watermarks(r, topic, partition, &low, &high, err, errlen);
+    /* A partition the topic does not have holds no letter: missing, not an error of Kafka. */
+    int partitions = partition_count(r, topic, err, errlen);
+    int rc = partitions < 0 ? -1 : 0;
+    if (rc == 0 && partition < partitions)
+        rc = watermarks(r, topic, partition, &low, &high, err, errlen);
     if (rc == 0 && offset >= low && offset < high) {
         range_read rr = {.topic = topic,
                          .partition = partition,

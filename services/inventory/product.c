@@ -1,6 +1,7 @@
 /* Product and stock-adjustment requests; see product.h. */
 #include "product.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -36,6 +37,21 @@ static int only_fields(const json_t *body, const char *const *allowed, product_e
     return 0;
 }
 
+/* JSON has one number type: 2 and 2.0 are the same integer (as JSON Schema says too), so a
+ * client's serializer may write either. Fractions and values beyond +-2^53 are refused. */
+static bool whole_number(const json_t *v, json_int_t *out)
+{
+    if (json_is_integer(v)) {
+        *out = json_integer_value(v);
+        return true;
+    }
+    double d = json_real_value(v);
+    if (!json_is_real(v) || d != floor(d) || fabs(d) > 9007199254740992.0)
+        return false;
+    *out = (json_int_t)d;
+    return true;
+}
+
 int product_check_sku(const char *sku, product_error *err)
 {
     if (!ev_sku_valid(sku))
@@ -59,8 +75,8 @@ int product_parse(const json_t *body, product_input *out, product_error *err)
         return reject(err, 400, "invalid_name",
                       "name must be a string of 1 to %d characters without control characters",
                       EV_PRODUCT_NAME_MAX);
-    if (!json_is_integer(price) || json_integer_value(price) < 0 ||
-        json_integer_value(price) > EV_PRICE_MAX_CENTS)
+    json_int_t price_cents;
+    if (!whole_number(price, &price_cents) || price_cents < 0 || price_cents > EV_PRICE_MAX_CENTS)
         return reject(err, 400, "invalid_price",
                       "priceCents must be an integer from 0 to %lld (minor units, e.g. 1999)",
                       (long long)EV_PRICE_MAX_CENTS);
@@ -68,7 +84,7 @@ int product_parse(const json_t *body, product_input *out, product_error *err)
         return reject(err, 400, "invalid_currency",
                       "currency must be three upper-case letters, e.g. EUR");
     snprintf(out->name, sizeof out->name, "%s", json_string_value(name));
-    out->price_cents = json_integer_value(price);
+    out->price_cents = price_cents;
     snprintf(out->currency, sizeof out->currency, "%s",
              currency ? json_string_value(currency) : EV_CURRENCY);
     return 0;
@@ -82,9 +98,9 @@ int adjustment_parse(const json_t *body, adjustment_input *out, product_error *e
         return -1;
     const json_t *delta = json_object_get(body, "delta");
     const json_t *reason = json_object_get(body, "reason");
-    if (!json_is_integer(delta) || json_integer_value(delta) == 0 ||
-        json_integer_value(delta) < -EV_STOCK_DELTA_MAX ||
-        json_integer_value(delta) > EV_STOCK_DELTA_MAX)
+    json_int_t units;
+    if (!whole_number(delta, &units) || units == 0 || units < -EV_STOCK_DELTA_MAX ||
+        units > EV_STOCK_DELTA_MAX)
         return reject(err, 400, "invalid_delta",
                       "delta must be a non-zero integer from -%d to %d (units received > 0,"
                       " written off < 0)",
@@ -93,7 +109,7 @@ int adjustment_parse(const json_t *body, adjustment_input *out, product_error *e
         return reject(err, 400, "invalid_reason",
                       "reason must be a string of 1 to %d characters without control characters",
                       EV_STOCK_REASON_MAX);
-    out->delta = (int)json_integer_value(delta);
+    out->delta = (int)units;
     snprintf(out->reason, sizeof out->reason, "%s", json_string_value(reason));
     return 0;
 }

@@ -29,6 +29,17 @@ static void a_product_body_is_parsed_with_eur_by_default(void **state)
     assert_int_equal(in.price_cents, 1999);
     assert_string_equal(in.currency, "EUR");
     json_decref(b);
+    /* 1999.0 is the same JSON number (JSON Schema's integer too); a name counts characters */
+    b = body("{\"name\":\"\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9"
+             "\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9"
+             "\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9"
+             "\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9"
+             "\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\",\"priceCents\":"
+             "1999.0}");
+    assert_int_equal(product_parse(b, &in, &err), 0); /* 60 characters, 120 bytes */
+    assert_int_equal(in.price_cents, 1999);
+    assert_int_equal(strlen(in.name), 120);
+    json_decref(b);
 }
 
 static void bad_product_bodies_are_400_naming_the_problem(void **state)
@@ -68,10 +79,15 @@ static void adjustment_bodies_are_strict(void **state)
     assert_int_equal(adjustment_parse(ok, &in, &err), 0);
     assert_int_equal(in.delta, -3);
     json_decref(ok);
+    ok = body("{\"delta\":4.0,\"reason\":\"counted\"}");
+    assert_int_equal(adjustment_parse(ok, &in, &err), 0);
+    assert_int_equal(in.delta, 4);
+    json_decref(ok);
     const char *bad[][2] = {
         {"{\"delta\":0,\"reason\":\"r\"}", "delta"},
         {"{\"delta\":1000001,\"reason\":\"r\"}", "delta"},
         {"{\"delta\":\"5\",\"reason\":\"r\"}", "delta"},
+        {"{\"delta\":2.5,\"reason\":\"r\"}", "delta"},
         {"{\"delta\":5}", "reason"},
         {"{\"delta\":5,\"reason\":\"r\",\"sku\":\"X\"}", "sku"},
     };
