@@ -1,7 +1,9 @@
 """What the API fuzzer found, kept as plain tests: each failed on the code before its fix."""
+import uuid
+
 import requests
 
-from conftest import place_order, url
+from conftest import admin_headers, place_order, url
 
 
 def test_a_malformed_multipart_content_type_gets_an_answer():
@@ -42,3 +44,30 @@ def test_a_whole_quantity_written_as_a_real_is_that_integer(sku):
     r = requests.post(url("order", "/orders"), timeout=5, json={
         "customerId": "c-real", "items": [{"sku": sku, "quantity": 2.5}]})
     assert r.status_code == 400
+
+
+def test_a_whole_price_or_delta_written_as_a_real_is_that_integer():
+    """The same for the inventory's admin writes; a name is counted in characters, as the
+    document's maxLength counts them, not in bytes."""
+    sku = "SKU-API-EDGE-" + uuid.uuid4().hex[:8].upper()
+    name = "\u00e9" * 60  # 60 characters, 120 bytes of UTF-8
+    r = requests.put(url("inventory", f"/products/{sku}"), headers=admin_headers(), timeout=5,
+                     json={"name": name, "priceCents": 1999.0})
+    assert r.status_code == 201, r.text
+    assert (r.json()["name"], r.json()["priceCents"]) == (name, 1999)
+    r = requests.put(url("inventory", f"/products/{sku}"), headers=admin_headers(), timeout=5,
+                     json={"name": "\u00e9" * 101, "priceCents": 1999})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_name"
+    r = requests.post(url("inventory", f"/products/{sku}/stock-adjustments"), timeout=5,
+                      headers=admin_headers(), json={"delta": 3.0, "reason": "counted"})
+    assert r.status_code == 201, r.text
+    assert (r.json()["delta"], r.json()["onHand"]) == (3, 3)
+    r = requests.post(url("inventory", f"/products/{sku}/stock-adjustments"), timeout=5,
+                      headers=admin_headers(), json={"delta": 2.5, "reason": "counted"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_delta"
+
+
+def test_a_dead_letter_of_a_partition_the_topic_lacks_is_not_found():
+    """Not a 503: Kafka is fine, there is simply no such letter."""
+    r = requests.get(url("read-model", "/api/dlq/order.dlq/1022/0"), timeout=10)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
