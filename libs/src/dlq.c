@@ -176,9 +176,12 @@ static int read_range(ev_dlq_reader *r, range_read *rr, char *err, size_t errlen
             continue;
         bool ours =
             m->partition == rr->partition && strcmp(rd_kafka_topic_name(m->rkt), rr->topic) == 0;
-        if (ours && m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            rr->next = rr->high; /* nothing more (offsets may have gaps) */
-        } else if (ours && !m->err && m->offset >= rr->next && m->offset < rr->high) {
+        /* At the end of the partition, or past the range: what was missing was a gap. */
+        bool done = ours && (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF ||
+                             (!m->err && m->offset >= rr->high));
+        if (done) {
+            rr->next = rr->high;
+        } else if (ours && !m->err && m->offset >= rr->next) {
             rr->next = m->offset + 1;
             json_t *letter = letter_json(m, rr->with_value);
             if (letter) {
@@ -186,8 +189,6 @@ static int read_range(ev_dlq_reader *r, range_read *rr, char *err, size_t errlen
                 if (rr->visit(letter, rr->user) != 0)
                     rr->stopped = true;
             }
-        } else if (ours && !m->err && m->offset >= rr->high) {
-            rr->next = rr->high; /* past the range: what was missing was a gap */
         }
         rd_kafka_message_destroy(m);
     }
