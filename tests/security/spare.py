@@ -10,7 +10,11 @@ import time
 
 import requests
 
-from conftest import BROKERS, DATABASES, PG_PORT, ROOT, wait_until
+from conftest import BROKERS, DATABASES, PG_PORT, ROOT, RUN, wait_until
+
+# The build whose binaries run as spare instances; EVENTIFY_BIN_DIR=build/asan/bin runs them
+# under ASan+UBSan.
+BIN_DIR = os.environ.get("EVENTIFY_BIN_DIR", os.path.join(ROOT, "build", "release", "bin"))
 
 
 def free_port():
@@ -55,7 +59,8 @@ class PeakRss:
 def spare_instance(service, kafka_reachable=True, **env):
     """Runs build/release/bin/eventify-<service> on a free port against the stack's database;
     without kafka_reachable its brokers are a closed port (it then joins no consumer group and
-    is never ready). Yields (port, process); stops it at the end."""
+    is never ready). Its output goes to .run/logs/spare-<service>-<port>.log. Yields
+    (port, process); stops it at the end."""
     port = free_port()
     database = DATABASES[service]
     brokers = BROKERS if kafka_reachable else f"127.0.0.1:{free_port()}"
@@ -64,8 +69,9 @@ def spare_instance(service, kafka_reachable=True, **env):
                     EVENTIFY_PG_PASSWORD=database, EVENTIFY_KAFKA_BROKERS=brokers,
                     EVENTIFY_LOG_LEVEL="warn", **{k: str(v) for k, v in env.items()})
     full_env.pop("EVENTIFY_LOG_FILE", None)
-    process = subprocess.Popen([os.path.join(ROOT, "build", "release", "bin", f"eventify-{service}")],
-                               env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = open(os.path.join(RUN, "logs", f"spare-{service}-{port}.log"), "w")
+    process = subprocess.Popen([os.path.join(BIN_DIR, f"eventify-{service}")], env=full_env,
+                               stdout=log, stderr=subprocess.STDOUT)
 
     def answering():
         assert process.poll() is None, f"spare {service} exited with {process.returncode}"
@@ -84,3 +90,4 @@ def spare_instance(service, kafka_reachable=True, **env):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        log.close()
