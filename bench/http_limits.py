@@ -10,7 +10,7 @@ and with Kafka unreachable (nothing else disturbs it):
    announced by Content-Length and chunked (like `curl -T -`); sending stops at the answer
    or after 60 s.
 2. order: GET /health latency with 2,000 idle sockets open (half of them stopped in the
-   middle of their headers).
+   middle of their headers), and RSS meanwhile and after.
 3. read-model: peak RSS growth while one client sends 1 GB of 16 KiB WebSocket frames.
 """
 import base64
@@ -187,10 +187,12 @@ def main():
             how = "chunked" if chunked else "Content-Length"
             print(f"1 GB form body ({how}): answer {status} after {seconds:.2f} s, "
                   f"peak RSS {peak / 1024:.1f} MB")
+        peak = Peak(p.pid)
         opened, answered, p50, worst = health_with_idle_sockets(port)
         fmt = lambda t: "-" if t is None else f"{t * 1000:.1f} ms"
         print(f"/health with {opened} idle sockets: {answered}/20 answered, p50 {fmt(p50)}, "
-              f"max {fmt(worst)}")
+              f"max {fmt(worst)}; peak RSS {peak.done() / 1024:.1f} MB, "
+              f"{rss_kb(p.pid) / 1024:.1f} MB once they closed")
     finally:
         stop(p)
     p, port = start(bin_dir, "read-model", "readmodel", EVENTIFY_WS_ALLOWED_ORIGINS=WEB_ORIGIN)
