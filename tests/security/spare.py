@@ -56,10 +56,11 @@ class PeakRss:
 
 
 @contextlib.contextmanager
-def spare_instance(service, kafka_reachable=True, **env):
-    """Runs build/release/bin/eventify-<service> on a free port against the stack's database;
-    without kafka_reachable its brokers are a closed port (it then joins no consumer group and
-    is never ready). Its output goes to .run/logs/spare-<service>-<port>.log. Yields
+def spare_instance(service, kafka_reachable=False, **env):
+    """Runs build/release/bin/eventify-<service> on a free port against the stack's database.
+    Its brokers are a closed port unless kafka_reachable: then it joins the service's consumer
+    group and takes partitions from the stack's instance while it runs; otherwise it joins
+    nothing and is never ready. Its output goes to .run/logs/spare-<service>-<port>.log. Yields
     (port, process); stops it at the end."""
     port = free_port()
     database = DATABASES[service]
