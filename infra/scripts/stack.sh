@@ -137,6 +137,9 @@ service_env() { # NAME PORT DATABASE -> supervisor environment= value
   env+=",EVENTIFY_PG_HOST=\"localhost\",EVENTIFY_PG_PORT=\"$pg_port\",EVENTIFY_PG_DATABASE=\"$3\""
   env+=",EVENTIFY_PG_USER=\"$3\",EVENTIFY_PG_PASSWORD=\"$(pg_password "$3")\",EVENTIFY_LOG_LEVEL=\"${EVENTIFY_LOG_LEVEL:-info}\""
   env+=",EVENTIFY_LOG_FILE=\"$run/logs/$1.log\""
+  # The web UI's pages are the only browser pages that may open the live-update WebSocket.
+  [ "$1" != read-model ] ||
+    env+=",EVENTIFY_WS_ALLOWED_ORIGINS=\"http://localhost:$web_port,http://127.0.0.1:$web_port\""
   local v
   for v in EVENTIFY_SAGA_TIMEOUT_MS EVENTIFY_PAYMENT_LIMIT_CENTS EVENTIFY_MAX_ATTEMPTS \
     EVENTIFY_RETRY_BACKOFF_MS EVENTIFY_PG_POOL_SIZE EVENTIFY_MODE EVENTIFY_SEED_CATALOG; do
@@ -219,6 +222,8 @@ write_supervisor_conf() {
 file=$run/supervisor/supervisor.sock
 [supervisord]
 logfile=$run/logs/supervisord.log
+; the services inherit this open-file limit: thousands of client connections each
+minfds=16384
 pidfile=$run/supervisor/supervisord.pid
 childlogdir=$run/logs
 [rpcinterface:supervisor]

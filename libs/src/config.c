@@ -73,12 +73,22 @@ int ev_config_load(ev_config *cfg, const char *service, int default_port, const 
         return ev_fail(err, errlen, "service name too long");
 
     long port = 0, pg_port = 0, pool = 0, attempts = 0, backoff = 0;
+    long max_connections = 0, threads = 0, read_timeout = 0, body_timeout = 0;
     char host[128], db[64], user[64], password[128], level[16];
     if (ev_env_long(getenv_fn, "EVENTIFY_HTTP_PORT", default_port, 1, 65535, &port, err, errlen) ||
         ev_env_long(getenv_fn, "EVENTIFY_PG_PORT", 5432, 1, 65535, &pg_port, err, errlen) ||
         ev_env_long(getenv_fn, "EVENTIFY_PG_POOL_SIZE", 8, 1, 256, &pool, err, errlen) ||
         ev_env_long(getenv_fn, "EVENTIFY_MAX_ATTEMPTS", 4, 1, 100, &attempts, err, errlen) ||
         ev_env_long(getenv_fn, "EVENTIFY_RETRY_BACKOFF_MS", 100, 1, 60000, &backoff, err, errlen) ||
+        ev_env_long(getenv_fn, "EVENTIFY_HTTP_MAX_CONNECTIONS", 4096, 16, 60000, &max_connections,
+                    err, errlen) ||
+        ev_env_long(getenv_fn, "EVENTIFY_HTTP_THREADS", 4, 1, 64, &threads, err, errlen) ||
+        ev_env_long(getenv_fn, "EVENTIFY_HTTP_READ_TIMEOUT_S", 10, 1, 3600, &read_timeout, err,
+                    errlen) ||
+        ev_env_long(getenv_fn, "EVENTIFY_HTTP_BODY_TIMEOUT_MS", 10000, 100, 3600000, &body_timeout,
+                    err, errlen) ||
+        ev_env_str(getenv_fn, "EVENTIFY_HTTP_BIND", "127.0.0.1", cfg->http_bind,
+                   sizeof cfg->http_bind, err, errlen) ||
         ev_env_str(getenv_fn, "EVENTIFY_KAFKA_BROKERS", "localhost:9092", cfg->kafka_brokers,
                    sizeof cfg->kafka_brokers, err, errlen) ||
         ev_env_str(getenv_fn, "EVENTIFY_PG_HOST", "localhost", host, sizeof host, err, errlen) ||
@@ -109,6 +119,10 @@ int ev_config_load(ev_config *cfg, const char *service, int default_port, const 
         return ev_fail(err, errlen, "PostgreSQL settings too long");
 
     cfg->http_port = (int)port;
+    cfg->http_max_connections = (int)max_connections;
+    cfg->http_threads = (int)threads;
+    cfg->http_read_timeout_s = (int)read_timeout;
+    cfg->http_body_timeout_ms = (int)body_timeout;
     cfg->pg_pool_size = (int)pool;
     cfg->max_attempts = (int)attempts;
     cfg->retry_backoff_ms = (int)backoff;

@@ -1,35 +1,87 @@
-/* HTTP glue over ulfius; see ev/http.h. */
+/* HTTP edge on libmicrohttpd; see ev/http.h.
+ *
+ * Why not ulfius's own server loop: ulfius (2.7) gives libmicrohttpd its access handler
+ * and, for every form or multipart Content-Type, creates a libmicrohttpd post processor
+ * that copies the whole body into a map before any endpoint runs; max_post_body_size only
+ * caps the raw copy, and the handler is static, so no option stops the parsing or lets a
+ * request be refused on its headers. Its WebSocket keeps whole messages in memory, however
+ * large. So this file drives libmicrohttpd itself (one access handler that judges the body
+ * on its headers), keeps ulfius's request and response structures for the handlers, and
+ * serves WebSockets with wslay (ws.c). */
+#define _GNU_SOURCE /* strcasestr */
 #include "ev/http.h"
 #include "ev/log.h"
 #include "ev/util.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #define MAX_ROUTES 32
+/* Request line and headers of one request, in a per-connection buffer. Over 32 KiB
+ * libmicrohttpd maps it (mmap) instead of taking it from the heap: the pages an idle
+ * connection never touches cost nothing, and all of it goes back to the system when the
+ * connection closes, so a flood of connections leaves no lasting growth. */
+#define MAX_HEADER_BYTES (36 * 1024)
+#define LISTEN_BACKLOG 1024
 
 typedef struct {
     ev_http *http;
+    char method[8];
+    char pattern[96];
     ev_http_handler handler;
+    /* WebSocket endpoints: admit and serve instead of handler */
+    ev_http_ws_admit admit;
+    ev_http_ws_serve serve;
+    ev_ws_limits ws_limits;
     void *user;
-    char label[96]; /* metric labels: method and route pattern */
+    char label[160]; /* metric labels: method and route pattern */
 } route;
 
 struct ev_http {
-    struct _u_instance instance;
-    size_t max_body;
+    struct MHD_Daemon *daemon;
+    ev_http_limits limits;
+    char bind[64];
     ev_metrics *metrics;
     ev_http_ready_fn ready;
     void *ready_user;
-    bool started;
     size_t route_count;
     route routes[MAX_ROUTES];
+    /* WebSocket threads: counted so ev_http_free can wait for them */
+    atomic_bool stopping;
+    pthread_mutex_t lock;
+    pthread_cond_t ws_done;
+    int ws_active;
 };
+
+/* One request, from its headers to its answer (libmicrohttpd's con_cls). */
+typedef struct {
+    struct _u_request req;
+    const route *route;
+    char *body;
+    size_t body_len;
+    int64_t started_ms;
+    bool answered; /* a response is queued: the rest of the body is not read */
+} request_state;
+
+/* One upgraded connection, handed to its thread. */
+typedef struct {
+    const route *route;
+    ev_ws *ws;
+    struct MHD_UpgradeResponseHandle *urh;
+} ws_session;
+
+/* --- replies ------------------------------------------------------------------------- */
 
 void ev_http_reply_json(struct _u_response *resp, unsigned status, json_t *body)
 {
@@ -100,49 +152,124 @@ int ev_http_query_long(const struct _u_request *req, const char *name, long def,
     return 0;
 }
 
-json_t *ev_http_json_body(const ev_http *h, const struct _u_request *req, struct _u_response *resp)
+/* --- pure decisions ------------------------------------------------------------------ */
+
+bool ev_http_is_json(const char *type)
 {
-    if (req->binary_body_length > h->max_body) {
-        ev_http_reply_error(resp, 413, "payload_too_large", "request body exceeds %zu bytes",
-                            h->max_body);
-        return NULL;
-    }
-    const char *type = ev_http_header(req, "Content-Type");
-    size_t json_len = strlen("application/json");
-    if (!type || strncasecmp(type, "application/json", json_len) != 0 ||
-        (type[json_len] != '\0' && type[json_len] != ';')) {
-        ev_http_reply_error(resp, 415, "unsupported_media_type",
-                            "Content-Type must be application/json");
-        return NULL;
-    }
-    json_error_t jerr;
-    json_t *body =
-        json_loadb(req->binary_body, req->binary_body_length, JSON_REJECT_DUPLICATES, &jerr);
-    if (!body) {
-        ev_http_reply_error(resp, 400, "malformed_json", "malformed JSON at line %d column %d: %s",
-                            jerr.line, jerr.column, jerr.text);
-        return NULL;
-    }
-    if (!json_is_object(body)) {
-        json_decref(body);
-        ev_http_reply_error(resp, 400, "invalid_body", "the body must be a JSON object");
-        return NULL;
-    }
-    return body;
+    size_t n = strlen("application/json");
+    if (!type || strncasecmp(type, "application/json", n) != 0)
+        return false;
+    return type[n] == '\0' || type[n] == ';';
 }
 
-static int dispatch(const struct _u_request *req, struct _u_response *resp, void *user_data)
+ev_body_verdict ev_http_body_verdict(const char *content_length, const char *transfer_encoding,
+                                     const char *content_type, size_t max_body)
 {
-    route *r = user_data;
-    int64_t start = ev_monotonic_ms();
-    r->handler(req, resp, r->user);
-    char labels[160];
-    snprintf(labels, sizeof labels, "%s,status=\"%ld\"", r->label, resp->status);
-    ev_metrics_add(r->http->metrics, "http_requests_total", labels, 1);
-    ev_metrics_observe(r->http->metrics, "http_request_duration_seconds", r->label,
-                       (double)(ev_monotonic_ms() - start) / 1000.0);
-    return U_CALLBACK_COMPLETE;
+    bool chunked = transfer_encoding && strcasestr(transfer_encoding, "chunked");
+    uintmax_t length = 0;
+    if (content_length) {
+        char *end;
+        errno = 0;
+        length = strtoumax(content_length, &end, 10);
+        if (errno == ERANGE)
+            length = UINTMAX_MAX; /* absurdly long: too large, not malformed */
+    }
+    if (!chunked && length == 0)
+        return EV_BODY_NONE;
+    if (!chunked && length > max_body)
+        return EV_BODY_TOO_LARGE;
+    return ev_http_is_json(content_type) ? EV_BODY_ACCEPT : EV_BODY_WRONG_TYPE;
 }
+
+/* Next non-empty segment of a path: its start and length; NULL at the end. */
+static const char *next_segment(const char *p, size_t *len)
+{
+    while (*p == '/')
+        p++;
+    if (!*p)
+        return NULL;
+    *len = strcspn(p, "/");
+    return p;
+}
+
+int ev_http_path_match(const char *pattern, const char *path, struct _u_map *params)
+{
+    int captured = 0;
+    size_t plen = 0, slen = 0;
+    const char *p = next_segment(pattern, &plen), *s = next_segment(path, &slen);
+    for (; p && s; p = next_segment(p + plen, &plen), s = next_segment(s + slen, &slen)) {
+        if (*p == ':') {
+            captured++;
+            if (params) {
+                char name[64], value[256];
+                if (plen - 1 >= sizeof name || slen >= sizeof value)
+                    return -1; /* a segment this long is no id of ours */
+                memcpy(name, p + 1, plen - 1);
+                name[plen - 1] = '\0';
+                memcpy(value, s, slen);
+                value[slen] = '\0';
+                u_map_put(params, name, value);
+            }
+        } else if (plen != slen || memcmp(p, s, plen) != 0) {
+            return -1;
+        }
+    }
+    return p || s ? -1 : captured;
+}
+
+/* --- routing ------------------------------------------------------------------------- */
+
+/* The route for method and path, preferring the fewest parameter segments; NULL if none. */
+static const route *find_route(const ev_http *h, const char *method, const char *path)
+{
+    const route *best = NULL;
+    int best_params = 0;
+    for (size_t i = 0; i < h->route_count; i++) {
+        const route *r = &h->routes[i];
+        if (strcmp(r->method, method) != 0)
+            continue;
+        int params = ev_http_path_match(r->pattern, path, NULL);
+        if (params >= 0 && (!best || params < best_params)) {
+            best = r;
+            best_params = params;
+        }
+    }
+    return best;
+}
+
+static int add_route(ev_http *h, const route *r)
+{
+    if (h->route_count == MAX_ROUTES)
+        return -1;
+    route *slot = &h->routes[h->route_count];
+    *slot = *r;
+    slot->http = h;
+    snprintf(slot->label, sizeof slot->label, "method=\"%s\",route=\"%s\"", r->method, r->pattern);
+    h->route_count++;
+    return 0;
+}
+
+int ev_http_route(ev_http *h, const char *method, const char *pattern, ev_http_handler handler,
+                  void *user)
+{
+    route r = {.handler = handler, .user = user};
+    if (!ev_strlcpy(r.method, method, sizeof r.method) ||
+        !ev_strlcpy(r.pattern, pattern, sizeof r.pattern))
+        return -1;
+    return add_route(h, &r);
+}
+
+int ev_http_websocket(ev_http *h, const char *path, const ev_ws_limits *limits,
+                      ev_http_ws_admit admit, ev_http_ws_serve serve, void *user)
+{
+    route r = {.admit = admit, .serve = serve, .ws_limits = *limits, .user = user};
+    if (!ev_strlcpy(r.method, "GET", sizeof r.method) ||
+        !ev_strlcpy(r.pattern, path, sizeof r.pattern))
+        return -1;
+    return add_route(h, &r);
+}
+
+/* --- built-in endpoints -------------------------------------------------------------- */
 
 static void health(const struct _u_request *req, struct _u_response *resp, void *user)
 {
@@ -155,7 +282,7 @@ static void ready(const struct _u_request *req, struct _u_response *resp, void *
 {
     (void)req;
     ev_http *h = user;
-    char why[256] = "";
+    char why[64] = "";
     if (h->ready && !h->ready(h->ready_user, why, sizeof why)) {
         ev_http_reply_json(resp, 503,
                            json_pack("{s:s, s:s}", "status", "not ready", "reason", why));
@@ -174,35 +301,325 @@ static void metrics(const struct _u_request *req, struct _u_response *resp, void
     free(text);
 }
 
-static int not_found(const struct _u_request *req, struct _u_response *resp, void *user_data)
+/* --- libmicrohttpd glue -------------------------------------------------------------- */
+
+static enum MHD_Result copy_value(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
 {
-    (void)user_data;
-    ev_http_reply_error(resp, 404, "not_found", "no route for %s %s", req->http_verb,
-                        req->url_path);
-    return U_CALLBACK_COMPLETE;
+    (void)kind;
+    u_map_put(cls, key, value ? value : "");
+    return MHD_YES;
 }
 
-ev_http *ev_http_new(int port, size_t max_body, ev_metrics *m, ev_http_ready_fn ready_fn,
+/* Queues resp (status, headers, body) on the connection. */
+static enum MHD_Result queue(struct MHD_Connection *conn, const struct _u_response *resp)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        resp->binary_body_length, resp->binary_body, MHD_RESPMEM_MUST_COPY);
+    if (!r)
+        return MHD_NO;
+    const char **keys = u_map_enum_keys(resp->map_header);
+    for (size_t i = 0; keys && keys[i]; i++)
+        MHD_add_response_header(r, keys[i], u_map_get(resp->map_header, keys[i]));
+    enum MHD_Result rc = MHD_queue_response(conn, (unsigned)resp->status, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+/* Answers an error at once; an unread body is then skipped by closing the connection. */
+static enum MHD_Result refuse(struct MHD_Connection *conn, request_state *st, unsigned status,
+                              const char *code, const char *message)
+{
+    struct _u_response resp;
+    if (ulfius_init_response(&resp) != U_OK)
+        return MHD_NO;
+    ev_http_reply_error(&resp, status, code, "%s", message);
+    st->answered = true;
+    if (st->route) {
+        char labels[200];
+        snprintf(labels, sizeof labels, "%s,status=\"%u\"", st->route->label, status);
+        ev_metrics_add(st->route->http->metrics, "http_requests_total", labels, 1);
+    }
+    enum MHD_Result rc = queue(conn, &resp);
+    ulfius_clean_response(&resp);
+    return rc;
+}
+
+static void *ws_thread(void *arg)
+{
+    ws_session *s = arg;
+    ev_http *h = s->route->http;
+    s->route->serve(s->ws, s->route->user);
+    ev_ws_free(s->ws);
+    MHD_upgrade_action(s->urh, MHD_UPGRADE_ACTION_CLOSE);
+    free(s);
+    pthread_mutex_lock(&h->lock);
+    h->ws_active--;
+    pthread_cond_broadcast(&h->ws_done);
+    pthread_mutex_unlock(&h->lock);
+    return NULL;
+}
+
+static void on_upgraded(void *cls, struct MHD_Connection *conn, void *con_cls, const char *extra_in,
+                        size_t extra_in_size, MHD_socket sock,
+                        struct MHD_UpgradeResponseHandle *urh)
+{
+    (void)conn;
+    (void)con_cls;
+    const route *r = cls;
+    ev_http *h = r->http;
+    ws_session *s = malloc(sizeof *s);
+    ev_ws *ws = ev_ws_new(sock, extra_in, extra_in_size, &r->ws_limits, &h->stopping);
+    pthread_t thread;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_mutex_lock(&h->lock);
+    h->ws_active++;
+    pthread_mutex_unlock(&h->lock);
+    if (s && ws) {
+        *s = (ws_session){.route = r, .ws = ws, .urh = urh};
+        if (pthread_create(&thread, &attr, ws_thread, s) == 0) {
+            pthread_attr_destroy(&attr);
+            return;
+        }
+    }
+    pthread_attr_destroy(&attr);
+    ev_warn("cannot serve a WebSocket: out of memory or threads");
+    ev_ws_free(ws);
+    free(s);
+    MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+    pthread_mutex_lock(&h->lock);
+    h->ws_active--;
+    pthread_cond_broadcast(&h->ws_done);
+    pthread_mutex_unlock(&h->lock);
+}
+
+static bool header_has_token(const struct _u_request *req, const char *name, const char *token)
+{
+    const char *value = ev_http_header(req, name);
+    return value && strcasestr(value, token);
+}
+
+/* A WebSocket handshake: checked, admitted by the endpoint, then upgraded. */
+static enum MHD_Result upgrade(struct MHD_Connection *conn, request_state *st)
+{
+    const route *r = st->route;
+    char accept[29];
+    const char *version = ev_http_header(&st->req, "Sec-WebSocket-Version");
+    if (!header_has_token(&st->req, "Upgrade", "websocket") ||
+        !header_has_token(&st->req, "Connection", "upgrade") || !version ||
+        strcmp(version, "13") != 0 ||
+        ev_ws_accept_key(ev_http_header(&st->req, "Sec-WebSocket-Key"), accept) != 0)
+        return refuse(conn, st, 400, "websocket_required",
+                      "this path upgrades to a WebSocket (version 13)");
+    struct _u_response resp;
+    if (ulfius_init_response(&resp) != U_OK)
+        return MHD_NO;
+    enum MHD_Result rc;
+    st->answered = true;
+    if (!r->admit || r->admit(&st->req, &resp, r->user)) {
+        struct MHD_Response *up = MHD_create_response_for_upgrade(on_upgraded, (void *)r);
+        rc = MHD_NO;
+        if (up) {
+            MHD_add_response_header(up, MHD_HTTP_HEADER_UPGRADE, "websocket");
+            MHD_add_response_header(up, "Sec-WebSocket-Accept", accept);
+            rc = MHD_queue_response(conn, MHD_HTTP_SWITCHING_PROTOCOLS, up);
+            MHD_destroy_response(up);
+        }
+    } else {
+        rc = queue(conn, &resp);
+    }
+    ulfius_clean_response(&resp);
+    return rc;
+}
+
+/* Headers are in: route, judge the body, refuse at once when it is not wanted. */
+static enum MHD_Result begin(ev_http *h, struct MHD_Connection *conn, request_state *st,
+                             const char *url, const char *method)
+{
+    st->started_ms = ev_monotonic_ms();
+    st->req.http_verb = strdup(method);
+    st->req.http_url = strdup(url);
+    st->req.url_path = strdup(url);
+    if (!st->req.http_verb || !st->req.http_url || !st->req.url_path)
+        return MHD_NO;
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, copy_value, st->req.map_header);
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, copy_value, st->req.map_url);
+    st->route = find_route(h, method, url);
+    if (!st->route) {
+        char message[160];
+        snprintf(message, sizeof message, "no route for %.8s %.120s", method, url);
+        return refuse(conn, st, 404, "not_found", message);
+    }
+    ev_http_path_match(st->route->pattern, url, st->req.map_url);
+    switch (ev_http_body_verdict(ev_http_header(&st->req, "Content-Length"),
+                                 ev_http_header(&st->req, "Transfer-Encoding"),
+                                 ev_http_header(&st->req, "Content-Type"), h->limits.max_body)) {
+    case EV_BODY_TOO_LARGE: {
+        char message[64];
+        snprintf(message, sizeof message, "request body exceeds %zu bytes", h->limits.max_body);
+        return refuse(conn, st, 413, "payload_too_large", message);
+    }
+    case EV_BODY_WRONG_TYPE:
+        return refuse(conn, st, 415, "unsupported_media_type",
+                      "Content-Type must be application/json");
+    case EV_BODY_NONE:
+    case EV_BODY_ACCEPT:
+        break;
+    }
+    if (st->route->serve)
+        return upgrade(conn, st);
+    return MHD_YES;
+}
+
+/* Refuses a request whose body is being received. libmicrohttpd queues responses only right
+ * after the headers or after the whole body, and reading the rest of a body that is refused
+ * anyway is what must not happen: so the answer is written on the socket directly (nothing
+ * else is being written on it: earlier responses are complete, a 100 Continue is final) and
+ * the connection is closed. */
+static enum MHD_Result refuse_mid_body(struct MHD_Connection *conn, request_state *st,
+                                       unsigned status, const char *code, const char *message)
+{
+    struct _u_response resp;
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    st->answered = true;
+    if (!info || ulfius_init_response(&resp) != U_OK)
+        return MHD_NO;
+    ev_http_reply_error(&resp, status, code, "%s", message);
+    char head[160];
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 %u %s\r\nContent-Type: application/json\r\nContent-Length: "
+                     "%zu\r\nConnection: close\r\n\r\n",
+                     status, MHD_get_reason_phrase_for(status), resp.binary_body_length);
+    if (n > 0 && (size_t)n < sizeof head &&
+        send(info->connect_fd, head, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT | MSG_MORE) == n)
+        send(info->connect_fd, resp.binary_body, resp.binary_body_length,
+             MSG_NOSIGNAL | MSG_DONTWAIT);
+    char labels[200];
+    snprintf(labels, sizeof labels, "%s,status=\"%u\"", st->route->label, status);
+    ev_metrics_add(st->route->http->metrics, "http_requests_total", labels, 1);
+    ulfius_clean_response(&resp);
+    return MHD_NO; /* closes the connection, the rest of the body unread */
+}
+
+/* A piece of the body: kept while within the limit and the time allowed. */
+static enum MHD_Result receive(ev_http *h, struct MHD_Connection *conn, request_state *st,
+                               const char *data, size_t *size)
+{
+    size_t n = *size;
+    *size = 0;
+    if (st->answered)
+        return MHD_NO;
+    if (ev_monotonic_ms() - st->started_ms > h->limits.body_timeout_ms)
+        return refuse_mid_body(conn, st, 408, "request_timeout",
+                               "the request body came too slowly");
+    if (n > h->limits.max_body - st->body_len) {
+        char message[64];
+        snprintf(message, sizeof message, "request body exceeds %zu bytes", h->limits.max_body);
+        return refuse_mid_body(conn, st, 413, "payload_too_large", message);
+    }
+    char *grown = realloc(st->body, st->body_len + n + 1);
+    if (!grown)
+        return refuse_mid_body(conn, st, 503, "unavailable", "out of memory");
+    memcpy(grown + st->body_len, data, n);
+    st->body = grown;
+    st->body_len += n;
+    st->body[st->body_len] = '\0';
+    return MHD_YES;
+}
+
+/* The whole request is in: run the handler and answer. */
+static enum MHD_Result finish(struct MHD_Connection *conn, request_state *st)
+{
+    const route *r = st->route;
+    st->req.binary_body = st->body;
+    st->req.binary_body_length = st->body_len;
+    st->body = NULL; /* now owned by req */
+    st->answered = true;
+    struct _u_response resp;
+    if (ulfius_init_response(&resp) != U_OK)
+        return MHD_NO;
+    int64_t start = ev_monotonic_ms();
+    r->handler(&st->req, &resp, r->user);
+    char labels[200];
+    snprintf(labels, sizeof labels, "%s,status=\"%ld\"", r->label, resp.status);
+    ev_metrics_add(r->http->metrics, "http_requests_total", labels, 1);
+    ev_metrics_observe(r->http->metrics, "http_request_duration_seconds", r->label,
+                       (double)(ev_monotonic_ms() - start) / 1000.0);
+    enum MHD_Result rc = queue(conn, &resp);
+    ulfius_clean_response(&resp);
+    return rc;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *data,
+                                  size_t *size, void **con_cls)
+{
+    (void)version;
+    ev_http *h = cls;
+    request_state *st = *con_cls;
+    if (!st) {
+        if (!(st = calloc(1, sizeof *st)) || ulfius_init_request(&st->req) != U_OK) {
+            free(st);
+            return MHD_NO;
+        }
+        *con_cls = st;
+        return begin(h, conn, st, url, method);
+    }
+    if (*size > 0)
+        return receive(h, conn, st, data, size);
+    if (st->answered)
+        return MHD_YES;
+    return finish(conn, st);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode why)
+{
+    (void)cls;
+    (void)conn;
+    (void)why;
+    request_state *st = *con_cls;
+    if (!st)
+        return;
+    ulfius_clean_request(&st->req);
+    free(st->body);
+    free(st);
+    *con_cls = NULL;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char text[256];
+    vsnprintf(text, sizeof text, fmt, ap);
+    text[strcspn(text, "\n")] = '\0';
+    /* Debug only: clients can make it talk (each refused body is an "internal error"). */
+    ev_debug("HTTP server: %s", text);
+}
+
+/* --- lifecycle ----------------------------------------------------------------------- */
+
+ev_http *ev_http_new(const ev_http_limits *limits, ev_metrics *m, ev_http_ready_fn ready_fn,
                      void *ready_user)
 {
     ev_http *h = calloc(1, sizeof *h);
     if (!h)
         return NULL;
-    if (ulfius_init_instance(&h->instance, (unsigned)port, NULL, NULL) != U_OK) {
+    h->limits = *limits;
+    if (!ev_strlcpy(h->bind, limits->bind, sizeof h->bind)) {
         free(h);
         return NULL;
     }
-    /* One byte more than allowed lets ev_http_json_body tell "too large" from "exactly". */
-    h->instance.max_post_body_size = max_body + 1;
-    /* Bodies are parsed by ev_http_json_body alone: the library's own form parsers would
-     * buffer form fields for us and drop the connection without an answer on a malformed
-     * multipart Content-Type, even on a GET. */
-    h->instance.allowed_post_processor = U_POST_PROCESS_NONE;
-    h->max_body = max_body;
+    h->limits.bind = h->bind;
     h->metrics = m;
     h->ready = ready_fn;
     h->ready_user = ready_user;
-    ulfius_set_default_endpoint(&h->instance, not_found, NULL);
+    atomic_init(&h->stopping, false);
+    pthread_mutex_init(&h->lock, NULL);
+    pthread_cond_init(&h->ws_done, NULL);
     if (ev_http_route(h, "GET", "/health", health, h) ||
         ev_http_route(h, "GET", "/ready", ready, h) ||
         ev_http_route(h, "GET", "/metrics", metrics, h)) {
@@ -212,38 +629,88 @@ ev_http *ev_http_new(int port, size_t max_body, ev_metrics *m, ev_http_ready_fn 
     return h;
 }
 
-int ev_http_route(ev_http *h, const char *method, const char *pattern, ev_http_handler handler,
-                  void *user)
+/* Fills addr for the numeric bind address and port; returns its length or 0 if invalid. */
+static socklen_t bind_address(const ev_http *h, struct sockaddr_storage *addr)
 {
-    if (h->route_count == MAX_ROUTES)
-        return -1;
-    route *r = &h->routes[h->route_count++];
-    *r = (route){.http = h, .handler = handler, .user = user};
-    snprintf(r->label, sizeof r->label, "method=\"%s\",route=\"%s\"", method, pattern);
-    return ulfius_add_endpoint_by_val(&h->instance, method, NULL, pattern, 0, dispatch, r) == U_OK
-               ? 0
-               : -1;
+    memset(addr, 0, sizeof *addr);
+    struct sockaddr_in *v4 = (struct sockaddr_in *)addr;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)addr;
+    if (inet_pton(AF_INET, h->bind, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)h->limits.port);
+        return sizeof *v4;
+    }
+    if (inet_pton(AF_INET6, h->bind, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)h->limits.port);
+        return sizeof *v6;
+    }
+    return 0;
 }
 
 int ev_http_start(ev_http *h)
 {
-    if (ulfius_start_framework(&h->instance) != U_OK)
+    struct sockaddr_storage addr;
+    socklen_t len = bind_address(h, &addr);
+    if (!len) {
+        ev_error("HTTP bind address %s is not a numeric IPv4 or IPv6 address", h->bind);
         return -1;
-    h->started = true;
-    return 0;
-}
-
-struct _u_instance *ev_http_instance(ev_http *h)
-{
-    return &h->instance;
+    }
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_UPGRADE |
+                     MHD_USE_ERROR_LOG | (addr.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+    h->daemon = MHD_start_daemon(
+        flags, (uint16_t)h->limits.port, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER,
+        on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_THREAD_POOL_SIZE, h->limits.threads, MHD_OPTION_CONNECTION_LIMIT,
+        h->limits.max_connections, MHD_OPTION_CONNECTION_TIMEOUT, h->limits.read_timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)MAX_HEADER_BYTES,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, LISTEN_BACKLOG, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+        NULL, MHD_OPTION_END);
+    return h->daemon ? 0 : -1;
 }
 
 void ev_http_free(ev_http *h)
 {
     if (!h)
         return;
-    if (h->started)
-        ulfius_stop_framework(&h->instance);
-    ulfius_clean_instance(&h->instance);
+    /* WebSocket threads see `stopping` within half a second and return; the server stops
+     * after them, since it cannot close upgraded connections itself. */
+    atomic_store(&h->stopping, true);
+    pthread_mutex_lock(&h->lock);
+    while (h->ws_active > 0)
+        pthread_cond_wait(&h->ws_done, &h->lock);
+    pthread_mutex_unlock(&h->lock);
+    if (h->daemon)
+        MHD_stop_daemon(h->daemon);
+    pthread_mutex_destroy(&h->lock);
+    pthread_cond_destroy(&h->ws_done);
     free(h);
+}
+
+json_t *ev_http_json_body(const ev_http *h, const struct _u_request *req, struct _u_response *resp)
+{
+    if (req->binary_body_length > h->limits.max_body) {
+        ev_http_reply_error(resp, 413, "payload_too_large", "request body exceeds %zu bytes",
+                            h->limits.max_body);
+        return NULL;
+    }
+    if (!ev_http_is_json(ev_http_header(req, "Content-Type"))) {
+        ev_http_reply_error(resp, 415, "unsupported_media_type",
+                            "Content-Type must be application/json");
+        return NULL;
+    }
+    json_error_t jerr;
+    json_t *body =
+        json_loadb(req->binary_body, req->binary_body_length, JSON_REJECT_DUPLICATES, &jerr);
+    if (!body) {
+        ev_http_reply_error(resp, 400, "malformed_json", "malformed JSON at line %d column %d: %s",
+                            jerr.line, jerr.column, jerr.text);
+        return NULL;
+    }
+    if (!json_is_object(body)) {
+        json_decref(body);
+        ev_http_reply_error(resp, 400, "invalid_body", "the body must be a JSON object");
+        return NULL;
+    }
+    return body;
 }

@@ -11,30 +11,44 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #define STARTUP_DB_WAIT_MS 30000
 #define RELAY_BATCH 500
 
+/* Clients get a short reason code; the error text (hosts, roles, broker addresses) is for
+ * the log only. */
 static bool is_ready(void *user, char *why, size_t whylen)
 {
     ev_service *s = user;
     char err[256];
     PGconn *c = ev_pg_pool_acquire(s->pool, err, sizeof err);
-    if (!c) {
-        ev_fail(why, whylen, "PostgreSQL: %s", err);
-        return false;
-    }
-    bool db_ok = ev_pg_exec(c, "SELECT 1", 0, NULL, err, sizeof err) == 0;
-    ev_pg_pool_release(s->pool, c);
+    bool db_ok = c && ev_pg_exec(c, "SELECT 1", 0, NULL, err, sizeof err) == 0;
+    if (c)
+        ev_pg_pool_release(s->pool, c);
     if (!db_ok) {
-        ev_fail(why, whylen, "PostgreSQL: %s", err);
+        ev_warn("not ready: PostgreSQL: %s", err);
+        ev_strlcpy(why, "database_unavailable", whylen);
         return false;
     }
     if (!ev_producer_reachable(s->producer, 1000)) {
-        ev_fail(why, whylen, "Kafka unreachable at %s", s->config.kafka_brokers);
+        ev_warn("not ready: Kafka unreachable at %s", s->config.kafka_brokers);
+        ev_strlcpy(why, "kafka_unavailable", whylen);
         return false;
     }
     return true;
+}
+
+/* Every connection is a file descriptor: allow as many as the hard limit lets, so the HTTP
+ * connection limit, not the descriptor limit, is what bounds them. */
+static void raise_fd_limit(void)
+{
+    struct rlimit lim;
+    if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+        lim.rlim_cur = lim.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &lim) != 0)
+            ev_warn("cannot raise the open-file limit to %llu", (unsigned long long)lim.rlim_max);
+    }
 }
 
 static int migrate(const ev_config *cfg, char *err, size_t errlen)
@@ -75,8 +89,16 @@ int ev_service_open(ev_service *s, const char *name, int default_port, const cha
     s->metrics = ev_metrics_new(name);
     s->pool = ev_pg_pool_new(s->config.pg_conninfo, s->config.pg_pool_size);
     s->producer = ev_producer_new(s->config.kafka_brokers, name, err, errlen);
+    raise_fd_limit();
+    ev_http_limits limits = {.bind = s->config.http_bind,
+                             .port = s->config.http_port,
+                             .max_body = EV_MAX_BODY_BYTES,
+                             .max_connections = (unsigned)s->config.http_max_connections,
+                             .threads = (unsigned)s->config.http_threads,
+                             .read_timeout_s = (unsigned)s->config.http_read_timeout_s,
+                             .body_timeout_ms = (unsigned)s->config.http_body_timeout_ms};
     if (s->metrics && s->pool && s->producer)
-        s->http = ev_http_new(s->config.http_port, EV_MAX_BODY_BYTES, s->metrics, is_ready, s);
+        s->http = ev_http_new(&limits, s->metrics, is_ready, s);
     if (!s->http || ev_openapi_route(s->http, ev_openapi_document) != 0) {
         if (s->metrics && s->pool && s->producer)
             ev_fail(err, errlen, "cannot set up HTTP on port %d", s->config.http_port);
@@ -130,7 +152,7 @@ int ev_service_run(ev_service *s, const ev_worker *worker, bool relay)
     bool worker_started = false, relay_started = false;
     int rc = 0;
     if (ev_http_start(s->http) != 0) {
-        ev_error("cannot listen on port %d", s->config.http_port);
+        ev_error("cannot listen on %s port %d", s->config.http_bind, s->config.http_port);
         return -1;
     }
     if (worker)
@@ -141,7 +163,8 @@ int ev_service_run(ev_service *s, const ev_worker *worker, bool relay)
         ev_error("cannot start threads");
         rc = -1;
     } else {
-        ev_info("%s listening on port %d", s->config.service, s->config.http_port);
+        ev_info("%s listening on %s port %d", s->config.service, s->config.http_bind,
+                s->config.http_port);
         int sig = 0;
         sigwait(&signals, &sig);
         ev_info("signal %d: stopping", sig);

@@ -33,6 +33,11 @@ static void defaults_follow_the_spec(void **state)
     const char *const env[] = {NULL};
     assert_int_equal(load(env, &cfg, err), 0);
     assert_int_equal(cfg.http_port, 8081);
+    assert_string_equal(cfg.http_bind, "127.0.0.1"); /* loopback unless configured */
+    assert_int_equal(cfg.http_max_connections, 4096);
+    assert_int_equal(cfg.http_threads, 4);
+    assert_int_equal(cfg.http_read_timeout_s, 10);
+    assert_int_equal(cfg.http_body_timeout_ms, 10000);
     assert_string_equal(cfg.kafka_brokers, "localhost:9092");
     assert_int_equal(cfg.pg_pool_size, 8);
     assert_int_equal(cfg.max_attempts, 4);
@@ -91,6 +96,12 @@ static void bad_values_are_errors_naming_the_variable(void **state)
     expect_error("EVENTIFY_PG_POOL_SIZE", "1000");
     expect_error("EVENTIFY_RETRY_BACKOFF_MS", "99999999999999999999");
     expect_error("EVENTIFY_LOG_LEVEL", "loud");
+    expect_error("EVENTIFY_HTTP_MAX_CONNECTIONS", "0");
+    expect_error("EVENTIFY_HTTP_THREADS", "1000");
+    expect_error("EVENTIFY_HTTP_READ_TIMEOUT_S", "0");
+    expect_error("EVENTIFY_HTTP_BODY_TIMEOUT_MS", "ten");
+    expect_error("EVENTIFY_HTTP_BIND",
+                 "0000000000000000000000000000000000000000000000000000000000000000");
 }
 
 static void password_cannot_inject_connection_keys(void **state)

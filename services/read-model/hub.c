@@ -2,80 +2,165 @@
 #include "hub.h"
 
 #include <pthread.h>
-#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <strings.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
-#define QUEUE_MAX 256
-#define MAX_CLIENTS 64
+/* Messages handed to the socket layer ahead of the client's queue; beyond that they wait
+ * here, where overflow is noticed. */
+#define WS_IN_FLIGHT 16
+#define WAIT_MS 1000
 
 typedef struct {
     bool used;
-    char *queue[QUEUE_MAX]; /* ring of owned strings */
-    int head, count;
+    bool resync; /* the queue overflowed: send HUB_RESYNC before anything else */
+    int wake_fd;
+    char **queue; /* ring of owned strings, queue_max long */
+    size_t head, count;
 } client;
 
 struct hub {
     pthread_mutex_t lock;
-    pthread_cond_t changed;
-    bool closing;
-    int active; /* manager threads inside hub_serve */
-    client clients[MAX_CLIENTS];
+    int max_clients;
+    size_t queue_max;
+    client *clients;
 };
 
-hub *hub_new(void)
+hub *hub_new(int max_clients, size_t queue_max)
 {
     hub *h = calloc(1, sizeof *h);
-    if (!h)
+    if (!h || !(h->clients = calloc((size_t)max_clients, sizeof *h->clients))) {
+        free(h);
         return NULL;
+    }
+    h->max_clients = max_clients;
+    h->queue_max = queue_max;
     pthread_mutex_init(&h->lock, NULL);
-    pthread_cond_init(&h->changed, NULL);
+    for (int i = 0; i < max_clients; i++) {
+        h->clients[i].wake_fd = -1;
+        if (!(h->clients[i].queue = calloc(queue_max, sizeof(char *)))) {
+            hub_free(h);
+            return NULL;
+        }
+    }
     return h;
 }
 
-static void drop_queue(client *c)
+static void drop_queue(hub *h, client *c)
 {
     for (; c->count > 0; c->count--) {
         free(c->queue[c->head]);
-        c->head = (c->head + 1) % QUEUE_MAX;
+        c->head = (c->head + 1) % h->queue_max;
     }
+    c->head = 0;
 }
 
 void hub_free(hub *h)
 {
     if (!h)
         return;
-    pthread_mutex_lock(&h->lock);
-    h->closing = true;
-    pthread_cond_broadcast(&h->changed);
-    while (h->active > 0) /* managers see `closing` within a second */
-        pthread_cond_wait(&h->changed, &h->lock);
-    pthread_mutex_unlock(&h->lock);
-    for (int i = 0; i < MAX_CLIENTS; i++)
-        drop_queue(&h->clients[i]);
+    for (int i = 0; i < h->max_clients; i++) {
+        if (h->clients[i].queue)
+            drop_queue(h, &h->clients[i]);
+        free(h->clients[i].queue);
+        if (h->clients[i].wake_fd >= 0)
+            close(h->clients[i].wake_fd);
+    }
     pthread_mutex_destroy(&h->lock);
-    pthread_cond_destroy(&h->changed);
+    free(h->clients);
     free(h);
+}
+
+static void wake(const client *c)
+{
+    uint64_t one = 1;
+    ssize_t rc = write(c->wake_fd, &one, sizeof one);
+    (void)rc; /* an eventfd only refuses when its counter is huge: it is readable anyway */
 }
 
 void hub_publish(hub *h, const char *text)
 {
     pthread_mutex_lock(&h->lock);
-    for (int i = 0; i < MAX_CLIENTS; i++) {
+    for (int i = 0; i < h->max_clients; i++) {
         client *c = &h->clients[i];
         if (!c->used)
             continue;
-        if (c->count == QUEUE_MAX) { /* slow client: forget its oldest update */
-            free(c->queue[c->head]);
-            c->head = (c->head + 1) % QUEUE_MAX;
-            c->count--;
+        if (c->count == h->queue_max) {
+            /* Too slow: what it has not read is stale anyway, it refetches instead. */
+            drop_queue(h, c);
+            c->resync = true;
+        } else {
+            char *copy = strdup(text);
+            if (copy)
+                c->queue[(c->head + c->count++) % h->queue_max] = copy;
+            else
+                c->resync = true; /* lost an update: the client must refetch */
         }
-        char *copy = strdup(text);
-        if (copy)
-            c->queue[(c->head + c->count++) % QUEUE_MAX] = copy;
+        wake(c);
     }
-    pthread_cond_broadcast(&h->changed);
+    pthread_mutex_unlock(&h->lock);
+}
+
+bool hub_has_room(hub *h)
+{
+    return hub_clients(h) < h->max_clients;
+}
+
+int hub_join(hub *h)
+{
+    pthread_mutex_lock(&h->lock);
+    int id = -1;
+    for (int i = 0; i < h->max_clients && id < 0; i++)
+        if (!h->clients[i].used)
+            id = i;
+    if (id >= 0) {
+        client *c = &h->clients[id];
+        c->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (c->wake_fd < 0) {
+            id = -1;
+        } else {
+            c->used = true;
+            c->resync = false;
+            c->head = c->count = 0;
+        }
+    }
+    pthread_mutex_unlock(&h->lock);
+    return id;
+}
+
+int hub_wake_fd(hub *h, int id)
+{
+    return h->clients[id].wake_fd; /* set at join, constant until leave: no lock needed */
+}
+
+char *hub_take(hub *h, int id)
+{
+    pthread_mutex_lock(&h->lock);
+    client *c = &h->clients[id];
+    char *text = NULL;
+    if (c->resync) {
+        if ((text = strdup(HUB_RESYNC)))
+            c->resync = false;
+    } else if (c->count > 0) {
+        text = c->queue[c->head];
+        c->head = (c->head + 1) % h->queue_max;
+        c->count--;
+    }
+    pthread_mutex_unlock(&h->lock);
+    return text;
+}
+
+void hub_leave(hub *h, int id)
+{
+    pthread_mutex_lock(&h->lock);
+    client *c = &h->clients[id];
+    drop_queue(h, c);
+    close(c->wake_fd);
+    c->wake_fd = -1;
+    c->used = false;
     pthread_mutex_unlock(&h->lock);
 }
 
@@ -83,46 +168,61 @@ int hub_clients(hub *h)
 {
     pthread_mutex_lock(&h->lock);
     int n = 0;
-    for (int i = 0; i < MAX_CLIENTS; i++)
+    for (int i = 0; i < h->max_clients; i++)
         n += h->clients[i].used;
     pthread_mutex_unlock(&h->lock);
     return n;
 }
 
-void hub_serve(hub *h, struct _websocket_manager *manager)
+/* Moves queued messages to the socket layer while it has room for them. */
+static void forward(hub *h, int id, ev_ws *ws)
 {
-    pthread_mutex_lock(&h->lock);
-    int slot = -1;
-    for (int i = 0; i < MAX_CLIENTS && slot < 0; i++)
-        if (!h->clients[i].used)
-            slot = i;
-    if (slot < 0 || h->closing) {
-        pthread_mutex_unlock(&h->lock);
-        return; /* full: returning closes the connection */
-    }
-    client *c = &h->clients[slot];
-    memset(c, 0, sizeof *c);
-    c->used = true;
-    h->active++;
-    while (!h->closing && ulfius_websocket_status(manager) == U_WEBSOCKET_STATUS_OPEN) {
-        if (c->count == 0) {
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_sec += 1; /* also notice a client that went away */
-            pthread_cond_timedwait(&h->changed, &h->lock, &until);
-            continue;
-        }
-        char *text = c->queue[c->head];
-        c->head = (c->head + 1) % QUEUE_MAX;
-        c->count--;
-        pthread_mutex_unlock(&h->lock); /* never send while holding the lock */
-        ulfius_websocket_send_message(manager, U_WEBSOCKET_OPCODE_TEXT, strlen(text), text);
+    while (ev_ws_pending(ws) < WS_IN_FLIGHT) {
+        char *text = hub_take(h, id);
+        if (!text)
+            return;
+        ev_ws_send_text(ws, text, strlen(text));
         free(text);
-        pthread_mutex_lock(&h->lock);
     }
-    drop_queue(c);
-    c->used = false;
-    h->active--;
-    pthread_cond_broadcast(&h->changed);
-    pthread_mutex_unlock(&h->lock);
+}
+
+void hub_serve(ev_ws *ws, void *user)
+{
+    hub *h = user;
+    int id = hub_join(h);
+    if (id < 0) { /* taken between the handshake and now */
+        ev_ws_close(ws, 1013, "try again later");
+        while (ev_ws_wait(ws, -1, WAIT_MS) >= 0)
+            ;
+        return;
+    }
+    int wake_fd = hub_wake_fd(h, id);
+    for (;;) {
+        forward(h, id, ws);
+        int rc = ev_ws_wait(ws, wake_fd, WAIT_MS);
+        if (rc < 0)
+            break;
+        uint64_t count;
+        if (rc == 1 && read(wake_fd, &count, sizeof count) < 0)
+            continue; /* already drained: nothing lost, the queue is read next */
+    }
+    hub_leave(h, id);
+}
+
+bool hub_origin_allowed(const char *allowed, const char *origin)
+{
+    if (!allowed || !origin || !*origin)
+        return false;
+    size_t olen = strlen(origin);
+    for (const char *p = allowed; *p;) {
+        p += strspn(p, " \t,");
+        size_t len = strcspn(p, ",");
+        size_t trimmed = len;
+        while (trimmed > 0 && (p[trimmed - 1] == ' ' || p[trimmed - 1] == '\t'))
+            trimmed--;
+        if (trimmed > 0 && trimmed == olen && strncasecmp(p, origin, olen) == 0)
+            return true;
+        p += len;
+    }
+    return false;
 }

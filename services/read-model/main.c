@@ -22,6 +22,9 @@
 
 #define SERVICE "read-model"
 #define REBUILD_BATCH 500
+#define DEFAULT_WS_ORIGINS "http://localhost:3000,http://127.0.0.1:3000"
+#define WS_MAX_FRAME ((size_t)64 * 1024) /* clients only listen: a frame is a ping or a mistake */
+#define WS_MAX_PENDING 32                /* messages ahead of the hub's queue, at the socket */
 
 static const char *const topics[] = {EV_TOPIC_ORDERS,    EV_TOPIC_INVENTORY, EV_TOPIC_PAYMENTS,
                                      EV_TOPIC_LIFECYCLE, EV_TOPIC_SHIPPING,  EV_TOPIC_CATALOG};
@@ -31,7 +34,8 @@ typedef struct {
     ev_service base;
     api api; /* the /api routes and their DLQ reader */
     hub *live;
-    json_t *pending; /* live updates of the open transaction; consumer thread only */
+    char ws_origins[1024]; /* EVENTIFY_WS_ALLOWED_ORIGINS */
+    json_t *pending;       /* live updates of the open transaction; consumer thread only */
 } read_model;
 
 static ev_outcome handle(ev_delivery *d, void *user)
@@ -64,28 +68,50 @@ static void on_commit(void *user, bool committed)
     json_array_clear(rm->pending);
 }
 
-static void ws_manager(const struct _u_request *req, struct _websocket_manager *manager, void *user)
+/* Live updates go to the web UI's pages only: a browser on another site sends its own
+ * Origin and is refused before the upgrade; clients that are not browsers send none. */
+static bool ws_admit(const struct _u_request *req, struct _u_response *resp, void *user)
 {
-    (void)req;
-    hub_serve(user, manager);
-}
-
-static void ws_incoming(const struct _u_request *req, struct _websocket_manager *manager,
-                        const struct _websocket_message *message, void *user)
-{
-    (void)req;
-    (void)manager;
-    (void)message;
-    (void)user; /* clients only listen */
-}
-
-static void ws_route(const struct _u_request *req, struct _u_response *resp, void *user)
-{
-    (void)req;
     read_model *rm = user;
-    if (ulfius_set_websocket_response(resp, NULL, NULL, ws_manager, rm->live, ws_incoming, NULL,
-                                      NULL, NULL) != U_OK)
-        ev_http_reply_error(resp, 400, "websocket_required", "GET /ws upgrades to a WebSocket");
+    const char *origin = ev_http_header(req, "Origin");
+    if (origin && !hub_origin_allowed(rm->ws_origins, origin)) {
+        ev_http_reply_error(resp, 403, "forbidden_origin", "origin %.100s may not open /ws",
+                            origin);
+        return false;
+    }
+    if (!hub_has_room(rm->live)) {
+        u_map_put(resp->map_header, "Retry-After", "5");
+        ev_http_reply_error(resp, 503, "unavailable", "every live-update slot is taken");
+        return false;
+    }
+    return true;
+}
+
+static void ws_serve(ev_ws *ws, void *user)
+{
+    read_model *rm = user;
+    hub_serve(ws, rm->live);
+}
+
+/* The /ws settings: origins allowed, slots, queue and keep-alive. */
+static int load_ws_config(read_model *rm, ev_ws_limits *limits, long *clients, long *queue,
+                          char *err, size_t errlen)
+{
+    long ping = 0, idle = 0;
+    if (ev_env_str(ev_getenv, "EVENTIFY_WS_ALLOWED_ORIGINS", DEFAULT_WS_ORIGINS, rm->ws_origins,
+                   sizeof rm->ws_origins, err, errlen) ||
+        ev_env_long(ev_getenv, "EVENTIFY_WS_MAX_CLIENTS", 64, 1, 1024, clients, err, errlen) ||
+        ev_env_long(ev_getenv, "EVENTIFY_WS_QUEUE", 256, 1, 65536, queue, err, errlen) ||
+        ev_env_long(ev_getenv, "EVENTIFY_WS_PING_INTERVAL_MS", 20000, 100, 3600000, &ping, err,
+                    errlen) ||
+        ev_env_long(ev_getenv, "EVENTIFY_WS_IDLE_TIMEOUT_MS", 45000, 200, 7200000, &idle, err,
+                    errlen))
+        return -1;
+    *limits = (ev_ws_limits){.ping_interval_ms = (unsigned)ping,
+                             .idle_timeout_ms = (unsigned)idle,
+                             .max_frame = WS_MAX_FRAME,
+                             .max_pending = WS_MAX_PENDING};
+    return 0;
 }
 
 /* --- rebuild ----------------------------------------------------------------------------- */
@@ -223,13 +249,20 @@ int main(int argc, char **argv)
         return 1;
     }
     int rc = 1;
+    ev_ws_limits ws_limits;
+    long ws_clients = 0, ws_queue = 0;
+    if (load_ws_config(&rm, &ws_limits, &ws_clients, &ws_queue, err, sizeof err) != 0) {
+        ev_error("cannot start: %s", err);
+        ev_service_close(&rm.base);
+        return 1;
+    }
     err[0] = '\0';
-    rm.live = hub_new();
+    rm.live = hub_new((int)ws_clients, (size_t)ws_queue);
     rm.pending = json_array();
     if (rebuild_mode) {
         rc = rebuild(&rm.base.config) == 0 ? 0 : 1;
     } else if (!rm.live || !rm.pending || api_open(&rm.api, &rm.base, err, sizeof err) != 0 ||
-               ev_http_route(rm.base.http, "GET", "/ws", ws_route, &rm)) {
+               ev_http_websocket(rm.base.http, "/ws", &ws_limits, ws_admit, ws_serve, &rm)) {
         ev_error("cannot set up the HTTP routes: %s", err);
     } else {
         ev_worker worker = {.config = &rm.base.config,

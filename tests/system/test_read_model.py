@@ -10,7 +10,7 @@ import pytest
 import requests
 import websocket
 
-from conftest import (PORT_OFFSET, PORTS, ROOT, admin_headers, envelope, instance_env,
+from conftest import (PORT_OFFSET, PORTS, ROOT, WEB_URL, admin_headers, envelope, instance_env,
                       place_order, produce, sql, stock, supervisorctl, url, wait_final, wait_until)
 
 def detail(order_id):
@@ -75,7 +75,9 @@ def test_unknown_order_is_404():
 
 
 def test_websocket_pushes_each_change(sku):
-    ws = websocket.create_connection(f"ws://localhost:{PORTS['read-model']}/ws", timeout=15)
+    # Sent from the web UI's pages: the read model refuses other browser origins.
+    ws = websocket.create_connection(f"ws://localhost:{PORTS['read-model']}/ws", timeout=15,
+                                     origin=WEB_URL)
     try:
         oid = place_order([{"sku": sku, "quantity": 1}])["orderId"]
         statuses, events = [], set()

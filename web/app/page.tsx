@@ -28,7 +28,7 @@ export default function Store() {
   }, []);
   const live = useLive((m) => {
     if ((m.type === "event" && m.event.topic === "inventory.events") || m.type === "product") load();
-  });
+  }, load);
   usePolling(load, live === "live" ? 15000 : 3000);
 
   const lines = Object.entries(cart).filter(([, q]) => q > 0);

@@ -11,10 +11,16 @@ export type LiveMessage =
 
 export type LiveState = "connecting" | "live" | "reconnecting";
 
-export function useLive(onMessage: (m: LiveMessage) => void): LiveState {
+/** The read model sends this instead of updates a client was too slow to take: what is on
+ * the page may be stale, so it is fetched again (onResync). */
+const RESYNC = "resync";
+
+export function useLive(onMessage: (m: LiveMessage) => void, onResync: () => void): LiveState {
   const [state, setState] = useState<LiveState>("connecting");
   const handler = useRef(onMessage);
   handler.current = onMessage;
+  const resync = useRef(onResync);
+  resync.current = onResync;
 
   useEffect(() => {
     let socket: WebSocket | null = null;
@@ -30,11 +36,14 @@ export function useLive(onMessage: (m: LiveMessage) => void): LiveState {
         setState("live");
       };
       socket.onmessage = (e) => {
+        let message: LiveMessage | { type: typeof RESYNC };
         try {
-          handler.current(JSON.parse(e.data) as LiveMessage);
+          message = JSON.parse(e.data);
         } catch {
-          /* not ours: ignore */
+          return; /* not ours: ignore */
         }
+        if (message.type === RESYNC) resync.current();
+        else handler.current(message as LiveMessage);
       };
       socket.onclose = () => {
         if (closed) return;

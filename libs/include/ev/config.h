@@ -12,6 +12,11 @@
 typedef struct {
     char service[32];         /* e.g. "order"; names the consumer group and the DLQ */
     int http_port;            /* EVENTIFY_HTTP_PORT */
+    char http_bind[64];       /* EVENTIFY_HTTP_BIND: numeric address to listen on (127.0.0.1) */
+    int http_max_connections; /* EVENTIFY_HTTP_MAX_CONNECTIONS: open connections at most */
+    int http_threads;         /* EVENTIFY_HTTP_THREADS: event-loop threads */
+    int http_read_timeout_s;  /* EVENTIFY_HTTP_READ_TIMEOUT_S: silence that closes a connection */
+    int http_body_timeout_ms; /* EVENTIFY_HTTP_BODY_TIMEOUT_MS: time for a whole request body */
     char kafka_brokers[256];  /* EVENTIFY_KAFKA_BROKERS */
     char pg_conninfo[512];    /* built from EVENTIFY_PG_* */
     int pg_pool_size;         /* EVENTIFY_PG_POOL_SIZE */

@@ -40,7 +40,7 @@ export default function Orders() {
       }
       return d;
     });
-  });
+  }, load);
   usePolling(load, live === "live" ? 20000 : 2000);
 
   const pages = data ? Math.max(1, Math.ceil(data.total / PAGE_SIZE)) : 1;

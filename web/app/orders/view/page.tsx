@@ -73,7 +73,7 @@ function Detail() {
   }, [id]);
   const live = useLive((m) => {
     if ((m.type === "order" && m.order.orderId === id) || (m.type === "event" && m.event.orderId === id)) load();
-  });
+  }, load);
   const finished = data?.order.status === "CANCELLED" || (data?.order.status === "CONFIRMED" && data.order.shipped);
   usePolling(load, live === "live" && !missing ? 10000 : 1500);
 
