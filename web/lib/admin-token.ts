@@ -30,15 +30,20 @@ export function forgetAdminToken(): void {
   }
 }
 
-function askAdminToken(): string | null {
-  const given = window.prompt("Admin token (printed by `make up`, kept in .run/secrets/admin-token):");
-  const token = given?.trim() ?? "";
-  if (!token) return null;
+/** Keeps token for this tab (the Admin page's form and the prompt below both do). */
+export function keepAdminToken(token: string): void {
   try {
     window.sessionStorage.setItem(KEY, token);
   } catch {
     /* storage disabled: used for this action only */
   }
+}
+
+function askAdminToken(): string | null {
+  const given = window.prompt("Admin token (printed by `make up`, kept in .run/secrets/admin-token):");
+  const token = given?.trim() ?? "";
+  if (!token) return null;
+  keepAdminToken(token);
   return token;
 }
 

@@ -5,10 +5,9 @@
 // off stock, and shows the price and stock history of each SKU.
 import { Fragment, useCallback, useEffect, useState } from "react";
 import { ApiError, admin, api, money, newKey, parseCents, time, type Product, type ProductHistory } from "@/lib/api";
+import { forgetAdminToken, keepAdminToken, storedAdminToken } from "@/lib/admin-token";
 import { useLive, usePolling } from "@/lib/live";
 import LiveIndicator from "@/components/LiveIndicator";
-
-const TOKEN_KEY = "eventify-admin-token";
 
 function explain(e: unknown): string {
   const err = e as ApiError;
@@ -240,7 +239,7 @@ export default function Admin() {
   const [error, setError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
 
-  useEffect(() => setToken(sessionStorage.getItem(TOKEN_KEY)), []);
+  useEffect(() => setToken(storedAdminToken()), []);
   const load = useCallback(() => {
     api
       .catalog()
@@ -252,15 +251,15 @@ export default function Admin() {
   }, []);
   const live = useLive((m) => {
     if (m.type === "product" || (m.type === "event" && m.event.topic === "inventory.events")) load();
-  });
+  }, load);
   usePolling(load, live === "live" ? 15000 : 3000);
 
   function saveToken(t: string) {
-    sessionStorage.setItem(TOKEN_KEY, t);
+    keepAdminToken(t);
     setToken(t);
   }
   function forget() {
-    sessionStorage.removeItem(TOKEN_KEY);
+    forgetAdminToken();
     setToken(null);
   }
   function done(msg: string) {
