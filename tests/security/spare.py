@@ -10,7 +10,7 @@ import time
 
 import requests
 
-from conftest import BROKERS, DATABASES, PG_PORT, ROOT, RUN, wait_until
+from conftest import BROKERS, DATABASES, PG_PORT, ROOT, RUN, pg_password, wait_until
 
 # The build whose binaries run as spare instances; EVENTIFY_BIN_DIR=build/asan/bin runs them
 # under ASan+UBSan.
@@ -67,7 +67,7 @@ def spare_instance(service, kafka_reachable=False, **env):
     brokers = BROKERS if kafka_reachable else f"127.0.0.1:{free_port()}"
     full_env = dict(os.environ, EVENTIFY_HTTP_PORT=str(port), EVENTIFY_PG_PORT=str(PG_PORT),
                     EVENTIFY_PG_DATABASE=database, EVENTIFY_PG_USER=database,
-                    EVENTIFY_PG_PASSWORD=database, EVENTIFY_KAFKA_BROKERS=brokers,
+                    EVENTIFY_PG_PASSWORD=pg_password(database), EVENTIFY_KAFKA_BROKERS=brokers,
                     EVENTIFY_LOG_LEVEL="warn", **{k: str(v) for k, v in env.items()})
     full_env.pop("EVENTIFY_LOG_FILE", None)
     log = open(os.path.join(RUN, "logs", f"spare-{service}-{port}.log"), "w")

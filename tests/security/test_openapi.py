@@ -24,13 +24,16 @@ def contract(service):
 
 
 def registered_routes(service):
-    """(METHOD, /path/{param}) of every ev_http_route call in the service's sources."""
+    """(METHOD, /path/{param}) of every ev_http_route call in the service's sources, and GET
+    of every WebSocket endpoint (ev_http_websocket): its upgrade is a GET."""
     routes = set()
     for source in glob.glob(os.path.join(ROOT, "services", service, "*.c")):
         text = open(source).read()
         for method, pattern in re.findall(r'ev_http_route\(\s*[^,]+,\s*"([A-Z]+)",\s*"([^"]+)"',
                                           text):
             routes.add((method, re.sub(r":([A-Za-z]+)", r"{\1}", pattern)))
+        for pattern in re.findall(r'ev_http_websocket\(\s*[^,]+,\s*"([^"]+)"', text):
+            routes.add(("GET", pattern))
     return routes
 
 
