@@ -111,7 +111,13 @@ export default function Events() {
           <button type="button" className="secondary" disabled={cursors.length < 2} onClick={() => setCursors((c) => c.slice(0, -1))}>
             Previous page
           </button>{" "}
-          <button type="button" className="secondary" disabled={!nextCursor} onClick={() => setCursors((c) => [...c, nextCursor])}>
+          <button
+            type="button"
+            className="secondary"
+            disabled={!nextCursor}
+            onClick={() => setCursors((c) => [...c, nextCursor])}
+            data-testid="next-page"
+          >
             Next page
           </button>
         </p>
