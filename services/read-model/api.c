@@ -304,8 +304,9 @@ static void topics(const struct _u_request *req, struct _u_response *resp, void 
     int64_t total;
     const ev_topology_topic *t;
     for (size_t i = 0; (t = ev_topology_topic_at(i)); i++) /* events first, then DLQs */
-        json_array_append_new(list, json_pack("{s:s, s:o}", "topic", t->name, "partitions",
-                                              topic_offsets(rk, t->name, &total)));
+        json_array_append_new(list, json_pack("{s:s, s:s, s:o}", "topic", t->name, "kind",
+                                              t->kind == EV_TOPIC_KIND_DLQ ? "dlq" : "events",
+                                              "partitions", topic_offsets(rk, t->name, &total)));
     ev_http_reply_json(
         resp, 200, json_pack("{s:o, s:o}", "topics", list, "consumerGroups", group_lags(rk, NULL)));
 }
