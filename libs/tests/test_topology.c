@@ -1,7 +1,7 @@
 /* Unit tests of the topology table (ev/topology.h): its lookups, the rules that keep it
  * consistent (every topic a service names exists, each DLQ belongs to one group, ports and
- * databases are unique), and that infra/topology.json, which the scripts and Python tests
- * read, is exactly what the table prints. */
+ * databases are unique), that infra/topology.json, which the scripts and Python tests read,
+ * is exactly what the table prints, and that each service's OpenAPI document names its port. */
 #include "ev/events.h"
 #include "ev/topology.h"
 
@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -131,19 +132,42 @@ static void the_committed_json_is_the_table(void **state)
 {
     (void)state;
     json_error_t error;
-    json_t *committed = json_load_file(EVENTIFY_TOPOLOGY_JSON, 0, &error);
+    const char *path = EVENTIFY_SOURCE_DIR "/infra/topology.json";
+    json_t *committed = json_load_file(path, 0, &error);
     if (!committed)
-        fail_msg("%s: %s (line %d)", EVENTIFY_TOPOLOGY_JSON, error.text, error.line);
+        fail_msg("%s: %s (line %d)", path, error.text, error.line);
     json_t *table = ev_topology_json();
     assert_non_null(table);
     if (!json_equal(committed, table))
-        fail_msg("%s differs from libs/src/topology.c: run `make topology` and commit it",
-                 EVENTIFY_TOPOLOGY_JSON);
+        fail_msg("%s differs from libs/src/topology.c: run `make topology` and commit it", path);
     json_t *rm = json_array_get(json_object_get(table, "services"), 5);
     assert_string_equal(json_string_value(json_object_get(rm, "name")), "read-model");
     assert_int_equal(json_array_size(json_object_get(rm, "produces")), 0);
     json_decref(committed);
     json_decref(table);
+}
+
+/* The first server of contracts/openapi/<service>.json is the service's default address. */
+static void openapi_documents_name_the_tables_ports(void **state)
+{
+    (void)state;
+    const ev_topology_service *s;
+    for (size_t i = 0; (s = ev_topology_service_at(i)); i++) {
+        char path[512], want[64];
+        assert_true((size_t)snprintf(path, sizeof path, "%s/contracts/openapi/%s.json",
+                                     EVENTIFY_SOURCE_DIR, s->name) < sizeof path);
+        snprintf(want, sizeof want, "http://localhost:%d", s->http_port);
+        json_error_t error;
+        json_t *doc = json_load_file(path, 0, &error);
+        if (!doc)
+            fail_msg("%s: %s", path, error.text);
+        const char *url = json_string_value(
+            json_object_get(json_array_get(json_object_get(doc, "servers"), 0), "url"));
+        if (!url || strcmp(url, want) != 0)
+            fail_msg("%s: servers[0].url is %s, the topology table says %s", path,
+                     url ? url : "missing", want);
+        json_decref(doc);
+    }
 }
 
 int main(void)
@@ -155,6 +179,7 @@ int main(void)
         cmocka_unit_test(each_event_topic_has_one_producer_and_is_projected),
         cmocka_unit_test(names_ports_databases_and_dlqs_are_unique),
         cmocka_unit_test(the_committed_json_is_the_table),
+        cmocka_unit_test(openapi_documents_name_the_tables_ports),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
