@@ -49,9 +49,3 @@ export function producePoison() {
     { input: "not json" });
   return key;
 }
-
-/** The admin token the stack generated (EVENTIFY_RUN_DIR or the repository's .run). */
-export function adminToken() {
-  const run = process.env.EVENTIFY_RUN_DIR ?? path.join(here, "..", "..", ".run");
-  return readFileSync(path.join(run, "secrets", "admin-token"), "utf8").trim();
-}
