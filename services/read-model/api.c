@@ -420,7 +420,8 @@ static void dlq_letter(const struct _u_request *req, struct _u_response *resp, v
     api *a = user;
     const char *topic = u_map_get(req->map_url, "topic");
     long long partition, offset;
-    if (!ev_dlq_known(topic) || !path_integer(req, "partition", 1023, &partition) ||
+    if (!ev_dlq_known(topic) ||
+        !path_integer(req, "partition", ev_topology_partitions(topic) - 1, &partition) ||
         !path_integer(req, "offset", INT64_MAX, &offset)) {
         ev_http_reply_error(resp, 404, "not_found", "no such dead letter");
         return;
@@ -523,10 +524,12 @@ static void dlq_replay_with(PGconn *c, const struct _u_request *req, struct _u_r
     } else if (all_field && !json_is_boolean(all_field)) {
         ev_http_reply_error(resp, 400, "validation_error", "all must be a boolean");
     } else if (!all && (!json_is_integer(partition) || !json_is_integer(offset) ||
-                        json_integer_value(offset) < 0 || json_integer_value(partition) < 0 ||
-                        json_integer_value(partition) > 1023)) {
+                        json_integer_value(offset) < 0 || json_integer_value(partition) < 0)) {
         ev_http_reply_error(resp, 400, "validation_error",
                             "give partition and offset of one letter, or \"all\": true");
+    } else if (!all && json_integer_value(partition) >= ev_topology_partitions(topic)) {
+        ev_http_reply_error(resp, 404, "not_found", "%s has %d partitions", topic,
+                            ev_topology_partitions(topic));
     } else {
         replay_record rec = {
             .conn = c, .tool = replay_tool(req), .user_agent = ev_http_header(req, "User-Agent")};

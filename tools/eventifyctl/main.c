@@ -95,8 +95,10 @@ static int parse_position(const char *p, const char *o, long *partition, long lo
     char *end1, *end2;
     *partition = strtol(p, &end1, 10);
     *offset = strtoll(o, &end2, 10);
-    return (!*p || !*o || *end1 || *end2 || *partition < 0 || *partition > 1023 || *offset < 0) ? -1
-                                                                                                : 0;
+    return (!*p || !*o || *end1 || *end2 || *partition < 0 ||
+            *partition >= ev_topology_max_partitions() || *offset < 0)
+               ? -1
+               : 0;
 }
 
 static int show(ev_dlq_reader *r, int argc, char **argv)
