@@ -10,13 +10,14 @@ PYTHON := /usr/bin/python3
 TEST_ENV := EVENTIFY_SAGA_TIMEOUT_MS=6000 EVENTIFY_MAX_ATTEMPTS=3 EVENTIFY_RETRY_BACKOFF_MS=50
 
 .PHONY: help deps build build-asan web up down status logs test unit-test system-test \
-        security-test browser-test api-fuzz fuzz fuzz-short bench lint format clean
+        security-test browser-test api-fuzz fuzz fuzz-short bench lint format clean topology
 
 help:
 	@echo "make up      install what is missing, build, start everything, print the URLs"
 	@echo "make down    stop everything (data is kept in .run/)"
 	@echo "make test    the same set-up, then unit (ASan+UBSan), system, security, browser tests, fuzz-short and api-fuzz"
 	@echo "make fuzz    run each libFuzzer target for FUZZ_SECONDS (default 60)"
+	@echo "make topology  rewrite infra/topology.json from the table in libs/src/topology.c"
 	@echo "make status | logs | bench | lint | format | clean"
 
 deps:
@@ -85,6 +86,12 @@ lint: deps
 		xargs clang-tidy -p build/debug --quiet -warnings-as-errors='*' 2>/dev/null
 	@cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr --suppress=missingIncludeSystem -I libs/include libs/src services tools
+
+# The topology table (libs/src/topology.c) as JSON for the scripts and Python tests; a unit
+# test fails while the committed file differs from the table (docs/topology.md).
+topology: build
+	@build/release/bin/eventifyctl topology >infra/topology.json.new && mv infra/topology.json.new infra/topology.json
+	@echo "infra/topology.json rewritten"
 
 format:
 	@git ls-files '*.c' '*.h' | xargs clang-format -i

@@ -25,13 +25,13 @@ RUN = os.environ.get("EVENTIFY_RUN_DIR", os.path.join(ROOT, ".run"))
 SUPERVISOR = ["supervisorctl", "-c", os.path.join(RUN, "supervisor", "supervisord.conf")]
 # EVENTIFY_PORT_OFFSET shifts every port of the stack, as in infra/scripts/stack.sh.
 OFFSET = int(os.environ.get("EVENTIFY_PORT_OFFSET", "0"))
-SERVICES = {name: (port + OFFSET, db) for name, (port, db) in {
-    "order": (8081, "orders"), "orchestrator": (8082, "orchestrator"),
-    "inventory": (8083, "inventory"), "shipping": (8084, "shipping"),
-    "payment": (8085, "payments"), "read-model": (8086, "readmodel"),
-    "notification": (8087, "notifications")}.items()}
+# name -> (HTTP port, database), from the topology table's export (libs/src/topology.c).
+with open(os.path.join(ROOT, "infra", "topology.json")) as _f:
+    SERVICES = {s["name"]: (s["httpPort"] + OFFSET, s["database"])
+                for s in json.load(_f)["services"]}
 PG_PORT = 5432 + OFFSET
-ORDERS_URL = f"http://localhost:{8081 + OFFSET}/orders"
+ORDERS_DB, READ_MODEL_DB = SERVICES["order"][1], SERVICES["read-model"][1]
+ORDERS_URL = f"http://localhost:{SERVICES['order'][0]}/orders"
 CONSUMERS = [s for s in SERVICES if s != "order"]
 BENCH_SKU = "SKU-BENCH-WIDGET"
 BENCH_UNITS = 10_000_000  # kept available before each run
@@ -137,7 +137,7 @@ def add_bench_sku(units=BENCH_UNITS):
                                   key=f"bench-{time.time_ns()}")["available"]
 
     def priced():
-        with db("orders") as c, c.cursor() as cur:
+        with db(ORDERS_DB) as c, c.cursor() as cur:
             cur.execute("SELECT 1 FROM products WHERE sku = %s", (BENCH_SKU,))
             return cur.fetchone() is not None
     wait_until(priced, 30, "the order service to learn the bench product")
@@ -163,7 +163,7 @@ def write_path():
             pg = sh("pgbench", "-n", "-M", "prepared", f"-c{conns}", "-j2", f"-T{SECONDS}", "-f",
                     os.path.join(ROOT, "bench", "order_tx.sql"),
                     f"host=localhost port={PG_PORT} dbname=orders user=orders",
-                    env=dict(os.environ, PGPASSWORD=pg_password("orders")))
+                    env=dict(os.environ, PGPASSWORD=pg_password(ORDERS_DB)))
             tps = float(re.search(r"tps = ([\d.]+)", pg).group(1))
             note = f" ({non2xx.group(1)} non-2xx)" if non2xx else ""
             report.append(f"| {conns} | {rps:.0f}{note} | {p50} | {p99} | {tps:.0f} | "
@@ -176,11 +176,11 @@ def write_path():
 def shipped_latencies(customer):
     """Milliseconds from the order's insert to its shipment in the read model, and how many
     of the orders the read model shows cancelled (the saga deadline passed under overload)."""
-    with db("orders") as c, c.cursor() as cur:
+    with db(ORDERS_DB) as c, c.cursor() as cur:
         cur.execute("SELECT id::text, extract(epoch from created_at) FROM orders"
                     " WHERE customer_id = %s", (customer,))
         placed = dict(cur.fetchall())
-    with db("readmodel") as c, c.cursor() as cur:
+    with db(READ_MODEL_DB) as c, c.cursor() as cur:
         cur.execute(READ_MODEL_SHIPPED_SQL, (list(placed),))
         shipped = dict(cur.fetchall())
         cur.execute("SELECT count(*) FROM rm_orders WHERE status = 'CANCELLED'"

@@ -4,6 +4,7 @@ product is there. Prints p50, p90 and max over N products (default 30). Each run
 products named "window probe" to the running stack.
     /usr/bin/python3 bench/catalog_window.py [N]
 """
+import json
 import os
 import statistics
 import sys
@@ -16,11 +17,13 @@ import psycopg2
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUN = os.environ.get("EVENTIFY_RUN_DIR", os.path.join(ROOT, ".run"))
 OFFSET = int(os.environ.get("EVENTIFY_PORT_OFFSET", "0"))
+with open(os.path.join(ROOT, "infra", "topology.json")) as _f:
+    SERVICES = {s["name"]: s for s in json.load(_f)["services"]}
 
 
 def put_product(token, sku):
     req = urllib.request.Request(
-        f"http://localhost:{8083 + OFFSET}/products/{sku}", method="PUT",
+        f"http://localhost:{SERVICES['inventory']['httpPort'] + OFFSET}/products/{sku}", method="PUT",
         data=b'{"name": "window probe", "priceCents": 100}',
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
     urllib.request.urlopen(req, timeout=10).close()
@@ -29,8 +32,11 @@ def put_product(token, sku):
 def main(n):
     with open(os.path.join(RUN, "secrets", "admin-token")) as f:
         token = f.read().strip()
-    conn = psycopg2.connect(host="localhost", port=5432 + OFFSET, dbname="orders", user="orders",
-                            password="orders")
+    db = SERVICES["order"]["database"]  # the order service's projection of the catalog
+    with open(os.path.join(RUN, "secrets", f"pg-{db}")) as f:
+        password = f.read().strip()
+    conn = psycopg2.connect(host="localhost", port=5432 + OFFSET, dbname=db, user=db,
+                            password=password)
     conn.autocommit = True
     cur = conn.cursor()
     ms = []

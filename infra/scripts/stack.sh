@@ -37,9 +37,11 @@ wait_for() {
   say "$what ready"
 }
 
-all_services() { # every line of infra/services.txt, ports shifted by the offset
-  grep -vE '^(#|$)' "$root/infra/services.txt" |
-    while read -r name port db; do echo "$name $((port + port_offset)) $db"; done
+# The services come from the topology table (libs/src/topology.c), exported as
+# infra/topology.json: one "name port database" line each, ports shifted by the offset.
+all_services() {
+  jq -r --argjson offset "$port_offset" '.services[] | "\(.name) \(.httpPort + $offset) \(.database)"' \
+    "$root/infra/topology.json"
 }
 
 service_port() { all_services | awk -v n="$1" '$1 == n { print $2 }'; }

@@ -1,15 +1,15 @@
-"""Creates every Kafka topic that does not exist yet (3 partitions; key = orderId, or the SKU
-on catalog.events and for stock adjustments).
+"""Creates every Kafka topic of the topology table (infra/topology.json, the export of
+libs/src/topology.c) that does not exist yet, with the table's partition count.
 Idempotent; used by stack.sh up. Run with Debian's python3 (python3-confluent-kafka)."""
+import json
 import os
 import sys
 
 from confluent_kafka.admin import AdminClient, NewTopic
 
-EVENT_TOPICS = ["orders.events", "inventory.events", "payments.events",
-                "order.lifecycle.events", "shipping.events", "catalog.events"]
-DLQ_TOPICS = ["order.dlq", "orchestrator.dlq", "inventory.dlq", "shipping.dlq", "payments.dlq",
-              "read-model.dlq", "notification.dlq"]
+TOPOLOGY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "topology.json")
+with open(TOPOLOGY) as f:
+    PARTITIONS = {t["name"]: t["partitions"] for t in json.load(f)["topics"]}
 
 
 def main():
@@ -17,11 +17,11 @@ def main():
     replication = int(os.environ.get("EVENTIFY_KAFKA_REPLICATION", "1"))
     admin = AdminClient({"bootstrap.servers": brokers})
     existing = set(admin.list_topics(timeout=10).topics)
-    wanted = [t for t in EVENT_TOPICS + DLQ_TOPICS if t not in existing]
+    wanted = [t for t in PARTITIONS if t not in existing]
     if not wanted:
-        print(f"topics: all {len(EVENT_TOPICS + DLQ_TOPICS)} present")
+        print(f"topics: all {len(PARTITIONS)} present")
         return 0
-    futures = admin.create_topics([NewTopic(t, 3, replication) for t in wanted])
+    futures = admin.create_topics([NewTopic(t, PARTITIONS[t], replication) for t in wanted])
     failed = 0
     for topic, future in futures.items():
         try:

@@ -4,6 +4,7 @@
 #include "ev/dlq.h"
 #include "ev/dlq_headers.h"
 #include "ev/log.h"
+#include "ev/topology.h"
 #include "ev/util.h"
 
 #include <ctype.h>
@@ -15,11 +16,6 @@
 #include <string.h>
 
 #define READ_TIMEOUT_MS 10000
-#define MAX_PARTITIONS 64
-
-const char *const ev_dlq_topics[] = {
-    "order.dlq",    "orchestrator.dlq", "inventory.dlq",    "shipping.dlq",
-    "payments.dlq", "read-model.dlq",   "notification.dlq", NULL};
 
 struct ev_dlq_reader {
     rd_kafka_t *rk;
@@ -28,10 +24,8 @@ struct ev_dlq_reader {
 
 bool ev_dlq_known(const char *topic)
 {
-    for (int i = 0; topic && ev_dlq_topics[i]; i++)
-        if (strcmp(topic, ev_dlq_topics[i]) == 0)
-            return true;
-    return false;
+    const ev_topology_topic *t = ev_topology_topic_named(topic);
+    return t && t->kind == EV_TOPIC_KIND_DLQ;
 }
 
 ev_dlq_reader *ev_dlq_reader_new(const char *brokers, char *err, size_t errlen)
@@ -132,8 +126,9 @@ static int partition_count(ev_dlq_reader *r, const char *topic, char *err, size_
         return ev_fail(err, errlen, "topic %s: %s", topic,
                        rc ? rd_kafka_err2str(rc) : "unknown topic");
     }
-    int n =
-        md->topics[0].partition_cnt < MAX_PARTITIONS ? md->topics[0].partition_cnt : MAX_PARTITIONS;
+    /* The table's count bounds it: cursors name no partition beyond (ev_dlq_cursor_parse). */
+    int most = ev_topology_partitions(topic);
+    int n = md->topics[0].partition_cnt < most ? md->topics[0].partition_cnt : most;
     rd_kafka_metadata_destroy(md);
     return n;
 }
@@ -223,15 +218,17 @@ bool ev_dlq_cursor_parse(const char *cursor, int *topic_index, int32_t *partitio
         return false;
     char *end;
     long p = strtol(first + 1, &end, 10);
-    if (end != second || p < 0 || p >= MAX_PARTITIONS)
+    if (end != second || p < 0)
         return false;
     long long o = strtoll(second + 1, &end, 10);
     if (*end || o < 0 || o == LLONG_MAX)
         return false;
     size_t topic_len = (size_t)(first - cursor);
-    for (int i = 0; ev_dlq_topics[i]; i++)
-        if (strlen(ev_dlq_topics[i]) == topic_len &&
-            strncmp(ev_dlq_topics[i], cursor, topic_len) == 0) {
+    const char *dlq;
+    for (int i = 0; (dlq = ev_topology_dlq_at((size_t)i)); i++)
+        if (strlen(dlq) == topic_len && strncmp(dlq, cursor, topic_len) == 0) {
+            if (p >= ev_topology_partitions(dlq))
+                return false;
             *topic_index = i;
             *partition = (int32_t)p;
             *offset = o;
@@ -265,8 +262,8 @@ static int fill_page(ev_dlq_reader *r, const char *only_topic, int ti, int32_t p
                      int limit, json_t *page, char next[EV_DLQ_CURSOR_LEN], char *err,
                      size_t errlen)
 {
-    for (bool first = true; ev_dlq_topics[ti]; ti++, first = false) {
-        const char *topic = ev_dlq_topics[ti];
+    const char *topic;
+    for (bool first = true; (topic = ev_topology_dlq_at((size_t)ti)); ti++, first = false) {
         if (only_topic && strcmp(only_topic, topic) != 0)
             continue;
         int n = partition_count(r, topic, err, errlen);

@@ -67,16 +67,18 @@ static int migrate(const ev_config *cfg, char *err, size_t errlen)
     return applied < 0 ? -1 : 0;
 }
 
-int ev_service_open(ev_service *s, const char *name, int default_port, const char *default_db,
-                    const char *default_migrations_dir, char *err, size_t errlen)
+int ev_service_open(ev_service *s, const char *name, const char *default_migrations_dir, char *err,
+                    size_t errlen)
 {
     memset(s, 0, sizeof *s);
     atomic_init(&s->stop, false);
+    if (!(s->topology = ev_topology_service_named(name)))
+        return ev_fail(err, errlen, "%s is not a service of the topology table", name);
     /* glibc gives every thread its own malloc arena; two are plenty for a few threads and
      * keep the resident size of a service small (SPEC: under 20 MB under load). */
     mallopt(M_ARENA_MAX, 2);
-    if (ev_config_load(&s->config, name, default_port, default_db, default_migrations_dir,
-                       ev_getenv, err, errlen) != 0 ||
+    if (ev_config_load(&s->config, name, s->topology->http_port, s->topology->database,
+                       default_migrations_dir, ev_getenv, err, errlen) != 0 ||
         ev_admin_load(&s->admin, ev_getenv, err, errlen) != 0)
         return -1;
     /* Writing the log file directly keeps the supervisor's pipe (and its Python) out of the
@@ -108,6 +110,18 @@ int ev_service_open(ev_service *s, const char *name, int default_port, const cha
         return -1;
     }
     return 0;
+}
+
+ev_worker ev_service_worker(ev_service *s, ev_handler_fn handler, void *user)
+{
+    return (ev_worker){.config = &s->config,
+                       .topics = s->topology->consumes,
+                       .topic_count = ev_topology_count(s->topology->consumes),
+                       .handler = handler,
+                       .user = user,
+                       .dlq_topic = s->topology->dlq,
+                       .producer = s->producer,
+                       .metrics = s->metrics};
 }
 
 typedef struct {

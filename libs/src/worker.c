@@ -425,10 +425,11 @@ int ev_worker_run(const ev_worker *w, const atomic_bool *stop)
     }
     ev_once_init(warned);
     loop_state st = {.w = w, .stop = stop, .warned = warned};
-    if (w->dlq_topic)
-        ev_strlcpy(st.dlq_topic, w->dlq_topic, sizeof st.dlq_topic);
-    else
-        snprintf(st.dlq_topic, sizeof st.dlq_topic, "%s.dlq", w->config->service);
+    if (!w->dlq_topic || !ev_strlcpy(st.dlq_topic, w->dlq_topic, sizeof st.dlq_topic)) {
+        ev_error("worker: the DLQ topic is missing or too long");
+        free(warned);
+        return -1;
+    }
     ev_consumer *consumer = ev_consumer_new(w->config->kafka_brokers, w->config->service, w->topics,
                                             w->topic_count, err, sizeof err);
     if (!consumer) {

@@ -1,6 +1,7 @@
 /* Unit tests of the DLQ page cursor (ev_dlq_cursor_parse): the one piece of DLQ reading that
  * is pure; reading and replay run against Kafka in tests/security. */
 #include "ev/dlq.h"
+#include "ev/topology.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,11 +17,11 @@ static void a_cursor_names_a_dlq_partition_and_offset(void **state)
     int32_t partition = -1;
     int64_t offset = -1;
     assert_true(ev_dlq_cursor_parse("inventory.dlq:2:15", &topic, &partition, &offset));
-    assert_string_equal(ev_dlq_topics[topic], "inventory.dlq");
+    assert_string_equal(ev_topology_dlq_at((size_t)topic), "inventory.dlq");
     assert_int_equal(partition, 2);
     assert_int_equal(offset, 15);
     assert_true(ev_dlq_cursor_parse("read-model.dlq:0:0", &topic, &partition, &offset));
-    assert_string_equal(ev_dlq_topics[topic], "read-model.dlq");
+    assert_string_equal(ev_topology_dlq_at((size_t)topic), "read-model.dlq");
     assert_int_equal(offset, 0);
 }
 
@@ -41,7 +42,8 @@ static void malformed_cursors_are_refused(void **state)
         "inventory.dlq:1:-5",
         "inventory.dlq:1:",
         "inventory.dlq::1",
-        "inventory.dlq:64:1", /* beyond the partitions a reader handles */
+        "inventory.dlq:3:1", /* beyond the topic's partitions in the topology table */
+        "inventory.dlq:64:1",
         "inventory.dlq:1:2x",
         "inventory.dlq:1:99999999999999999999", /* overflows int64 */
         "x:inventory.dlq:1:2",

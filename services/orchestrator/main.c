@@ -173,22 +173,14 @@ int main(void)
         ev_error("bad configuration: %s", err);
         return 1;
     }
-    if (ev_service_open(&o.base, SERVICE, 8082, "orchestrator", EVENTIFY_DEFAULT_MIGRATIONS_DIR,
-                        err, sizeof err) != 0) {
+    if (ev_service_open(&o.base, SERVICE, EVENTIFY_DEFAULT_MIGRATIONS_DIR, err, sizeof err) != 0) {
         ev_error("cannot start: %s", err);
         return 1;
     }
     /* orders.events only starts the clock; results decide. */
-    static const char *const topics[] = {EV_TOPIC_ORDERS, EV_TOPIC_INVENTORY, EV_TOPIC_PAYMENTS};
-    ev_worker worker = {.config = &o.base.config,
-                        .topics = topics,
-                        .topic_count = 3,
-                        .handler = handle,
-                        .user = &o,
-                        .tick = expire_deadlines,
-                        .tick_ms = 250,
-                        .producer = o.base.producer,
-                        .metrics = o.base.metrics};
+    ev_worker worker = ev_service_worker(&o.base, handle, &o);
+    worker.tick = expire_deadlines;
+    worker.tick_ms = 250;
     int rc = 1;
     if (ev_http_route(o.base.http, "GET", "/sagas/:orderId", get_saga, &o) != 0)
         ev_error("cannot register routes");

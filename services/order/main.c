@@ -360,8 +360,7 @@ int main(int argc, char **argv)
         ev_error("out of memory");
         return 1;
     }
-    if (ev_service_open(&os.base, SERVICE, 8081, "orders", EVENTIFY_DEFAULT_MIGRATIONS_DIR, err,
-                        sizeof err) != 0) {
+    if (ev_service_open(&os.base, SERVICE, EVENTIFY_DEFAULT_MIGRATIONS_DIR, err, sizeof err) != 0) {
         ev_error("cannot start: %s", err);
         return 1;
     }
@@ -372,15 +371,8 @@ int main(int argc, char **argv)
                                ev_http_route(os.base.http, "GET", "/orders/:id", get_order, &os))) {
         ev_error("cannot register routes");
     } else {
-        static const char *const topics[] = {EV_TOPIC_LIFECYCLE, EV_TOPIC_CATALOG};
-        ev_worker worker = {.config = &os.base.config,
-                            .topics = topics,
-                            .topic_count = 2,
-                            .handler = handle,
-                            .user = &os,
-                            .on_commit = on_commit,
-                            .producer = os.base.producer,
-                            .metrics = os.base.metrics};
+        ev_worker worker = ev_service_worker(&os.base, handle, &os);
+        worker.on_commit = on_commit;
         rc = ev_service_run(&os.base, relay_only ? NULL : &worker, true) == 0 ? 0 : 1;
     }
     ev_service_close(&os.base);

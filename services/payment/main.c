@@ -154,20 +154,11 @@ int main(void)
         return 1;
     }
     ps.limit_cents = limit;
-    if (ev_service_open(&ps.base, SERVICE, 8085, "payments", EVENTIFY_DEFAULT_MIGRATIONS_DIR, err,
-                        sizeof err) != 0) {
+    if (ev_service_open(&ps.base, SERVICE, EVENTIFY_DEFAULT_MIGRATIONS_DIR, err, sizeof err) != 0) {
         ev_error("cannot start: %s", err);
         return 1;
     }
-    static const char *const topics[] = {EV_TOPIC_ORDERS, EV_TOPIC_LIFECYCLE};
-    ev_worker worker = {.config = &ps.base.config,
-                        .topics = topics,
-                        .topic_count = 2,
-                        .handler = handle,
-                        .user = &ps,
-                        .dlq_topic = "payments.dlq", /* SPEC.md names it after the topic */
-                        .producer = ps.base.producer,
-                        .metrics = ps.base.metrics};
+    ev_worker worker = ev_service_worker(&ps.base, handle, &ps);
     int rc = 1;
     if (ev_http_route(ps.base.http, "GET", "/payments/:orderId", get_payment, &ps) != 0)
         ev_error("cannot register routes");

@@ -9,6 +9,7 @@
 #include "ev/dlq.h"
 #include "ev/events.h"
 #include "ev/log.h"
+#include "ev/topology.h"
 #include "ev/util.h"
 
 #include <stdio.h>
@@ -16,30 +17,6 @@
 #include <string.h>
 
 #define OFFSETS_TIMEOUT_MS 3000
-
-static const char *const event_topics[] = {"orders.events",
-                                           "inventory.events",
-                                           "payments.events",
-                                           "order.lifecycle.events",
-                                           "shipping.events",
-                                           "catalog.events",
-                                           NULL};
-
-/* Consumer groups and what they read (SPEC.md), for lag. */
-static const struct {
-    const char *group;
-    const char *topics[7];
-} groups[] = {
-    {"order", {"order.lifecycle.events", "catalog.events"}},
-    {"orchestrator", {"orders.events", "inventory.events", "payments.events"}},
-    {"inventory", {"orders.events", "order.lifecycle.events"}},
-    {"payment", {"orders.events", "order.lifecycle.events"}},
-    {"shipping", {"order.lifecycle.events"}},
-    {"read-model",
-     {"orders.events", "inventory.events", "payments.events", "order.lifecycle.events",
-      "shipping.events", "catalog.events"}},
-    {"notification", {"orders.events", "order.lifecycle.events", "shipping.events"}},
-};
 
 /* --- orders ------------------------------------------------------------------------------ */
 
@@ -214,15 +191,16 @@ static void latest_events(const struct _u_request *req, struct _u_response *resp
 
 /* --- Kafka state ------------------------------------------------------------------------- */
 
-/* End offset of every partition of topic: [{partition, endOffset}]. */
+/* End offset of every partition of topic (as many as the topology table gives it):
+ * [{partition, endOffset}]. A partition Kafka cannot answer for is left out. */
 static json_t *topic_offsets(rd_kafka_t *rk, const char *topic, int64_t *total)
 {
     json_t *parts = json_array();
     *total = 0;
-    for (int p = 0; p < 64; p++) {
+    for (int p = 0; p < ev_topology_partitions(topic); p++) {
         int64_t low = 0, high = 0;
         if (rd_kafka_query_watermark_offsets(rk, topic, p, &low, &high, OFFSETS_TIMEOUT_MS))
-            break; /* past the last partition */
+            continue;
         json_array_append_new(
             parts, json_pack("{s:i, s:I}", "partition", p, "endOffset", (json_int_t)high));
         *total += high - low;
@@ -230,18 +208,17 @@ static json_t *topic_offsets(rd_kafka_t *rk, const char *topic, int64_t *total)
     return parts;
 }
 
-#define GROUP_COUNT (sizeof groups / sizeof groups[0])
-
-/* Asks for the committed offsets of group g through the admin API of rk (the service's own
- * producer: no client is created per request). The answer arrives on q. */
-static void ask_committed(rd_kafka_t *rk, rd_kafka_queue_t *q, size_t g)
+/* Asks for the committed offsets of the consumer group of s, on every partition of what it
+ * consumes (the topology table), through the admin API of rk (the service's own producer: no
+ * client is created per request). The answer arrives on q. */
+static void ask_committed(rd_kafka_t *rk, rd_kafka_queue_t *q, const ev_topology_service *s)
 {
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(16);
-    for (int t = 0; groups[g].topics[t]; t++)
-        for (int p = 0; p < 3; p++)
-            rd_kafka_topic_partition_list_add(list, groups[g].topics[t], p);
+    for (size_t t = 0; t < ev_topology_count(s->consumes); t++)
+        for (int p = 0; p < ev_topology_partitions(s->consumes[t]); p++)
+            rd_kafka_topic_partition_list_add(list, s->consumes[t], p);
     rd_kafka_ListConsumerGroupOffsets_t *req =
-        rd_kafka_ListConsumerGroupOffsets_new(groups[g].group, list);
+        rd_kafka_ListConsumerGroupOffsets_new(s->group, list);
     rd_kafka_topic_partition_list_destroy(list);
     rd_kafka_AdminOptions_t *opts =
         rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
@@ -289,9 +266,10 @@ static json_t *group_lags(rd_kafka_t *rk, const char *only_group)
     json_t *out = json_array();
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
     size_t asked = 0;
-    for (size_t g = 0; g < GROUP_COUNT; g++)
-        if (!only_group || strcmp(groups[g].group, only_group) == 0) {
-            ask_committed(rk, q, g);
+    const ev_topology_service *s;
+    for (size_t i = 0; (s = ev_topology_service_at(i)); i++)
+        if (s->group && (!only_group || strcmp(s->group, only_group) == 0)) {
+            ask_committed(rk, q, s);
             asked++;
         }
     int64_t deadline = ev_monotonic_ms() + OFFSETS_TIMEOUT_MS + 1000;
@@ -324,12 +302,11 @@ static void topics(const struct _u_request *req, struct _u_response *resp, void 
     rd_kafka_t *rk = ev_producer_handle(a->service->producer);
     json_t *list = json_array();
     int64_t total;
-    for (int i = 0; event_topics[i]; i++)
-        json_array_append_new(list, json_pack("{s:s, s:o}", "topic", event_topics[i], "partitions",
-                                              topic_offsets(rk, event_topics[i], &total)));
-    for (int i = 0; ev_dlq_topics[i]; i++)
-        json_array_append_new(list, json_pack("{s:s, s:o}", "topic", ev_dlq_topics[i], "partitions",
-                                              topic_offsets(rk, ev_dlq_topics[i], &total)));
+    const ev_topology_topic *t;
+    for (size_t i = 0; (t = ev_topology_topic_at(i)); i++) /* events first, then DLQs */
+        json_array_append_new(list, json_pack("{s:s, s:s, s:o}", "topic", t->name, "kind",
+                                              t->kind == EV_TOPIC_KIND_DLQ ? "dlq" : "events",
+                                              "partitions", topic_offsets(rk, t->name, &total)));
     ev_http_reply_json(
         resp, 200, json_pack("{s:o, s:o}", "topics", list, "consumerGroups", group_lags(rk, NULL)));
 }
@@ -372,12 +349,13 @@ static void stats(const struct _u_request *req, struct _u_response *resp, void *
     api *a = user;
     rd_kafka_t *rk = ev_producer_handle(a->service->producer);
     json_t *dlq = json_object();
-    for (int i = 0; ev_dlq_topics[i]; i++) {
+    const char *topic;
+    for (size_t i = 0; (topic = ev_topology_dlq_at(i)); i++) {
         int64_t total = 0;
-        json_decref(topic_offsets(rk, ev_dlq_topics[i], &total));
-        json_object_set_new(dlq, ev_dlq_topics[i], json_integer(total));
+        json_decref(topic_offsets(rk, topic, &total));
+        json_object_set_new(dlq, topic, json_integer(total));
     }
-    json_t *lag = group_lags(rk, "read-model");
+    json_t *lag = group_lags(rk, a->service->topology->group);
     json_int_t behind = 0;
     size_t i;
     json_t *row;
@@ -442,7 +420,8 @@ static void dlq_letter(const struct _u_request *req, struct _u_response *resp, v
     api *a = user;
     const char *topic = u_map_get(req->map_url, "topic");
     long long partition, offset;
-    if (!ev_dlq_known(topic) || !path_integer(req, "partition", 1023, &partition) ||
+    if (!ev_dlq_known(topic) ||
+        !path_integer(req, "partition", ev_topology_partitions(topic) - 1, &partition) ||
         !path_integer(req, "offset", INT64_MAX, &offset)) {
         ev_http_reply_error(resp, 404, "not_found", "no such dead letter");
         return;
@@ -545,10 +524,12 @@ static void dlq_replay_with(PGconn *c, const struct _u_request *req, struct _u_r
     } else if (all_field && !json_is_boolean(all_field)) {
         ev_http_reply_error(resp, 400, "validation_error", "all must be a boolean");
     } else if (!all && (!json_is_integer(partition) || !json_is_integer(offset) ||
-                        json_integer_value(offset) < 0 || json_integer_value(partition) < 0 ||
-                        json_integer_value(partition) > 1023)) {
+                        json_integer_value(offset) < 0 || json_integer_value(partition) < 0)) {
         ev_http_reply_error(resp, 400, "validation_error",
                             "give partition and offset of one letter, or \"all\": true");
+    } else if (!all && json_integer_value(partition) >= ev_topology_partitions(topic)) {
+        ev_http_reply_error(resp, 404, "not_found", "%s has %d partitions", topic,
+                            ev_topology_partitions(topic));
     } else {
         replay_record rec = {
             .conn = c, .tool = replay_tool(req), .user_agent = ev_http_header(req, "User-Agent")};

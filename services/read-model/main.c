@@ -26,10 +26,6 @@
 #define WS_MAX_FRAME ((size_t)64 * 1024) /* clients only listen: a frame is a ping or a mistake */
 #define WS_MAX_PENDING 32                /* messages ahead of the hub's queue, at the socket */
 
-static const char *const topics[] = {EV_TOPIC_ORDERS,    EV_TOPIC_INVENTORY, EV_TOPIC_PAYMENTS,
-                                     EV_TOPIC_LIFECYCLE, EV_TOPIC_SHIPPING,  EV_TOPIC_CATALOG};
-enum { TOPIC_COUNT = sizeof topics / sizeof topics[0] };
-
 typedef struct {
     ev_service base;
     api api; /* the /api routes and their DLQ reader */
@@ -122,12 +118,15 @@ typedef struct {
     int64_t remaining;
 } replay_state;
 
-static int assign_from_start(replay_state *st, const char *brokers, char *err, size_t errlen)
+/* Assigns every partition of what the read model consumes (the topology table) from its
+ * first offset, and notes where each ends now. */
+static int assign_from_start(replay_state *st, const ev_topology_service *svc, const char *brokers,
+                             char *err, size_t errlen)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char why[256];
     rd_kafka_conf_set(conf, "bootstrap.servers", brokers, why, sizeof why);
-    rd_kafka_conf_set(conf, "group.id", SERVICE, why, sizeof why);
+    rd_kafka_conf_set(conf, "group.id", svc->group, why, sizeof why);
     rd_kafka_conf_set(conf, "enable.auto.commit", "false", why, sizeof why);
     if (!(st->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof why))) {
         rd_kafka_conf_destroy(conf);
@@ -135,13 +134,17 @@ static int assign_from_start(replay_state *st, const char *brokers, char *err, s
     }
     rd_kafka_topic_partition_list_t *from = rd_kafka_topic_partition_list_new(16);
     st->ends = rd_kafka_topic_partition_list_new(16);
-    for (int t = 0; t < TOPIC_COUNT; t++) {
-        for (int p = 0; p < 64; p++) {
+    for (size_t t = 0; t < ev_topology_count(svc->consumes); t++) {
+        const char *topic = svc->consumes[t];
+        for (int p = 0; p < ev_topology_partitions(topic); p++) {
             int64_t low, high;
-            if (rd_kafka_query_watermark_offsets(st->rk, topics[t], p, &low, &high, 10000))
-                break;
-            rd_kafka_topic_partition_list_add(from, topics[t], p)->offset = low;
-            rd_kafka_topic_partition_list_add(st->ends, topics[t], p)->offset = high;
+            if (rd_kafka_query_watermark_offsets(st->rk, topic, p, &low, &high, 10000)) {
+                /* a partition skipped would be a projection rebuilt without its events */
+                rd_kafka_topic_partition_list_destroy(from);
+                return ev_fail(err, errlen, "cannot read the offsets of %s[%d]", topic, p);
+            }
+            rd_kafka_topic_partition_list_add(from, topic, p)->offset = low;
+            rd_kafka_topic_partition_list_add(st->ends, topic, p)->offset = high;
             st->remaining += high - low;
         }
     }
@@ -179,14 +182,15 @@ static int replay_one(PGconn *c, const char *group, const rd_kafka_message_t *m,
     return rc;
 }
 
-static int rebuild(const ev_config *cfg)
+static int rebuild(const ev_service *s)
 {
+    const ev_config *cfg = &s->config;
     char err[512];
     PGconn *c = ev_pg_connect(cfg->pg_conninfo, err, sizeof err);
     replay_state st = {0};
     int rc = -1, since_commit = 0;
     int64_t projected = 0, start = ev_monotonic_ms();
-    if (!c || assign_from_start(&st, cfg->kafka_brokers, err, sizeof err) != 0 ||
+    if (!c || assign_from_start(&st, s->topology, cfg->kafka_brokers, err, sizeof err) != 0 ||
         ev_pg_exec(c, "BEGIN", 0, NULL, err, sizeof err) || project_reset(c, err, sizeof err))
         goto done;
     ev_info("rebuild: replaying %lld events", (long long)st.remaining);
@@ -243,8 +247,7 @@ int main(int argc, char **argv)
     }
     static read_model rm;
     char err[512];
-    if (ev_service_open(&rm.base, SERVICE, 8086, "readmodel", EVENTIFY_DEFAULT_MIGRATIONS_DIR, err,
-                        sizeof err) != 0) {
+    if (ev_service_open(&rm.base, SERVICE, EVENTIFY_DEFAULT_MIGRATIONS_DIR, err, sizeof err) != 0) {
         ev_error("cannot start: %s", err);
         return 1;
     }
@@ -260,19 +263,13 @@ int main(int argc, char **argv)
     rm.live = hub_new((int)ws_clients, (size_t)ws_queue);
     rm.pending = json_array();
     if (rebuild_mode) {
-        rc = rebuild(&rm.base.config) == 0 ? 0 : 1;
+        rc = rebuild(&rm.base) == 0 ? 0 : 1;
     } else if (!rm.live || !rm.pending || api_open(&rm.api, &rm.base, err, sizeof err) != 0 ||
                ev_http_websocket(rm.base.http, "/ws", &ws_limits, ws_admit, ws_serve, &rm)) {
         ev_error("cannot set up the HTTP routes: %s", err);
     } else {
-        ev_worker worker = {.config = &rm.base.config,
-                            .topics = topics,
-                            .topic_count = TOPIC_COUNT,
-                            .handler = handle,
-                            .user = &rm,
-                            .on_commit = on_commit,
-                            .producer = rm.base.producer,
-                            .metrics = rm.base.metrics};
+        ev_worker worker = ev_service_worker(&rm.base, handle, &rm);
+        worker.on_commit = on_commit;
         rc = ev_service_run(&rm.base, &worker, false) == 0 ? 0 : 1;
     }
     /* HTTP stops first (its WebSocket threads leave the hub), then the hub goes. */

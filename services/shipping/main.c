@@ -55,18 +55,11 @@ int main(void)
 {
     static ev_service s;
     char err[512];
-    if (ev_service_open(&s, SERVICE, 8084, "shipping", EVENTIFY_DEFAULT_MIGRATIONS_DIR, err,
-                        sizeof err) != 0) {
+    if (ev_service_open(&s, SERVICE, EVENTIFY_DEFAULT_MIGRATIONS_DIR, err, sizeof err) != 0) {
         ev_error("cannot start: %s", err);
         return 1;
     }
-    static const char *const topics[] = {EV_TOPIC_LIFECYCLE};
-    ev_worker worker = {.config = &s.config,
-                        .topics = topics,
-                        .topic_count = 1,
-                        .handler = handle,
-                        .producer = s.producer,
-                        .metrics = s.metrics};
+    ev_worker worker = ev_service_worker(&s, handle, NULL);
     int rc = 1;
     if (ev_http_route(s.http, "GET", "/shipments/:orderId", get_shipment, &s) != 0)
         ev_error("cannot register routes");

@@ -27,16 +27,15 @@ SAGA_TIMEOUT_S = int(os.environ.get("EVENTIFY_SAGA_TIMEOUT_MS", "6000")) / 1000
 ADMIN_TOKEN_FILE = os.path.join(RUN, "secrets", "admin-token")
 MAX_ATTEMPTS = int(os.environ.get("EVENTIFY_MAX_ATTEMPTS", "3"))
 
-PORTS = {name: port + PORT_OFFSET for name, port in {
-    "order": 8081, "orchestrator": 8082, "inventory": 8083, "shipping": 8084,
-    "payment": 8085, "read-model": 8086, "notification": 8087}.items()}
-DATABASES = {"order": "orders", "orchestrator": "orchestrator", "inventory": "inventory",
-             "shipping": "shipping", "payment": "payments", "read-model": "readmodel",
-             "notification": "notifications"}
-DLQ = {s: f"{s}.dlq" for s in PORTS} | {"payment": "payments.dlq"}
-EVENT_TOPICS = ["orders.events", "inventory.events", "payments.events",
-                "order.lifecycle.events", "shipping.events", "catalog.events"]
-OUR_PRODUCERS = {"order", "orchestrator", "inventory", "shipping", "payment"}
+# The topology (services, ports, databases, topics, groups, DLQs) is the table of
+# libs/src/topology.c, exported as infra/topology.json (a unit test keeps them equal).
+with open(os.path.join(ROOT, "infra", "topology.json")) as _f:
+    TOPOLOGY = json.load(_f)
+PORTS = {s["name"]: s["httpPort"] + PORT_OFFSET for s in TOPOLOGY["services"]}
+DATABASES = {s["name"]: s["database"] for s in TOPOLOGY["services"]}
+DLQ = {s["name"]: s["dlq"] for s in TOPOLOGY["services"] if s.get("dlq")}
+EVENT_TOPICS = [t["name"] for t in TOPOLOGY["topics"] if t["kind"] == "events"]
+OUR_PRODUCERS = {s["name"] for s in TOPOLOGY["services"] if s["produces"]}
 # The seed products the inventory service creates at its first start, with their prices;
 # their stock is shared with people and the browser tests.
 PRICES = {"SKU-RED-TSHIRT": 1999, "SKU-BLUE-CAP": 1250, "SKU-GREEN-HOODIE": 4900}
@@ -44,23 +43,14 @@ PRICES = {"SKU-RED-TSHIRT": 1999, "SKU-BLUE-CAP": 1250, "SKU-GREEN-HOODIE": 4900
 
 def running_services():
     """Services the stack runs (EVENTIFY_SERVICES restricts them, as in stack.sh)."""
-    listed = [line.split()[0] for line in open(os.path.join(ROOT, "infra", "services.txt"))
-              if line.strip() and not line.startswith("#")]
     only = os.environ.get("EVENTIFY_SERVICES")
-    return [s for s in listed if only is None or s in only.split()]
+    return [s for s in PORTS if only is None or s in only.split()]
 
 
 SERVICES = running_services()
 # Which services consume each topic, limited to the running ones.
-CONSUMERS = {t: [s for s in c if s in SERVICES] for t, c in {
-    "orders.events": ["inventory", "payment", "orchestrator", "read-model", "notification"],
-    "inventory.events": ["orchestrator", "read-model"],
-    "payments.events": ["orchestrator", "read-model"],
-    "order.lifecycle.events": ["order", "inventory", "payment", "shipping", "notification",
-                               "read-model"],
-    "shipping.events": ["notification", "read-model"],
-    "catalog.events": ["order", "read-model"],
-}.items()}
+CONSUMERS = {t: [s["name"] for s in TOPOLOGY["services"]
+                 if t in s["consumes"] and s["name"] in SERVICES] for t in EVENT_TOPICS}
 
 
 def admin_token():

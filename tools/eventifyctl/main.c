@@ -4,15 +4,19 @@
  *   eventifyctl dlq show DLQ_TOPIC PARTITION OFFSET  one letter, headers and value
  *   eventifyctl dlq replay DLQ_TOPIC PARTITION OFFSET
  *   eventifyctl dlq replay DLQ_TOPIC --all           back to the consumer that failed them
+ *   eventifyctl topology                             the topology table as JSON
  *
+ * topology prints the services and topics of libs/src/topology.c; its output is committed
+ * as infra/topology.json (`make topology`), which the scripts and Python tests read.
  * list and show read Kafka at EVENTIFY_KAFKA_BROKERS (localhost:9092 + EVENTIFY_PORT_OFFSET).
  * replay changes state, so it goes through the read model's POST /api/dlq/replay at
- * EVENTIFY_READ_MODEL_URL (http://localhost:8086 + offset) with the admin token read from
- * EVENTIFY_ADMIN_TOKEN_FILE (default .run/secrets/admin-token, or under EVENTIFY_RUN_DIR):
- * the read model checks the token, scopes the replay and records it. */
+ * EVENTIFY_READ_MODEL_URL (http://localhost:<the read model's port> + offset) with the admin token
+ * read from EVENTIFY_ADMIN_TOKEN_FILE (default .run/secrets/admin-token, or under
+ * EVENTIFY_RUN_DIR): the read model checks the token, scopes the replay and records it. */
 #include "ev/admin.h"
 #include "ev/dlq.h"
 #include "ev/log.h"
+#include "ev/topology.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +29,8 @@ static int usage(void)
 {
     fputs("usage: eventifyctl dlq list [DLQ_TOPIC...]\n"
           "       eventifyctl dlq show DLQ_TOPIC PARTITION OFFSET\n"
-          "       eventifyctl dlq replay DLQ_TOPIC (PARTITION OFFSET | --all)\n",
+          "       eventifyctl dlq replay DLQ_TOPIC (PARTITION OFFSET | --all)\n"
+          "       eventifyctl topology\n",
           stderr);
     return 2;
 }
@@ -90,8 +95,10 @@ static int parse_position(const char *p, const char *o, long *partition, long lo
     char *end1, *end2;
     *partition = strtol(p, &end1, 10);
     *offset = strtoll(o, &end2, 10);
-    return (!*p || !*o || *end1 || *end2 || *partition < 0 || *partition > 1023 || *offset < 0) ? -1
-                                                                                                : 0;
+    return (!*p || !*o || *end1 || *end2 || *partition < 0 ||
+            *partition >= ev_topology_max_partitions() || *offset < 0)
+               ? -1
+               : 0;
 }
 
 static int show(ev_dlq_reader *r, int argc, char **argv)
@@ -189,7 +196,8 @@ static int replay(int argc, char **argv)
     }
     const char *base_url = getenv("EVENTIFY_READ_MODEL_URL");
     if (!base_url || !*base_url) {
-        snprintf(default_url, sizeof default_url, "http://localhost:%d", 8086 + port_offset());
+        snprintf(default_url, sizeof default_url, "http://localhost:%d",
+                 ev_topology_service_named("read-model")->http_port + port_offset());
         base_url = default_url;
     }
     json_t *body = all ? json_pack("{s:s, s:b}", "topic", argv[0], "all", 1)
@@ -200,9 +208,26 @@ static int replay(int argc, char **argv)
     return rc;
 }
 
+/* Prints the topology table as JSON, keys in the table's order, ending with a newline. */
+static int topology(void)
+{
+    json_t *table = ev_topology_json();
+    char *text = table ? json_dumps(table, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(table);
+    if (!text) {
+        fputs("eventifyctl: out of memory\n", stderr);
+        return 1;
+    }
+    int rc = printf("%s\n", text) < 0 || fflush(stdout) != 0 ? 1 : 0;
+    free(text);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     ev_log_setup("eventifyctl", EV_LOG_WARN, NULL);
+    if (argc == 2 && strcmp(argv[1], "topology") == 0)
+        return topology();
     char default_brokers[64];
     const char *brokers = getenv("EVENTIFY_KAFKA_BROKERS");
     if (!brokers || !*brokers) {

@@ -92,7 +92,7 @@ export interface Stats {
 }
 
 export interface Topics {
-  topics: { topic: string; partitions: { partition: number; endOffset: number }[] }[];
+  topics: { topic: string; kind: "events" | "dlq"; partitions: { partition: number; endOffset: number }[] }[];
   consumerGroups: { group: string; topic: string; partition: number; committedOffset: number; lag: number }[];
 }
 

@@ -21,8 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Every DLQ of the system, NULL-terminated, in the order listings use. */
-extern const char *const ev_dlq_topics[];
+/* The DLQs are those of the topology table (ev/topology.h), listed in ev_topology_dlq_at
+ * order. */
 
 #define EV_DLQ_PAGE_MAX 100  /* most letters one page may hold */
 #define EV_DLQ_CURSOR_LEN 96 /* "<dlq topic>:<partition>:<offset>" */
@@ -35,7 +35,7 @@ typedef struct ev_dlq_reader ev_dlq_reader;
 ev_dlq_reader *ev_dlq_reader_new(const char *brokers, char *err, size_t errlen);
 void ev_dlq_reader_free(ev_dlq_reader *r);
 
-/* One page of letters, without their values, in listing order (ev_dlq_topics order, then
+/* One page of letters, without their values, in listing order (ev_topology_dlq_at order, then
  * partition, then newest first), starting at cursor (NULL or "" for the beginning) and holding at
  * most limit (1..EV_DLQ_PAGE_MAX) letters; only_topic (NULL for every DLQ) restricts it to one
  * DLQ. next receives the cursor of the following page, or "" when this one reaches the end.
@@ -70,11 +70,11 @@ int ev_dlq_replay(ev_dlq_reader *r, ev_producer *producer, const char *dlq_topic
                   char *err, size_t errlen);
 
 /* A page cursor "<dlq topic>:<partition>:<offset>" into the index of the topic in
- * ev_dlq_topics, the partition (0..63) and the offset (>= 0). False when malformed or not a
- * DLQ. Pure, unit-tested. */
+ * ev_topology_dlq_at order, the partition (below the topic's partitions in the table) and
+ * the offset (>= 0). False when malformed or not a DLQ. Pure, unit-tested. */
 bool ev_dlq_cursor_parse(const char *cursor, int *topic_index, int32_t *partition, int64_t *offset);
 
-/* True when topic is one of ev_dlq_topics. */
+/* True when topic is a DLQ of the topology table. */
 bool ev_dlq_known(const char *topic);
 
 #endif

@@ -2,15 +2,17 @@
  * and exiting cleanly on SIGTERM.
  *
  *   ev_service s;
- *   if (ev_service_open(&s, "inventory", 8083, "inventory", MIGRATIONS, err, sizeof err)) ...
+ *   if (ev_service_open(&s, "inventory", MIGRATIONS, err, sizeof err)) ...
+ *   ev_worker worker = ev_service_worker(&s, handle, &s);
  *   ev_http_route(s.http, "GET", "/inventory", list_stock, &s);
  *   ev_service_run(&s, &worker, true);   // blocks until SIGTERM or SIGINT
  *   ev_service_close(&s);
  *
- * open: loads the configuration, sets up logging, waits (bounded) for PostgreSQL, applies
- * migrations, creates the connection pool, the Kafka producer and the HTTP server.
- * run: starts HTTP, the outbox relay thread and the consumer thread, waits for a signal,
- * then stops the consumer (finishing its transaction), the relay and HTTP, and flushes the
+ * open: finds the service in the topology table (ev/topology.h: its default port and
+ * database, its consumer group, topics and DLQ), loads the configuration, sets up logging, waits
+ * (bounded) for PostgreSQL, applies migrations, creates the connection pool, the Kafka producer and
+ * the HTTP server. run: starts HTTP, the outbox relay thread and the consumer thread, waits for a
+ * signal, then stops the consumer (finishing its transaction), the relay and HTTP, and flushes the
  * producer. */
 #ifndef EV_SERVICE_H
 #define EV_SERVICE_H
@@ -21,6 +23,7 @@
 #include "ev/kafka.h"
 #include "ev/metrics.h"
 #include "ev/pg.h"
+#include "ev/topology.h"
 #include "ev/worker.h"
 
 #include <stdatomic.h>
@@ -29,6 +32,7 @@
 #define EV_MAX_BODY_BYTES ((size_t)64 * 1024)
 
 typedef struct {
+    const ev_topology_service *topology; /* this service's row of the table */
     ev_config config;
     ev_admin admin; /* the admin token guarding state-changing admin endpoints */
     ev_metrics *metrics;
@@ -39,9 +43,14 @@ typedef struct {
     atomic_bool stop;
 } ev_service;
 
-/* Returns 0, or -1 with err (nothing left open). */
-int ev_service_open(ev_service *s, const char *name, int default_port, const char *default_db,
-                    const char *default_migrations_dir, char *err, size_t errlen);
+/* name is a service of the topology table. Returns 0, or -1 with err (nothing left open). */
+int ev_service_open(ev_service *s, const char *name, const char *default_migrations_dir, char *err,
+                    size_t errlen);
+
+/* A worker for the service's consumer group as the topology table describes it: the topics
+ * it consumes and its DLQ, with the service's configuration, producer and metrics. The
+ * caller adds what is optional (tick, on_commit). */
+ev_worker ev_service_worker(ev_service *s, ev_handler_fn handler, void *user);
 
 /* Blocks until SIGTERM/SIGINT. worker may be NULL (no consumer); relay false runs no outbox
  * relay. Returns 0 on a clean stop, -1 when a part failed to start. */

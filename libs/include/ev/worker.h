@@ -5,9 +5,9 @@
  * inbox (a duplicate is skipped) and call the service's handler, which writes its effects
  * and outbox rows on the same connection; commit; only then store the Kafka offset.
  * A handler's transient failure is retried with exponential backoff up to max_attempts,
- * then the message goes to `<service>.dlq` with its origin, error and attempt count in
- * headers, and the loop goes on. A lost database connection is not the message's fault:
- * it is retried until the database is back, without counting attempts.
+ * then the message goes to the group's DLQ (from the topology table, ev/topology.h) with
+ * its origin, error and attempt count in headers, and the loop goes on. A lost database connection
+ * is not the message's fault: it is retried until the database is back, without counting attempts.
  *
  * A letter the DLQ cannot take whole (too large) is sent cut, with the original's size and
  * SHA-256 (ev/dlq_headers.h). A write to the DLQ that fails for good (refused by the broker
@@ -64,7 +64,7 @@ typedef struct {
     void (*on_commit)(void *user, bool committed);
     ev_tick_fn tick; /* optional */
     int tick_ms;
-    const char *dlq_topic; /* NULL means "<service>.dlq" */
+    const char *dlq_topic; /* required: the group's DLQ (ev_service_worker fills it in) */
     ev_producer *producer; /* for the DLQ; shared, not owned */
     ev_metrics *metrics;   /* shared, not owned */
 } ev_worker;

@@ -14,15 +14,6 @@ import {
 } from "@/lib/api";
 import { usePolling } from "@/lib/live";
 
-const DLQ_TOPICS = [
-  "order.dlq",
-  "orchestrator.dlq",
-  "inventory.dlq",
-  "shipping.dlq",
-  "payments.dlq",
-  "read-model.dlq",
-  "notification.dlq",
-];
 const PAGE_SIZE = 50;
 
 const letterId = (l: { topic: string; partition: number; offset: number }) => `${l.topic}-${l.partition}-${l.offset}`;
@@ -71,6 +62,8 @@ export default function Events() {
     }
   }
 
+  // the DLQs of the topology table, as the read model lists them
+  const allDlqs = (topics?.topics ?? []).filter((t) => t.kind === "dlq").map((t) => t.topic);
   const dlqTopics = dlqTopic ? [dlqTopic] : Array.from(new Set((letters ?? []).map((l) => l.topic)));
   const lagging = (topics?.consumerGroups ?? []).filter((g) => g.lag > 0);
   return (
@@ -98,7 +91,7 @@ export default function Events() {
               }}
             >
               <option value="">every DLQ</option>
-              {DLQ_TOPICS.map((t) => (
+              {allDlqs.map((t) => (
                 <option key={t} value={t}>
                   {t}
                 </option>
