@@ -123,14 +123,21 @@ static void note(check_ctx *c, const char *fmt, ...)
 
 /* Text of 1..max bytes without control characters (they could forge lines in logs and
  * e-mails that show it). */
+/* A string of 1 to max characters (not bytes: the HTTP API counts characters too) without
+ * C0 controls or DEL. jansson has checked that it is UTF-8. */
 static bool plain_text(const json_t *v, size_t max)
 {
-    if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > max)
+    if (!json_is_string(v) || json_string_length(v) == 0 ||
+        json_string_length(v) > EV_UTF8_BYTES(max))
         return false;
     const unsigned char *s = (const unsigned char *)json_string_value(v);
-    for (size_t i = 0; i < json_string_length(v); i++)
+    size_t characters = 0;
+    for (size_t i = 0; i < json_string_length(v); i++) {
+        if ((s[i] & 0xc0) != 0x80 && ++characters > max) /* not a continuation byte: a new one */
+            return false;
         if (s[i] < 0x20 || s[i] == 0x7f)
             return false;
+    }
     return true;
 }
 

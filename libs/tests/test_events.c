@@ -383,10 +383,37 @@ static void a_v2_order_placed_missing_money_fields_is_filled_like_v1(void **stat
     ev_envelope_clear(&e);
 }
 
+/* Found by the order_request fuzz target: the API allows 64 characters in a customer id, so
+ * the event check must count characters too, not bytes (U+059C is two bytes). */
+static void a_customer_id_is_bounded_in_characters_not_bytes(void **state)
+{
+    (void)state;
+    char name[2 * 65 + 1] = "";
+    for (int i = 0; i < 64; i++)
+        snprintf(name + 2 * i, sizeof name - 2 * (size_t)i, "%s", "\xD6\x9C");
+    char payload[512];
+    snprintf(payload, sizeof payload,
+             "{\"orderId\":\"" OID "\",\"customerId\":\"%s\",\"currency\":\"EUR\","
+             "\"totalCents\":0,\"items\":[" LINE("SKU-RED-TSHIRT", "1") "]}",
+             name);
+    ev_envelope e;
+    char err[256];
+    assert_int_equal(upcast("OrderPlaced", 2, payload, &e, err), EV_UPCAST_OK);
+    ev_envelope_clear(&e);
+    snprintf(name + 128, sizeof name - 128, "%s", "\xD6\x9C"); /* 65 characters */
+    snprintf(payload, sizeof payload,
+             "{\"orderId\":\"" OID "\",\"customerId\":\"%s\",\"currency\":\"EUR\","
+             "\"totalCents\":0,\"items\":[" LINE("SKU-RED-TSHIRT", "1") "]}",
+             name);
+    assert_int_equal(upcast("OrderPlaced", 2, payload, &e, err), EV_UPCAST_INVALID);
+    ev_envelope_clear(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(topics_follow_the_spec),
+        cmocka_unit_test(a_customer_id_is_bounded_in_characters_not_bytes),
         cmocka_unit_test(order_placed_v1_is_upcast_unpriced),
         cmocka_unit_test(product_events_are_keyed_by_sku_and_checked),
         cmocka_unit_test(product_fields_are_bounded),
