@@ -9,6 +9,11 @@ PYTHON := /usr/bin/python3
 # paths finish within a test's patience. `make up` uses the SPEC defaults.
 TEST_ENV := EVENTIFY_SAGA_TIMEOUT_MS=6000 EVENTIFY_MAX_ATTEMPTS=3 EVENTIFY_RETRY_BACKOFF_MS=50
 
+# The stack's shape (docs/reliability.md): 1 or 3 Kafka nodes, 1..9 instances of each service.
+KAFKA_NODES ?= 1
+REPLICAS ?= 1
+SHAPE := EVENTIFY_KAFKA_NODES=$(KAFKA_NODES) EVENTIFY_REPLICAS=$(REPLICAS)
+
 .PHONY: help deps build build-asan web up down status logs test unit-test system-test \
         security-test browser-test api-fuzz fuzz fuzz-short bench lint format clean
 
@@ -32,7 +37,7 @@ web: deps
 	@if [ -f web/package.json ]; then infra/scripts/build-web.sh; fi
 
 up: build web
-	@$(STACK) up
+	@$(SHAPE) $(STACK) up
 
 down:
 	@$(STACK) down

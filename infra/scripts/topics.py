@@ -1,5 +1,7 @@
 """Creates every Kafka topic that does not exist yet (3 partitions; key = orderId, or the SKU
-on catalog.events and for stock adjustments).
+on catalog.events and for stock adjustments), with one replica per Kafka node (at most 3;
+EVENTIFY_KAFKA_NODES) and, on a cluster, min.insync.replicas=2 so that an acks=all write
+survives the loss of any one node.
 Idempotent; used by stack.sh up. Run with Debian's python3 (python3-confluent-kafka)."""
 import os
 import sys
@@ -14,14 +16,16 @@ DLQ_TOPICS = ["order.dlq", "orchestrator.dlq", "inventory.dlq", "shipping.dlq", 
 
 def main():
     brokers = os.environ.get("EVENTIFY_KAFKA_BROKERS", "localhost:9092")
-    replication = int(os.environ.get("EVENTIFY_KAFKA_REPLICATION", "1"))
+    nodes = int(os.environ.get("EVENTIFY_KAFKA_NODES", "1"))
+    replication = int(os.environ.get("EVENTIFY_KAFKA_REPLICATION", str(min(nodes, 3))))
+    config = {"min.insync.replicas": "2"} if replication >= 3 else {}
     admin = AdminClient({"bootstrap.servers": brokers})
     existing = set(admin.list_topics(timeout=10).topics)
     wanted = [t for t in EVENT_TOPICS + DLQ_TOPICS if t not in existing]
     if not wanted:
         print(f"topics: all {len(EVENT_TOPICS + DLQ_TOPICS)} present")
         return 0
-    futures = admin.create_topics([NewTopic(t, 3, replication) for t in wanted])
+    futures = admin.create_topics([NewTopic(t, 3, replication, config=config) for t in wanted])
     failed = 0
     for topic, future in futures.items():
         try:
