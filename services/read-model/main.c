@@ -7,6 +7,7 @@
  * the service goes on from exactly there, so nothing is projected twice or missed. */
 #include "api.h"
 #include "hub.h"
+#include "live_feed.h"
 #include "project.h"
 
 #include "ev/dlq.h"
@@ -29,39 +30,29 @@ enum { TOPIC_COUNT = sizeof topics / sizeof topics[0] };
 
 typedef struct {
     ev_service base;
-    api api; /* the /api routes and their DLQ reader */
-    hub *live;
-    json_t *pending; /* live updates of the open transaction; consumer thread only */
+    api api;         /* the /api routes and their DLQ reader */
+    hub *live;       /* this instance's WebSocket clients */
+    live_feed *feed; /* every instance's committed changes, into `live` */
 } read_model;
 
+/* Projects one event; its live updates are announced in the same transaction, so they
+ * reach the clients of every instance once, and only if it commits (live_feed.h). */
 static ev_outcome handle(ev_delivery *d, void *user)
 {
-    read_model *rm = user;
+    (void)user;
     char err[512];
-    if (project_event(d->tx, d->event, d->topic, d->partition, d->offset, rm->pending, err,
-                      sizeof err) != 0) {
+    json_t *changes = json_array();
+    int rc = changes ? project_event(d->tx, d->event, d->topic, d->partition, d->offset, changes,
+                                     err, sizeof err)
+                     : ev_fail(err, sizeof err, "out of memory");
+    if (rc == 0)
+        rc = live_feed_announce(d->tx, changes, err, sizeof err);
+    json_decref(changes);
+    if (rc != 0) {
         ev_fail(d->reason, sizeof d->reason, "%s", err);
         return EV_RETRY;
     }
     return EV_HANDLED;
-}
-
-/* Live updates leave only once their transaction committed. */
-static void on_commit(void *user, bool committed)
-{
-    read_model *rm = user;
-    size_t i;
-    json_t *change;
-    if (committed) {
-        json_array_foreach(rm->pending, i, change)
-        {
-            char *text = json_dumps(change, JSON_COMPACT);
-            if (text)
-                hub_publish(rm->live, text);
-            free(text);
-        }
-    }
-    json_array_clear(rm->pending);
 }
 
 static void ws_manager(const struct _u_request *req, struct _websocket_manager *manager, void *user)
@@ -225,11 +216,11 @@ int main(int argc, char **argv)
     int rc = 1;
     err[0] = '\0';
     rm.live = hub_new();
-    rm.pending = json_array();
     if (rebuild_mode) {
         rc = rebuild(&rm.base.config) == 0 ? 0 : 1;
-    } else if (!rm.live || !rm.pending || api_open(&rm.api, &rm.base, err, sizeof err) != 0 ||
-               ev_http_route(rm.base.http, "GET", "/ws", ws_route, &rm)) {
+    } else if (!rm.live || api_open(&rm.api, &rm.base, err, sizeof err) != 0 ||
+               ev_http_route(rm.base.http, "GET", "/ws", ws_route, &rm) ||
+               !(rm.feed = live_feed_start(rm.base.config.pg_conninfo, rm.live, err, sizeof err))) {
         ev_error("cannot set up the HTTP routes: %s", err);
     } else {
         ev_worker worker = {.config = &rm.base.config,
@@ -237,17 +228,17 @@ int main(int argc, char **argv)
                             .topic_count = TOPIC_COUNT,
                             .handler = handle,
                             .user = &rm,
-                            .on_commit = on_commit,
                             .producer = rm.base.producer,
                             .metrics = rm.base.metrics};
         rc = ev_service_run(&rm.base, &worker, false) == 0 ? 0 : 1;
     }
-    /* HTTP stops first (its WebSocket threads leave the hub), then the hub goes. */
+    /* HTTP stops first (its WebSocket threads leave the hub), then the feed that fills the
+     * hub, then the hub. */
     ev_http_free(rm.base.http);
     rm.base.http = NULL;
     api_close(&rm.api);
+    live_feed_stop(rm.feed);
     hub_free(rm.live);
-    json_decref(rm.pending);
     ev_service_close(&rm.base);
     return rc;
 }
