@@ -15,13 +15,15 @@ REPLICAS ?= 1
 SHAPE := EVENTIFY_KAFKA_NODES=$(KAFKA_NODES) EVENTIFY_REPLICAS=$(REPLICAS)
 
 .PHONY: help deps build build-asan web up down status logs test unit-test system-test \
-        security-test browser-test api-fuzz fuzz fuzz-short bench lint format clean
+        security-test browser-test api-fuzz fuzz fuzz-short chaos chaos-short bench lint format clean
 
 help:
 	@echo "make up      install what is missing, build, start everything, print the URLs"
 	@echo "make down    stop everything (data is kept in .run/)"
 	@echo "make test    the same set-up, then unit (ASan+UBSan), system, security, browser tests, fuzz-short and api-fuzz"
 	@echo "make fuzz    run each libFuzzer target for FUZZ_SECONDS (default 60)"
+	@echo "make chaos   the chaos suite on its own 3-node, 2-replica stack (CHAOS_SECONDS, CHAOS_RATE, CHAOS_SEED)"
+	@echo "make up KAFKA_NODES=3 REPLICAS=2   a 3-node Kafka cluster and 2 instances of every service"
 	@echo "make status | logs | bench | lint | format | clean"
 
 deps:
@@ -59,6 +61,18 @@ fuzz: deps
 fuzz-short: deps
 	@FUZZ_SECONDS=10 fuzz/run.sh
 
+# The chaos suite (docs/reliability.md) on its own stack: .run/chaos, port offset +50,
+# KAFKA_NODES=3 REPLICAS=2. `make chaos` offers CHAOS_RATE orders/s for CHAOS_SECONDS while
+# faults are injected; CHAOS_SEED replays a run's fault sequence. chaos-short is the run of
+# `make test`.
+CHAOS_SECONDS ?= 120
+CHAOS_RATE ?= 50
+chaos: build web
+	@CHAOS_SECONDS=$(CHAOS_SECONDS) CHAOS_RATE=$(CHAOS_RATE) CHAOS_SEED=$(CHAOS_SEED) tests/chaos/run.sh
+
+chaos-short: build web
+	@CHAOS_SECONDS=75 CHAOS_RATE=20 CHAOS_SEED=$(CHAOS_SEED) CHAOS_QUIET_SECONDS=240 tests/chaos/run.sh
+
 system-test:
 	@$(PYTHON) -m pytest -p no:cacheprovider tests/system
 
@@ -79,6 +93,7 @@ test: build web unit-test fuzz-short
 	@$(MAKE) --no-print-directory security-test
 	@$(MAKE) --no-print-directory browser-test
 	@$(MAKE) --no-print-directory api-fuzz
+	@$(MAKE) --no-print-directory chaos-short
 
 bench: build
 	@bench/run.sh

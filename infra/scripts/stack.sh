@@ -467,9 +467,14 @@ down() {
 # start. The one-node program `kafka` stops within its 60 s.
 stop_kafka() {
   local programs
-  programs=$(sup status 2>/dev/null | awk '$1 ~ /^kafka(:kafka-[0-9]+)?$/ { print $1 }' | sort -r)
-  local p
-  for p in $programs; do sup stop "$p" >/dev/null 2>&1 || true; done
+  # (supervisorctl status exits non-zero once anything is stopped: hence the `|| true`)
+  programs=$({ sup status 2>/dev/null || true; } | awk '$1 ~ /^kafka(:kafka-[0-9]+)?$/ { print $1 }' | sort -r)
+  local p started
+  for p in $programs; do
+    started=$SECONDS
+    sup stop "$p" >/dev/null 2>&1 || true
+    say "Kafka $p stopped in $((SECONDS - started))s"
+  done
 }
 
 status() { if sup_running; then sup status || true; else say "stack is down"; fi; }

@@ -68,15 +68,21 @@ def wait_quiet(accepted, seconds, log):
         time.sleep(3)
 
 
-def _get(path_service_k):
-    service, path = path_service_k
-    for attempt in range(5):
+def _get(service_path):
+    """GET from any instance; None for a 404, the JSON for a 200, retried otherwise (an
+    instance may still be busy catching up after the faults)."""
+    service, path = service_path
+    for attempt in range(10):
         try:
-            r = requests.get(t.url(service, path), timeout=10)
-            return r.json() if r.status_code == 200 else None
+            r = requests.get(t.url(service, path, attempt % t.REPLICAS + 1), timeout=10)
+            if r.status_code == 200:
+                return r.json()
+            if r.status_code == 404:
+                return None
         except (requests.RequestException, ValueError):
-            time.sleep(1)
-    return None
+            pass
+        time.sleep(1)
+    return {"unreachable": f"{service} {path}"}
 
 
 def check_orders(accepted, v):
@@ -99,8 +105,8 @@ def check_orders(accepted, v):
                                    " WHERE order_id = ANY(%s::uuid[])", ids))
     counts = {"CONFIRMED": 0, "CANCELLED": 0}
     for oid in ids:
-        o = orders.get(oid)
-        if not o or o.get("status") not in FINAL:
+        o = orders.get(oid) or {}
+        if o.get("status") not in FINAL:
             v.append(f"order {oid} not final: {o and o.get('status')}")
             continue
         status = o["status"]
@@ -113,20 +119,20 @@ def check_orders(accepted, v):
         if status == "CONFIRMED":
             if ships.get(oid, 0) != 1:
                 v.append(f"order {oid} confirmed with {ships.get(oid, 0)} shipments")
-            if not pay or pay["status"] != "SUCCEEDED" or pay["amountCents"] != o["totalCents"]:
+            if not pay or pay.get("status") != "SUCCEEDED" or pay.get("amountCents") != o["totalCents"]:
                 v.append(f"order {oid} confirmed ({o['totalCents']}) with payment {pay}")
             if held.get(oid) != "COMMITTED":
                 v.append(f"order {oid} confirmed with reservation {held.get(oid)}")
         else:
             if ships.get(oid, 0):
                 v.append(f"order {oid} cancelled with {ships[oid]} shipments")
-            if pay and pay["status"] not in ("FAILED", "REFUNDED", "VOID"):
-                v.append(f"order {oid} cancelled but payment {pay['status']} kept")
+            if pay and pay.get("status") not in ("FAILED", "REFUNDED", "VOID"):
+                v.append(f"order {oid} cancelled but payment {pay} kept")
             if held.get(oid) in ("HELD", "COMMITTED"):
                 v.append(f"order {oid} cancelled but its stock is still {held[oid]}")
         view = views.get(oid)
-        if not view or view["order"]["status"] != status:
-            v.append(f"read model shows order {oid} as {view and view['order']['status']}, not {status}")
+        if not view or view.get("order", {}).get("status") != status:
+            v.append(f"read model shows order {oid} as {view}, not {status}")
         elif view["order"].get("shipped") != (status == "CONFIRMED"):
             v.append(f"read model: order {oid} shipped={view['order'].get('shipped')}")
     return counts, orders

@@ -99,7 +99,7 @@ class Load:
                     with self.lock:
                         self.accepted[r.json()["orderId"]] = (body, kind)
                     return
-                unknown = r.status_code == 400 and "unknown_sku" in r.text
+                unknown = r.status_code == 422 and "unknown_sku" in r.text
                 if 400 <= r.status_code < 500 and r.status_code not in (408, 429) and \
                         not (unknown and self.wait_for_prices):
                     with self.lock:
