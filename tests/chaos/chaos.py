@@ -92,8 +92,8 @@ def main():
     violations = []
     catalog = Catalog(seed, seconds * rate)
     catalog.create()
-    warm = warm_up(catalog, violations)
     start = checks.offsets_now(t.EVENT_TOPICS + t.DLQ_TOPICS)
+    warm = warm_up(catalog, violations)
 
     scheduler = Scheduler(seed, log)
     faults = threading.Thread(target=scheduler.run, args=(seconds,), daemon=True)
