@@ -105,7 +105,7 @@ static bool wait_readable(PGconn *c)
     fd_set in;
     FD_ZERO(&in);
     FD_SET(fd, &in);
-    struct timeval tv = {.tv_sec = 0, .tv_usec = WAIT_MS * 1000};
+    struct timeval tv = {.tv_sec = 0, .tv_usec = (suseconds_t)WAIT_MS * 1000};
     int n = select(fd + 1, &in, NULL, NULL, &tv);
     if (n < 0 && errno != EINTR)
         return false;
