@@ -13,7 +13,8 @@
 # instance k>1 is `order-k` (logs/order-k.log).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-run=${EVENTIFY_RUN_DIR:-$root/.run}
+# Absolute, so that the walks up its parents below end at /.
+run=$(realpath -m "${EVENTIFY_RUN_DIR:-$root/.run}")
 # EVENTIFY_PORT_OFFSET shifts every port, so two checkouts can run a stack side by side.
 port_offset=${EVENTIFY_PORT_OFFSET:-0}
 pg_port=${EVENTIFY_PG_PORT:-$((5432 + port_offset))}

@@ -72,6 +72,7 @@ def _get(service_path):
     """GET from any instance; None for a 404, the JSON for a 200, retried otherwise (an
     instance may still be busy catching up after the faults)."""
     service, path = service_path
+    last = None
     for attempt in range(10):
         try:
             r = requests.get(t.url(service, path, attempt % t.REPLICAS + 1), timeout=10)
@@ -79,10 +80,11 @@ def _get(service_path):
                 return r.json()
             if r.status_code == 404:
                 return None
-        except (requests.RequestException, ValueError):
-            pass
+            last = f"{r.status_code} {r.text[:200]}"
+        except (requests.RequestException, ValueError) as exc:
+            last = repr(exc)
         time.sleep(1)
-    return {"unreachable": f"{service} {path}"}
+    return {"unreachable": f"{service} {path}: {last}"}
 
 
 def check_orders(accepted, v):
@@ -147,7 +149,11 @@ def check_stock(catalog, accepted, orders, v):
             for line in o["items"]:
                 if line["sku"] in want:
                     want[line["sku"]] += line["quantity"]
-    stock = {s["sku"]: s for s in requests.get(t.url("inventory", "/inventory"), timeout=10).json()}
+    listing = _get(("inventory", "/inventory"))
+    if not isinstance(listing, list):
+        v.append(f"GET /inventory answered {str(listing)[:200]}")
+        return
+    stock = {s["sku"]: s for s in listing}
     rm = {row[0]: row[1:] for row in t.sql("read-model", "SELECT sku, initial, available, reserved"
                                                          " FROM rm_stock WHERE sku = ANY(%s)",
                                            list(catalog.prices))}
