@@ -52,8 +52,6 @@ all_services() { # every line of infra/services.txt, ports shifted by the offset
     while read -r name port db; do echo "$name $((port + port_offset)) $db"; done
 }
 
-service_port() { all_services | awk -v n="$1" '$1 == n { print $2 }'; }
-
 services() { # the services to run: EVENTIFY_SERVICES or every service
   if [ -n "${EVENTIFY_SERVICES+set}" ]; then
     for s in $EVENTIFY_SERVICES; do all_services | grep -E "^$s[[:space:]]"; done

@@ -7,6 +7,7 @@ nothing accepted was lost or doubled (docs/reliability.md).
 
 (tests/chaos/run.sh starts such a stack and runs this; `make chaos` and `make chaos-short`.)
 Prints one summary line and exits 1 listing every violation, 0 when there is none."""
+import json
 import os
 import random
 import sys
@@ -40,7 +41,6 @@ class Listener:
         self.thread.start()
 
     def _read(self):
-        import json
         while True:
             try:
                 change = json.loads(self.ws.recv())
