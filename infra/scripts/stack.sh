@@ -71,9 +71,8 @@ instances() { # every instance to run: "program service port database", instance
 
 # --- the Kafka cluster ---------------------------------------------------------------------
 # One node: program `kafka`, data in kafka/data (as before clusters). N nodes: programs
-# kafka-1..kafka-N, data in kafka/cluster-N/node-i, so a 1-node and a 3-node cluster never
-# share a log directory; switching between them keeps the databases, and each cluster keeps
-# its own events (switch only between `make down` and `make up`).
+# kafka-1..kafka-N, data in kafka/cluster-N/node-i. A run folder keeps one node count
+# (check_nodes).
 node_port() { echo $((kafka_port + 10 * ($1 - 1))); }
 node_controller_port() { echo $((controller_port + 10 * ($1 - 1))); }
 node_program() { if ((kafka_nodes == 1)); then echo kafka; else echo "kafka-$1"; fi; }
@@ -372,8 +371,29 @@ http_ready() { curl -sf -o /dev/null --max-time 2 "http://localhost:$1/ready"; }
 # of leaving two clusters half started.
 shape_file() { echo "$run/supervisor/shape"; }
 
+# The databases of a run folder follow the events of one cluster (the read model is rebuilt
+# from its log, the seed products are events on it), so a run folder keeps the node count it
+# was first started with: another count needs another folder (EVENTIFY_RUN_DIR).
+nodes_file() { echo "$run/kafka/nodes"; }
+
+check_nodes() {
+  local first
+  if [ -f "$(nodes_file)" ]; then
+    first=$(cat "$(nodes_file)")
+  elif [ -f "$run/kafka/data/meta.properties" ]; then
+    first=1 # a run folder from before clusters
+  else
+    mkdir -p "$run/kafka" && echo "$kafka_nodes" >"$(nodes_file)"
+    return 0
+  fi
+  [ "$first" = "$kafka_nodes" ] ||
+    die "$run holds the data of a $first-node Kafka cluster and databases that follow its events: run KAFKA_NODES=$first here, or use another run folder (EVENTIFY_RUN_DIR=.run-$kafka_nodes make up KAFKA_NODES=$kafka_nodes)"
+  [ -f "$(nodes_file)" ] || echo "$first" >"$(nodes_file)"
+}
+
 check_shape() {
   [[ $replicas =~ ^[1-9]$ ]] || die "REPLICAS must be 1..9 (got $replicas)"
+  check_nodes
   if sup_running && [ -f "$(shape_file)" ]; then
     local running
     running=$(cat "$(shape_file)")
