@@ -9,8 +9,14 @@ PYTHON := /usr/bin/python3
 # paths finish within a test's patience. `make up` uses the SPEC defaults.
 TEST_ENV := EVENTIFY_SAGA_TIMEOUT_MS=6000 EVENTIFY_MAX_ATTEMPTS=3 EVENTIFY_RETRY_BACKOFF_MS=50
 
+# The stack's shape (docs/reliability.md): 1 or 3 Kafka nodes, 1..9 instances of each service.
+KAFKA_NODES ?= 1
+REPLICAS ?= 1
+SHAPE := EVENTIFY_KAFKA_NODES=$(KAFKA_NODES) EVENTIFY_REPLICAS=$(REPLICAS)
+
 .PHONY: help deps build build-asan web up down status logs test unit-test system-test \
-        security-test browser-test api-fuzz fuzz fuzz-short bench lint format clean topology
+        security-test browser-test api-fuzz fuzz fuzz-short chaos chaos-short bench lint format clean \
+        topology
 
 help:
 	@echo "make up      install what is missing, build, start everything, print the URLs"
@@ -18,6 +24,8 @@ help:
 	@echo "make test    the same set-up, then unit (ASan+UBSan), system, security, browser tests, fuzz-short and api-fuzz"
 	@echo "make fuzz    run each libFuzzer target for FUZZ_SECONDS (default 60)"
 	@echo "make topology  rewrite infra/topology.json from the table in libs/src/topology.c"
+	@echo "make chaos   the chaos suite on its own 3-node, 2-replica stack (CHAOS_SECONDS, CHAOS_RATE, CHAOS_SEED)"
+	@echo "make up KAFKA_NODES=3 REPLICAS=2   a 3-node Kafka cluster and 2 instances of every service"
 	@echo "make status | logs | bench | lint | format | clean"
 
 deps:
@@ -33,7 +41,7 @@ web: deps
 	@if [ -f web/package.json ]; then infra/scripts/build-web.sh; fi
 
 up: build web
-	@$(STACK) up
+	@$(SHAPE) $(STACK) up
 
 down:
 	@$(STACK) down
@@ -55,6 +63,18 @@ fuzz: deps
 fuzz-short: deps
 	@FUZZ_SECONDS=10 fuzz/run.sh
 
+# The chaos suite (docs/reliability.md) on its own stack: .run/chaos, port offset +50,
+# KAFKA_NODES=3 REPLICAS=2. `make chaos` offers CHAOS_RATE orders/s for CHAOS_SECONDS while
+# faults are injected; CHAOS_SEED replays a run's fault sequence. chaos-short is the run of
+# `make test`.
+CHAOS_SECONDS ?= 120
+CHAOS_RATE ?= 50
+chaos: build web
+	@CHAOS_SECONDS=$(CHAOS_SECONDS) CHAOS_RATE=$(CHAOS_RATE) CHAOS_SEED=$(CHAOS_SEED) tests/chaos/run.sh
+
+chaos-short: build web
+	@CHAOS_SECONDS=75 CHAOS_RATE=20 CHAOS_SEED=$(CHAOS_SEED) CHAOS_QUIET_SECONDS=240 tests/chaos/run.sh
+
 system-test:
 	@$(PYTHON) -m pytest -p no:cacheprovider tests/system
 
@@ -75,6 +95,7 @@ test: build web unit-test fuzz-short
 	@$(MAKE) --no-print-directory security-test
 	@$(MAKE) --no-print-directory browser-test
 	@$(MAKE) --no-print-directory api-fuzz
+	@$(MAKE) --no-print-directory chaos-short
 
 bench: build
 	@bench/run.sh

@@ -1,5 +1,7 @@
 """Creates every Kafka topic of the topology table (infra/topology.json, the export of
-libs/src/topology.c) that does not exist yet, with the table's partition count.
+libs/src/topology.c) that does not exist yet, with the table's partition count and one replica
+per Kafka node (at most 3; EVENTIFY_KAFKA_NODES) and, on a cluster, min.insync.replicas=2 so
+that an acks=all write survives the loss of any one node.
 Idempotent; used by stack.sh up. Run with Debian's python3 (python3-confluent-kafka)."""
 import json
 import os
@@ -14,14 +16,17 @@ with open(TOPOLOGY) as f:
 
 def main():
     brokers = os.environ.get("EVENTIFY_KAFKA_BROKERS", "localhost:9092")
-    replication = int(os.environ.get("EVENTIFY_KAFKA_REPLICATION", "1"))
+    nodes = int(os.environ.get("EVENTIFY_KAFKA_NODES", "1"))
+    replication = int(os.environ.get("EVENTIFY_KAFKA_REPLICATION", str(min(nodes, 3))))
+    config = {"min.insync.replicas": "2"} if replication >= 3 else {}
     admin = AdminClient({"bootstrap.servers": brokers})
     existing = set(admin.list_topics(timeout=10).topics)
     wanted = [t for t in PARTITIONS if t not in existing]
     if not wanted:
         print(f"topics: all {len(PARTITIONS)} present")
         return 0
-    futures = admin.create_topics([NewTopic(t, PARTITIONS[t], replication) for t in wanted])
+    futures = admin.create_topics([NewTopic(t, PARTITIONS[t], replication, config=config)
+                                   for t in wanted])
     failed = 0
     for topic, future in futures.items():
         try:

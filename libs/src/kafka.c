@@ -12,9 +12,18 @@
 #define EV_STR_(x) #x
 #define EV_STR(x) EV_STR_(x)
 
-struct ev_producer {
+/* A retired librdkafka handle: replaced after a fatal error, freed with the producer, as
+ * other threads (ev_producer_handle) may still be using it. */
+typedef struct retired {
     rd_kafka_t *rk;
+    struct retired *next;
+} retired;
+
+struct ev_producer {
+    _Atomic(rd_kafka_t *) rk;
     pthread_mutex_t send_lock; /* one batch in flight at a time keeps reports unambiguous */
+    char *brokers, *client_id; /* to build a new handle after a fatal error */
+    retired *retired;          /* under send_lock */
 };
 
 /* One per ev_producer_send call; each message's opaque points at its flag in here. */
@@ -60,7 +69,8 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
            NULL, NULL, "kafka %s: %s", fac, buf);
 }
 
-ev_producer *ev_producer_new(const char *brokers, const char *client_id, char *err, size_t errlen)
+/* A new idempotent producer handle; NULL with err on failure. */
+static rd_kafka_t *new_handle(const char *brokers, const char *client_id, char *err, size_t errlen)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     if (conf_set(conf, "bootstrap.servers", brokers, err, errlen) ||
@@ -77,18 +87,33 @@ ev_producer *ev_producer_new(const char *brokers, const char *client_id, char *e
     }
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_conf_set_log_cb(conf, on_log);
-
-    ev_producer *p = calloc(1, sizeof *p);
     char why[512];
-    if (!p || !(p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof why))) {
-        if (p)
-            ev_fail(err, errlen, "Kafka producer: %s", why);
-        else
-            ev_fail(err, errlen, "out of memory");
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof why);
+    if (!rk) {
+        ev_fail(err, errlen, "Kafka producer: %s", why);
         rd_kafka_conf_destroy(conf);
+    }
+    return rk;
+}
+
+ev_producer *ev_producer_new(const char *brokers, const char *client_id, char *err, size_t errlen)
+{
+    ev_producer *p = calloc(1, sizeof *p);
+    if (!p || !(p->brokers = strdup(brokers)) || !(p->client_id = strdup(client_id))) {
+        ev_fail(err, errlen, "out of memory");
+        if (p)
+            free(p->brokers);
         free(p);
         return NULL;
     }
+    rd_kafka_t *rk = new_handle(brokers, client_id, err, errlen);
+    if (!rk) {
+        free(p->brokers);
+        free(p->client_id);
+        free(p);
+        return NULL;
+    }
+    atomic_init(&p->rk, rk);
     pthread_mutex_init(&p->send_lock, NULL);
     return p;
 }
@@ -97,10 +122,45 @@ void ev_producer_free(ev_producer *p)
 {
     if (!p)
         return;
-    rd_kafka_flush(p->rk, 5000);
-    rd_kafka_destroy(p->rk);
+    rd_kafka_flush(atomic_load(&p->rk), 5000);
+    rd_kafka_destroy(atomic_load(&p->rk));
+    while (p->retired) {
+        retired *r = p->retired;
+        p->retired = r->next;
+        rd_kafka_destroy(r->rk);
+        free(r);
+    }
     pthread_mutex_destroy(&p->send_lock);
+    free(p->brokers);
+    free(p->client_id);
     free(p);
+}
+
+/* An idempotent producer that hit a fatal error (librdkafka 2.0.2 can, e.g. on a sequence
+ * desynchronization after broker failures) refuses every later message. The messages of the
+ * failed batch were reported as not delivered, so the outbox sends them again: a new handle
+ * (a new producer id) is safe. Called under send_lock after a batch. */
+static void replace_if_fatal(ev_producer *p)
+{
+    char why[512];
+    rd_kafka_t *old = atomic_load(&p->rk);
+    if (rd_kafka_fatal_error(old, why, sizeof why) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        return;
+    char err[512];
+    retired *r = calloc(1, sizeof *r);
+    rd_kafka_t *fresh = r ? new_handle(p->brokers, p->client_id, err, sizeof err) : NULL;
+    if (!fresh) {
+        ev_error("Kafka producer fatal error (%s); cannot replace it yet: %s", why,
+                 r ? err : "out of memory");
+        free(r);
+        return;
+    }
+    ev_error("Kafka producer fatal error (%s): replaced by a new producer", why);
+    rd_kafka_purge(old, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    r->rk = old;
+    r->next = p->retired;
+    p->retired = r;
+    atomic_store(&p->rk, fresh);
 }
 
 static rd_kafka_resp_err_t produce_one(ev_producer *p, const ev_message *m, delivery_slot *slot)
@@ -110,17 +170,17 @@ static rd_kafka_resp_err_t produce_one(ev_producer *p, const ev_message *m, deli
     for (size_t h = 0; h < m->header_count; h++)
         rd_kafka_header_add(hdrs, m->headers[h].name, -1, m->headers[h].value, -1);
     for (;;) {
-        rd_kafka_resp_err_t rc =
-            rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(m->topic), RD_KAFKA_V_KEY(m->key, key_len),
-                              RD_KAFKA_V_VALUE((void *)m->value, m->value_len),
-                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
-                              RD_KAFKA_V_OPAQUE(slot), RD_KAFKA_V_END);
+        rd_kafka_resp_err_t rc = rd_kafka_producev(
+            atomic_load(&p->rk), RD_KAFKA_V_TOPIC(m->topic), RD_KAFKA_V_KEY(m->key, key_len),
+            RD_KAFKA_V_VALUE((void *)m->value, m->value_len),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
+            RD_KAFKA_V_OPAQUE(slot), RD_KAFKA_V_END);
         if (rc != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
             if (rc) /* on failure ownership of the headers stays with us */
                 rd_kafka_headers_destroy(hdrs);
             return rc;
         }
-        rd_kafka_poll(p->rk, 50); /* serve delivery reports to make room */
+        rd_kafka_poll(atomic_load(&p->rk), 50); /* serve delivery reports to make room */
     }
 }
 
@@ -152,7 +212,8 @@ size_t ev_producer_send_each(ev_producer *p, const ev_message *msgs, size_t n,
     }
     /* Every queued message gets exactly one report, success or timeout, so this ends. */
     while (atomic_load(&batch.pending) > 0)
-        rd_kafka_poll(p->rk, 100);
+        rd_kafka_poll(atomic_load(&p->rk), 100);
+    replace_if_fatal(p);
     pthread_mutex_unlock(&p->send_lock);
     free(slots);
 
@@ -210,7 +271,7 @@ bool ev_kafka_error_permanent(rd_kafka_resp_err_t err)
 bool ev_producer_reachable(ev_producer *p, int timeout_ms)
 {
     const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t rc = rd_kafka_metadata(p->rk, 0, NULL, &md, timeout_ms);
+    rd_kafka_resp_err_t rc = rd_kafka_metadata(atomic_load(&p->rk), 0, NULL, &md, timeout_ms);
     if (md)
         rd_kafka_metadata_destroy(md);
     return rc == RD_KAFKA_RESP_ERR_NO_ERROR;
@@ -218,7 +279,7 @@ bool ev_producer_reachable(ev_producer *p, int timeout_ms)
 
 rd_kafka_t *ev_producer_handle(ev_producer *p)
 {
-    return p->rk;
+    return atomic_load(&p->rk);
 }
 
 /* --- consumer -------------------------------------------------------------------------- */

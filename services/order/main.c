@@ -18,6 +18,7 @@
 #include <string.h>
 
 #define SERVICE "order"
+#define PRICES_REFRESH_MS 1000
 
 typedef struct {
     ev_service base;
@@ -28,11 +29,9 @@ typedef struct {
 
 /* --- products (catalog.events) ------------------------------------------------------------ */
 
-static int load_prices(order_service *os, char *err, size_t errlen)
+/* Reads the whole products table into the cache. */
+static int read_prices(order_service *os, PGconn *c, char *err, size_t errlen)
 {
-    PGconn *c = ev_pg_pool_acquire(os->base.pool, err, errlen);
-    if (!c)
-        return -1;
     PGresult *r =
         ev_pg_query(c, "SELECT sku, price_cents, currency FROM products", 0, NULL, err, errlen);
     int rc = r ? 0 : -1;
@@ -41,8 +40,30 @@ static int load_prices(order_service *os, char *err, size_t errlen)
                               strtoll(PQgetvalue(r, i, 1), NULL, 10), PQgetvalue(r, i, 2)) != 0)
             rc = ev_fail(err, errlen, "cannot keep the price of %s", PQgetvalue(r, i, 0));
     PQclear(r);
+    return rc;
+}
+
+static int load_prices(order_service *os, char *err, size_t errlen)
+{
+    PGconn *c = ev_pg_pool_acquire(os->base.pool, err, errlen);
+    if (!c)
+        return -1;
+    int rc = read_prices(os, c, err, errlen);
     ev_pg_pool_release(os->base.pool, c);
     return rc;
+}
+
+/* With several instances each consumes only its share of catalog.events' partitions, so
+ * another instance may have projected a product or price this one never saw: the shared
+ * products table is the truth, read again every PRICES_REFRESH_MS on the consumer thread. */
+static int refresh_prices(PGconn *c, void *user)
+{
+    char err[512];
+    if (read_prices(user, c, err, sizeof err) != 0) {
+        ev_warn("cannot refresh the prices: %s", err);
+        return -1;
+    }
+    return 0;
 }
 
 /* ProductUpserted: keeps the newest revision of each product; an older one (a replay) is
@@ -373,6 +394,8 @@ int main(int argc, char **argv)
     } else {
         ev_worker worker = ev_service_worker(&os.base, handle, &os);
         worker.on_commit = on_commit;
+        worker.tick = refresh_prices;
+        worker.tick_ms = PRICES_REFRESH_MS;
         rc = ev_service_run(&os.base, relay_only ? NULL : &worker, true) == 0 ? 0 : 1;
     }
     ev_service_close(&os.base);

@@ -1,6 +1,7 @@
 /* The order service's prices in memory: a copy of its `products` table (its projection of
  * catalog.events), so pricing an order costs no database round trip. HTTP threads read it;
- * the consumer thread changes it after each committed ProductUpserted. A price is the one
+ * the consumer thread changes it after each committed ProductUpserted and reloads the table
+ * every second (another instance may have projected a change). A price is the one
  * known when the order is accepted; the order keeps it.
  *
  * The cache owns its entries; product_cache_free releases them. */

@@ -7,6 +7,7 @@
  * the service goes on from exactly there, so nothing is projected twice or missed. */
 #include "api.h"
 #include "hub.h"
+#include "live_feed.h"
 #include "project.h"
 
 #include "ev/dlq.h"
@@ -28,40 +29,30 @@
 
 typedef struct {
     ev_service base;
-    api api; /* the /api routes and their DLQ reader */
-    hub *live;
+    api api;               /* the /api routes and their DLQ reader */
+    hub *live;             /* this instance's WebSocket clients */
+    live_feed *feed;       /* every instance's committed changes, into `live` */
     char ws_origins[1024]; /* EVENTIFY_WS_ALLOWED_ORIGINS */
-    json_t *pending;       /* live updates of the open transaction; consumer thread only */
 } read_model;
 
+/* Projects one event; its live updates are announced in the same transaction, so they
+ * reach the clients of every instance once, and only if it commits (live_feed.h). */
 static ev_outcome handle(ev_delivery *d, void *user)
 {
-    read_model *rm = user;
+    (void)user;
     char err[512];
-    if (project_event(d->tx, d->event, d->topic, d->partition, d->offset, rm->pending, err,
-                      sizeof err) != 0) {
+    json_t *changes = json_array();
+    int rc = changes ? project_event(d->tx, d->event, d->topic, d->partition, d->offset, changes,
+                                     err, sizeof err)
+                     : ev_fail(err, sizeof err, "out of memory");
+    if (rc == 0)
+        rc = live_feed_announce(d->tx, changes, err, sizeof err);
+    json_decref(changes);
+    if (rc != 0) {
         ev_fail(d->reason, sizeof d->reason, "%s", err);
         return EV_RETRY;
     }
     return EV_HANDLED;
-}
-
-/* Live updates leave only once their transaction committed. */
-static void on_commit(void *user, bool committed)
-{
-    read_model *rm = user;
-    size_t i;
-    json_t *change;
-    if (committed) {
-        json_array_foreach(rm->pending, i, change)
-        {
-            char *text = json_dumps(change, JSON_COMPACT);
-            if (text)
-                hub_publish(rm->live, text);
-            free(text);
-        }
-    }
-    json_array_clear(rm->pending);
 }
 
 /* Live updates go to the web UI's pages only: a browser on another site sends its own
@@ -261,23 +252,23 @@ int main(int argc, char **argv)
     }
     err[0] = '\0';
     rm.live = hub_new((int)ws_clients, (size_t)ws_queue);
-    rm.pending = json_array();
     if (rebuild_mode) {
         rc = rebuild(&rm.base) == 0 ? 0 : 1;
-    } else if (!rm.live || !rm.pending || api_open(&rm.api, &rm.base, err, sizeof err) != 0 ||
-               ev_http_websocket(rm.base.http, "/ws", &ws_limits, ws_admit, ws_serve, &rm)) {
+    } else if (!rm.live || api_open(&rm.api, &rm.base, err, sizeof err) != 0 ||
+               ev_http_websocket(rm.base.http, "/ws", &ws_limits, ws_admit, ws_serve, &rm) ||
+               !(rm.feed = live_feed_start(rm.base.config.pg_conninfo, rm.live, err, sizeof err))) {
         ev_error("cannot set up the HTTP routes: %s", err);
     } else {
         ev_worker worker = ev_service_worker(&rm.base, handle, &rm);
-        worker.on_commit = on_commit;
         rc = ev_service_run(&rm.base, &worker, false) == 0 ? 0 : 1;
     }
-    /* HTTP stops first (its WebSocket threads leave the hub), then the hub goes. */
+    /* HTTP stops first (its WebSocket threads leave the hub), then the feed that fills the
+     * hub, then the hub. */
     ev_http_free(rm.base.http);
     rm.base.http = NULL;
     api_close(&rm.api);
+    live_feed_stop(rm.feed);
     hub_free(rm.live);
-    json_decref(rm.pending);
     ev_service_close(&rm.base);
     return rc;
 }

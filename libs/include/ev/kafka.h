@@ -31,7 +31,9 @@ typedef struct ev_producer ev_producer;
  * 1048588) is a little higher, so what leaves us fits a topic with default settings. */
 #define EV_KAFKA_MESSAGE_MAX 1000000
 
-/* Creates an idempotent producer. NULL with err on failure. */
+/* Creates an idempotent producer. NULL with err on failure. After a fatal error (which
+ * librdkafka's idempotent producer can raise after broker failures) the next send's batch is
+ * reported undelivered and the producer replaces its handle, so later sends work again. */
 ev_producer *ev_producer_new(const char *brokers, const char *client_id, char *err, size_t errlen);
 
 /* Flushes what is in flight (bounded wait) and frees the producer. */
@@ -58,7 +60,8 @@ bool ev_kafka_error_too_large(rd_kafka_resp_err_t err);
 /* True when a broker answered a metadata request within timeout_ms. */
 bool ev_producer_reachable(ev_producer *p, int timeout_ms);
 
-/* The underlying handle, for admin calls (topic metadata, offsets). */
+/* The underlying handle, for admin calls (topic metadata, offsets). It may be replaced after
+ * a fatal error; a handle once returned stays valid until ev_producer_free. */
 rd_kafka_t *ev_producer_handle(ev_producer *p);
 
 typedef struct ev_consumer ev_consumer;
