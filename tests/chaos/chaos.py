@@ -35,8 +35,9 @@ class Listener:
     def __init__(self, k):
         self.k = k
         self.seen = {}
+        # as the UI's pages do: the read model admits the UI's origin only
         self.ws = websocket.create_connection(
-            f"ws://localhost:{t.instance_port('read-model', k)}/ws", timeout=5)
+            f"ws://localhost:{t.instance_port('read-model', k)}/ws", timeout=5, origin=t.WEB)
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
 
