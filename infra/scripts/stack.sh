@@ -187,7 +187,8 @@ service_env() { # PROGRAM PORT DATABASE -> supervisor environment= value
   env+=",EVENTIFY_PG_USER=\"$3\",EVENTIFY_PG_PASSWORD=\"$(pg_password "$3")\",EVENTIFY_LOG_LEVEL=\"${EVENTIFY_LOG_LEVEL:-info}\""
   env+=",EVENTIFY_LOG_FILE=\"$run/logs/$1.log\""
   # The web UI's pages are the only browser pages that may open the live-update WebSocket.
-  [ "$1" != read-model ] ||
+  # (every instance of the read model: its programs are read-model, read-model-2, ...)
+  [[ $1 != read-model && $1 != read-model-* ]] ||
     env+=",EVENTIFY_WS_ALLOWED_ORIGINS=\"http://localhost:$web_port,http://127.0.0.1:$web_port\""
   local v
   for v in EVENTIFY_SAGA_TIMEOUT_MS EVENTIFY_PAYMENT_LIMIT_CENTS EVENTIFY_MAX_ATTEMPTS \
