@@ -162,7 +162,7 @@ def metric(service, name):
 
 
 def assert_invariants(order_ids):
-    """SPEC.md's invariants for these orders, plus the stock ledger of every SKU."""
+    """The system's invariants for these orders, plus the stock ledger of every SKU."""
     held = dict(sql("inventory", "SELECT order_id::text, status FROM reservations"))
     for oid in order_ids:
         o = order(oid)

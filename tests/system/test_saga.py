@@ -1,6 +1,6 @@
 """Issue 3: the order saga end to end on the real stack: outcomes, injected failures,
 duplicates, reordering, poison messages, a stock race and crashes. Every test ends by
-checking SPEC.md's invariants for the orders it made."""
+checking the system's invariants for the orders it made."""
 import concurrent.futures
 import random
 import threading

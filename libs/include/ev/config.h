@@ -1,7 +1,8 @@
 /* Configuration from the environment.
  *
- * Every setting has a default from SPEC.md; a value that is set but malformed or out of
- * range is an error with a message naming the variable, never silently replaced. */
+ * Every setting has a documented default (docs/conventions.md); a value that is set but
+ * malformed or out of range is an error with a message naming the variable, never silently
+ * replaced. */
 #ifndef EV_CONFIG_H
 #define EV_CONFIG_H
 

@@ -1,4 +1,4 @@
-/* The event envelope of SPEC.md: exactly eventId, eventType, occurredAt, correlationId,
+/* The event envelope: exactly eventId, eventType, occurredAt, correlationId,
  * producer, version and payload. Further metadata (causation id, W3C traceparent) travels
  * in Kafka headers, built here too so every producer writes the same ones. */
 #ifndef EV_ENVELOPE_H
