@@ -49,3 +49,15 @@ export function producePoison() {
     { input: "not json" });
   return key;
 }
+
+// Polls a locator's text until it matches, so a live page has time to catch up.
+export async function waitForText(locator, pattern, timeout = 30000) {
+  const deadline = Date.now() + timeout;
+  let last = "";
+  while (Date.now() < deadline) {
+    last = (await locator.textContent().catch(() => "")) ?? "";
+    if (pattern.test(last)) return last;
+    await locator.page().waitForTimeout(200);
+  }
+  throw new Error(`timed out waiting for ${pattern} (last: "${last}")`);
+}

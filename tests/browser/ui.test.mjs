@@ -4,7 +4,15 @@
 // expectation with a deadline.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { BASE, adminToken, answerTokenPrompts, launch, producePoison, shot } from "./helpers.mjs";
+import {
+  BASE,
+  adminToken,
+  answerTokenPrompts,
+  launch,
+  producePoison,
+  shot,
+  waitForText,
+} from "./helpers.mjs";
 
 let browser;
 before(async () => {
@@ -25,17 +33,6 @@ async function placeInStore(page, sku, customer) {
   await link.click();
   await page.waitForURL(/\/orders\/view\/\?id=/, { timeout: 15000 });
   return new URL(page.url()).searchParams.get("id");
-}
-
-async function waitForText(locator, pattern, timeout = 30000) {
-  const deadline = Date.now() + timeout;
-  let last = "";
-  while (Date.now() < deadline) {
-    last = (await locator.textContent().catch(() => "")) ?? "";
-    if (pattern.test(last)) return last;
-    await locator.page().waitForTimeout(200);
-  }
-  throw new Error(`timed out waiting for ${pattern} (last: "${last}")`);
 }
 
 test("an order placed in the store becomes confirmed and shipped without a reload", async () => {
