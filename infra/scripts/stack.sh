@@ -195,6 +195,10 @@ service_env() { # PROGRAM PORT DATABASE -> supervisor environment= value
     EVENTIFY_RETRY_BACKOFF_MS EVENTIFY_PG_POOL_SIZE EVENTIFY_MODE EVENTIFY_SEED_CATALOG; do
     [ -z "${!v:-}" ] || env+=",$v=\"${!v}\""
   done
+  # admission control of POST /orders under overload (docs/overload.md)
+  for v in EVENTIFY_ADMISSION_MAX_DELAY_MS EVENTIFY_ADMISSION_MIN_BACKLOG; do
+    [ -z "${!v:-}" ] || env+=",$v=\"${!v}\""
+  done
   echo "$env"
 }
 

@@ -4,7 +4,10 @@
  * order, its lines and the OrderPlaced outbox row are written by one SQL statement, hence
  * one transaction; the runtime's relay publishes the outbox. `--relay-only` runs just a
  * relay (a second publisher for tests). EVENTIFY_MODE=production refuses the demo controls
- * (forcePaymentFailed, forceException); the default, demo, carries them in OrderPlaced. */
+ * (forcePaymentFailed, forceException); the default, demo, carries them in OrderPlaced.
+ * Under overload POST /orders answers 429 with Retry-After (admission.h, docs/overload.md):
+ * the consumer thread measures the backlog age every second, the HTTP threads decide. */
+#include "admission.h"
 #include "order_request.h"
 #include "product_cache.h"
 
@@ -12,19 +15,29 @@
 #include "ev/log.h"
 #include "ev/outbox.h"
 #include "ev/service.h"
+#include "ev/util.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define SERVICE "order"
 #define PRICES_REFRESH_MS 1000
+/* The backlog is measured on the same tick as the prices; a measurement five ticks old
+ * means the consumer thread is stuck (database away) and says nothing about the backlog. */
+#define BACKLOG_STALE_MS (5 * PRICES_REFRESH_MS)
 
 typedef struct {
     ev_service base;
     bool demo;              /* EVENTIFY_MODE: demo (default) accepts the demo controls */
     product_cache prices;   /* the products table in memory */
     json_t *pending_prices; /* prices changed by the open transaction; consumer thread only */
+    admission_policy admission;
+    long min_backlog; /* EVENTIFY_ADMISSION_MIN_BACKLOG: the rank of the order whose age counts */
+    /* written by the consumer thread's tick, read by the HTTP threads; 0: never measured */
+    atomic_llong backlog_measured_at_ms;
+    atomic_llong backlog_age_ms;
 } order_service;
 
 /* --- products (catalog.events) ------------------------------------------------------------ */
@@ -56,14 +69,58 @@ static int load_prices(order_service *os, char *err, size_t errlen)
 /* With several instances each consumes only its share of catalog.events' partitions, so
  * another instance may have projected a product or price this one never saw: the shared
  * products table is the truth, read again every PRICES_REFRESH_MS on the consumer thread. */
-static int refresh_prices(PGconn *c, void *user)
+static int refresh_prices(order_service *os, PGconn *c)
 {
     char err[512];
-    if (read_prices(user, c, err, sizeof err) != 0) {
+    if (read_prices(os, c, err, sizeof err) != 0) {
         ev_warn("cannot refresh the prices: %s", err);
         return -1;
     }
     return 0;
+}
+
+/* --- the backlog (admission.h) ---------------------------------------------------------- */
+
+/* The age of the min_backlog-th oldest PENDING order, 0 when there are fewer: one walk of
+ * the partial index orders_pending_created over at most min_backlog entries, whatever the
+ * size of the backlog. Every instance of the service measures the shared table. */
+static int measure_backlog(order_service *os, PGconn *c)
+{
+    char err[512], offset[24];
+    snprintf(offset, sizeof offset, "%ld", os->min_backlog - 1);
+    const char *params[] = {offset};
+    PGresult *r = ev_pg_query(c,
+                              "SELECT coalesce((SELECT floor(extract(epoch FROM now() - created_at)"
+                              " * 1000)::bigint FROM orders WHERE status = 'PENDING'"
+                              " ORDER BY created_at OFFSET $1::bigint LIMIT 1), 0)",
+                              1, params, err, sizeof err);
+    if (!r) {
+        ev_warn("cannot measure the backlog: %s", err);
+        return -1;
+    }
+    long long age = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    atomic_store(&os->backlog_age_ms, age > 0 ? age : 0);
+    atomic_store(&os->backlog_measured_at_ms, (long long)ev_monotonic_ms());
+    ev_metrics_set(os->base.metrics, "order_backlog_age_ms", NULL, age > 0 ? age : 0);
+    return 0;
+}
+
+static int tick(PGconn *c, void *user)
+{
+    order_service *os = user;
+    int prices = refresh_prices(os, c);
+    int backlog = os->admission.max_delay_ms > 0 ? measure_backlog(os, c) : 0;
+    return prices == 0 && backlog == 0 ? 0 : -1;
+}
+
+static admission_verdict admission_now(order_service *os)
+{
+    long long at = atomic_load(&os->backlog_measured_at_ms);
+    admission_signal s = {.measured = at > 0,
+                          .measured_at_ms = at,
+                          .backlog_age_ms = atomic_load(&os->backlog_age_ms)};
+    return admission_decide(&os->admission, &s, ev_monotonic_ms());
 }
 
 /* ProductUpserted: keeps the newest revision of each product; an older one (a replay) is
@@ -193,9 +250,11 @@ static void reply_placed(struct _u_response *resp, const placed *p)
                                  (json_int_t)p->total_cents, "currency", p->currency));
 }
 
-/* A second POST with the same Idempotency-Key: answer with the order it created. */
-static void replay_idempotent(PGconn *c, const char *key, const char *fingerprint,
-                              struct _u_response *resp)
+/* A second POST with the same Idempotency-Key: answers with the order it created (or 422
+ * when the key was used for another order) and returns 1; returns 0 without answering when
+ * no order has the key and it need not exist (must_exist false). */
+static int replay_idempotent(PGconn *c, const char *key, const char *fingerprint,
+                             struct _u_response *resp, bool must_exist)
 {
     char err[512];
     const char *params[] = {key};
@@ -203,8 +262,14 @@ static void replay_idempotent(PGconn *c, const char *key, const char *fingerprin
                               "SELECT id, status, correlation_id, total_cents, currency, request"
                               "  FROM orders WHERE idempotency_key = $1",
                               1, params, err, sizeof err);
-    if (!r || PQntuples(r) != 1) {
-        ev_error("idempotent replay: %s", r ? "order vanished" : err);
+    int answered = 1;
+    if (!r) {
+        ev_error("idempotent replay: %s", err);
+        ev_http_reply_error(resp, 503, "unavailable", "the order could not be read; retry");
+    } else if (PQntuples(r) != 1 && !must_exist) {
+        answered = 0;
+    } else if (PQntuples(r) != 1) {
+        ev_error("idempotent replay: order vanished");
         ev_http_reply_error(resp, 500, "internal", "could not read the order for this key");
     } else if (strcmp(PQgetvalue(r, 0, 5), fingerprint) != 0) {
         ev_http_reply_error(resp, 422, "idempotency_key_reused",
@@ -216,13 +281,41 @@ static void replay_idempotent(PGconn *c, const char *key, const char *fingerprin
         reply_placed(resp, &p);
     }
     PQclear(r);
+    return answered;
 }
 
 typedef struct {
     order_request req;
     const char *idempotency_key;
     char correlation_id[EV_UUID_LEN];
+    int retry_after_s; /* set when admission refused the order */
 } place_input;
+
+static void reply_busy(struct _u_response *resp, int retry_after_s)
+{
+    char seconds[16];
+    snprintf(seconds, sizeof seconds, "%d", retry_after_s);
+    u_map_put(resp->map_header, "Retry-After", seconds);
+    ev_http_reply_error(resp, 429, "overloaded",
+                        "the shop is busy: orders placed earlier are still waiting for their "
+                        "outcome; try again in %d s",
+                        retry_after_s);
+}
+
+/* Admission refused: a retry of an order already accepted still gets its original answer;
+ * anything else is told when to come back. */
+static void refuse_order(PGconn *c, const struct _u_request *http_req, struct _u_response *resp,
+                         void *user)
+{
+    (void)http_req;
+    place_input *in = user;
+    char *fingerprint = order_request_fingerprint(&in->req);
+    if (!fingerprint)
+        ev_http_reply_error(resp, 500, "internal", "out of memory");
+    else if (!replay_idempotent(c, in->idempotency_key, fingerprint, resp, false))
+        reply_busy(resp, in->retry_after_s);
+    free(fingerprint);
+}
 
 static void place_order(PGconn *c, const struct _u_request *http_req, struct _u_response *resp,
                         void *user)
@@ -255,7 +348,7 @@ static void place_order(PGconn *c, const struct _u_request *http_req, struct _u_
         ev_log(EV_LOG_ERROR, in->correlation_id, NULL, "placing order failed: %s", err);
         ev_http_reply_error(resp, 503, "unavailable", "the order could not be stored; retry");
     } else if (ev_pg_affected(r) == 0) {
-        replay_idempotent(c, in->idempotency_key, fingerprint, resp);
+        replay_idempotent(c, in->idempotency_key, fingerprint, resp, true);
     } else {
         ev_log(EV_LOG_INFO, in->correlation_id, e.event_id, "order %s placed", order_id);
         placed p = {order_id, "PENDING", in->correlation_id, in->req.total_cents, in->req.currency};
@@ -305,7 +398,14 @@ static void post_orders(const struct _u_request *req, struct _u_response *resp, 
                 ev_strlcpy(in->correlation_id, cid, sizeof in->correlation_id);
             else
                 ev_uuid_new(in->correlation_id);
-            ev_service_with_conn(&os->base, req, resp, place_order, in);
+            admission_verdict v = admission_now(os);
+            in->retry_after_s = v.retry_after_s;
+            if (v.admit)
+                ev_service_with_conn(&os->base, req, resp, place_order, in);
+            else if (in->idempotency_key)
+                ev_service_with_conn(&os->base, req, resp, refuse_order, in);
+            else
+                reply_busy(resp, v.retry_after_s);
         }
     }
     json_decref(body);
@@ -362,6 +462,23 @@ static ev_outcome handle(ev_delivery *d, void *user)
     return EV_HANDLED;
 }
 
+/* Refusing starts at half the saga deadline by default: an order admitted then still has
+ * the other half to finish in once it reaches the head of the queue (docs/overload.md). */
+static int load_admission(order_service *os, char *err, size_t errlen)
+{
+    long saga_timeout_ms, max_delay_ms;
+    if (ev_env_long(ev_getenv, "EVENTIFY_SAGA_TIMEOUT_MS", 30000, 100, 86400000L, &saga_timeout_ms,
+                    err, errlen) != 0 ||
+        ev_env_long(ev_getenv, "EVENTIFY_ADMISSION_MAX_DELAY_MS", saga_timeout_ms / 2, 0, 86400000L,
+                    &max_delay_ms, err, errlen) != 0 ||
+        ev_env_long(ev_getenv, "EVENTIFY_ADMISSION_MIN_BACKLOG", 50, 1, 1000000L, &os->min_backlog,
+                    err, errlen) != 0)
+        return -1;
+    os->admission =
+        (admission_policy){.max_delay_ms = max_delay_ms, .stale_after_ms = BACKLOG_STALE_MS};
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     bool relay_only = argc > 1 && strcmp(argv[1], "--relay-only") == 0;
@@ -377,6 +494,10 @@ int main(int argc, char **argv)
         return 1;
     }
     os.demo = strcmp(mode, "demo") == 0;
+    if (load_admission(&os, err, sizeof err) != 0) {
+        ev_error("bad configuration: %s", err);
+        return 1;
+    }
     if (product_cache_init(&os.prices) != 0 || !(os.pending_prices = json_array())) {
         ev_error("out of memory");
         return 1;
@@ -394,7 +515,7 @@ int main(int argc, char **argv)
     } else {
         ev_worker worker = ev_service_worker(&os.base, handle, &os);
         worker.on_commit = on_commit;
-        worker.tick = refresh_prices;
+        worker.tick = tick;
         worker.tick_ms = PRICES_REFRESH_MS;
         rc = ev_service_run(&os.base, relay_only ? NULL : &worker, true) == 0 ? 0 : 1;
     }
