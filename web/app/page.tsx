@@ -1,11 +1,16 @@
 "use client";
 // Storefront: whatever products exist, with live stock, a cart, "Place order", and a
-// "simulate" control (demo mode) to watch compensation and the DLQ happen.
+// "simulate" control (demo mode) to watch compensation and the DLQ happen. When the shop is
+// overloaded (429 with Retry-After, docs/overload.md) it says so, counts down and tries again
+// by itself with the same Idempotency-Key, a few times at most.
 import Link from "next/link";
-import { useCallback, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import { ApiError, api, money, newKey, type Product, type Simulate } from "@/lib/api";
 import { useLive, usePolling } from "@/lib/live";
 import LiveIndicator from "@/components/LiveIndicator";
+
+/** How many times a busy answer (429) is retried by itself before the customer is asked to. */
+const AUTO_RETRIES = 3;
 
 export default function Store() {
   const [products, setProducts] = useState<Product[] | null>(null);
@@ -16,6 +21,9 @@ export default function Store() {
   const [placed, setPlaced] = useState<{ orderId: string } | null>(null);
   const [placeError, setPlaceError] = useState<string | null>(null);
   const [simulate, setSimulate] = useState<Simulate>("none");
+  // While the shop is busy: the order being retried (its key stays the same) and the countdown.
+  const [busy, setBusy] = useState<{ seconds: number; tries: number } | null>(null);
+  const pending = useRef<{ key: string; lines: [string, number][]; customer: string; simulate: Simulate } | null>(null);
 
   const load = useCallback(() => {
     api
@@ -34,19 +42,53 @@ export default function Store() {
   const lines = Object.entries(cart).filter(([, q]) => q > 0);
   const total = lines.reduce((sum, [sku, q]) => sum + (products?.find((p) => p.sku === sku)?.priceCents ?? 0) * q, 0);
 
-  async function place() {
+  async function submit(tries: number) {
+    const p = pending.current;
+    if (!p) return;
     setPlacing(true);
     setPlaceError(null);
     try {
-      const r = await api.placeOrder(customer, lines.map(([sku, quantity]) => ({ sku, quantity })), newKey(), simulate);
+      const r = await api.placeOrder(p.customer, p.lines.map(([sku, quantity]) => ({ sku, quantity })), p.key, p.simulate);
+      pending.current = null;
+      setBusy(null);
       setPlaced(r);
       setCart({});
     } catch (e) {
-      setPlaceError((e as ApiError).message);
+      const err = e as ApiError;
+      if (err.status === 429 && tries < AUTO_RETRIES) {
+        setBusy({ seconds: err.retryAfter ?? 5, tries: tries + 1 });
+      } else {
+        pending.current = null;
+        setBusy(null);
+        setPlaceError(err.status === 429 ? `The shop is busy: try again in ${err.retryAfter ?? 5} s.` : err.message);
+      }
     } finally {
       setPlacing(false);
     }
   }
+
+  function place() {
+    pending.current = { key: newKey(), lines, customer, simulate };
+    setPlaced(null);
+    void submit(0);
+  }
+
+  function cancelRetry() {
+    pending.current = null;
+    setBusy(null);
+  }
+
+  // The countdown of a busy answer; at zero the same order (same key) is sent again.
+  useEffect(() => {
+    if (!busy) return;
+    if (busy.seconds <= 0) {
+      void submit(busy.tries);
+      return;
+    }
+    const t = setTimeout(() => setBusy({ ...busy, seconds: busy.seconds - 1 }), 1000);
+    return () => clearTimeout(t);
+    // only busy drives the countdown; submit reads the order from the ref
+  }, [busy]);
 
   return (
     <>
@@ -124,10 +166,18 @@ export default function Store() {
               <input type="radio" name="simulate" checked={simulate === "gatewayDown"} onChange={() => setSimulate("gatewayDown")} data-testid="simulate-gateway-down" /> Payment gateway down (retries, DLQ, deadline)
             </label>
           </fieldset>
-          <button type="button" onClick={place} disabled={placing || lines.length === 0 || !customer} data-testid="place-order">
+          <button type="button" onClick={place} disabled={placing || busy !== null || lines.length === 0 || !customer} data-testid="place-order">
             {placing ? "Placing…" : "Place order"}
           </button>
           <div aria-live="polite">
+            {busy && busy.seconds > 0 && (
+              <p className="error" role="status" data-testid="place-busy">
+                The shop is busy right now: trying your order again in {busy.seconds} s (attempt {busy.tries + 1} of {AUTO_RETRIES + 1}).{" "}
+                <button type="button" className="secondary" onClick={cancelRetry} data-testid="place-busy-cancel">
+                  Cancel
+                </button>
+              </p>
+            )}
             {placeError && (
               <p className="error" role="alert" data-testid="place-error">
                 {placeError}

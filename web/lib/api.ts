@@ -147,9 +147,16 @@ export interface Notification {
 }
 
 export class ApiError extends Error {
-  constructor(public status: number, public code: string, message: string) {
+  /** retryAfter: the seconds of a Retry-After header (429 when the shop is overloaded). */
+  constructor(public status: number, public code: string, message: string, public retryAfter: number | null = null) {
     super(message);
   }
+}
+
+/** Retry-After in whole seconds (we only send the delay form), or null when absent or not a number. */
+function retryAfterSeconds(res: Response): number | null {
+  const v = res.headers.get("Retry-After");
+  return v && /^\d+$/.test(v.trim()) ? Number(v.trim()) : null;
 }
 
 async function send(path: string, init?: RequestInit): Promise<Response> {
@@ -174,7 +181,7 @@ async function parse<T>(res: Response): Promise<T> {
   }
   if (!res.ok) {
     const err = (body as { error?: { code: string; message: string } })?.error;
-    throw new ApiError(res.status, err?.code ?? "error", err?.message ?? `HTTP ${res.status}`);
+    throw new ApiError(res.status, err?.code ?? "error", err?.message ?? `HTTP ${res.status}`, retryAfterSeconds(res));
   }
   return body as T;
 }
