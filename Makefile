@@ -105,6 +105,12 @@ test: build web unit-test fuzz-short
 bench: build
 	@bench/run.sh
 
+# Overload (docs/overload.md): OVERLOAD_RATE orders/s with the consumers stopped for a while,
+# admission control off and then on; counts refused, accepted, confirmed, cancelled by deadline.
+.PHONY: bench-overload
+bench-overload: build
+	@$(STACK) up >/dev/null && $(PYTHON) bench/overload.py
+
 lint: deps
 	@cmake --preset debug >/dev/null
 	@git ls-files '*.c' '*.h' | xargs clang-format --dry-run -Werror

@@ -462,14 +462,15 @@ static ev_outcome handle(ev_delivery *d, void *user)
     return EV_HANDLED;
 }
 
-/* Refusing starts at half the saga deadline by default: an order admitted then still has
- * the other half to finish in once it reaches the head of the queue (docs/overload.md). */
+/* Refusing starts at a quarter of the saga deadline by default. The backlog age tells how
+ * long the orders ahead have already waited, so it lags the wait of a new order while intake
+ * outruns the saga: the margin covers that lag and the order's own steps (docs/overload.md). */
 static int load_admission(order_service *os, char *err, size_t errlen)
 {
     long saga_timeout_ms, max_delay_ms;
     if (ev_env_long(ev_getenv, "EVENTIFY_SAGA_TIMEOUT_MS", 30000, 100, 86400000L, &saga_timeout_ms,
                     err, errlen) != 0 ||
-        ev_env_long(ev_getenv, "EVENTIFY_ADMISSION_MAX_DELAY_MS", saga_timeout_ms / 2, 0, 86400000L,
+        ev_env_long(ev_getenv, "EVENTIFY_ADMISSION_MAX_DELAY_MS", saga_timeout_ms / 4, 0, 86400000L,
                     &max_delay_ms, err, errlen) != 0 ||
         ev_env_long(ev_getenv, "EVENTIFY_ADMISSION_MIN_BACKLOG", 50, 1, 1000000L, &os->min_backlog,
                     err, errlen) != 0)
