@@ -26,7 +26,7 @@
 #define PRICES_REFRESH_MS 1000
 /* The backlog is measured on the same tick as the prices; a measurement five ticks old
  * means the consumer thread is stuck (database away) and says nothing about the backlog. */
-#define BACKLOG_STALE_MS (5 * PRICES_REFRESH_MS)
+#define BACKLOG_STALE_MS ((int64_t)5 * PRICES_REFRESH_MS)
 
 typedef struct {
     ev_service base;
