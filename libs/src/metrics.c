@@ -15,8 +15,9 @@
 
 typedef enum { KIND_COUNTER, KIND_GAUGE, KIND_HISTOGRAM } metric_kind;
 
-static const double bucket_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                       0.05,   0.1,   0.25,   0.5,   1,    2.5};
+/* Up to a minute: saga durations run to their deadline (30 s by default). */
+static const double bucket_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                       0.25,   0.5,   1,      2.5,   5,    10,    30,   60};
 enum { BUCKETS = sizeof bucket_bounds / sizeof bucket_bounds[0] };
 
 typedef struct {
@@ -50,6 +51,11 @@ static const struct {
     {"consumer_retries_total", "Transient failures retried with backoff"},
     {"dlq_messages_total", "Messages sent to the dead-letter topic"},
     {"outbox_backlog", "Outbox rows not yet published"},
+    {"outbox_publish_latency_seconds", "From an outbox row's insert to the broker's ack, by topic"},
+    {"kafka_consumer_lag", "Messages a consumer group is behind, by topic and partition"},
+    {"kafka_dlq_messages", "Messages held by a consumer group's dead-letter topic"},
+    {"saga_duration_seconds", "From a saga's start to its decision, by outcome"},
+    {"saga_deadline_cancellations_total", "Sagas cancelled because their deadline passed"},
 };
 
 ev_metrics *ev_metrics_new(const char *service)
