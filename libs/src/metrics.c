@@ -9,7 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_SERIES 256
+/* Label sets per registry: routes x statuses x 2 (counter, histogram), consumer lag per
+ * partition, ... A series past the limit is not recorded but counted
+ * (metrics_series_dropped_total), never lost silently. */
+#define MAX_SERIES 512
 #define NAME_LEN 64
 #define LABELS_LEN 160
 
@@ -34,6 +37,7 @@ struct ev_metrics {
     char service[32];
     pthread_mutex_t lock;
     size_t count;
+    uint64_t dropped; /* updates of series that did not fit */
     series all[MAX_SERIES];
 };
 
@@ -84,8 +88,10 @@ static series *find(ev_metrics *m, const char *name, const char *labels, metric_
     for (size_t i = 0; i < m->count; i++)
         if (strcmp(m->all[i].name, name) == 0 && strcmp(m->all[i].labels, labels) == 0)
             return &m->all[i];
-    if (m->count == MAX_SERIES)
+    if (m->count == MAX_SERIES) {
+        m->dropped++;
         return NULL;
+    }
     series *s = &m->all[m->count++];
     memset(s, 0, sizeof *s);
     ev_strlcpy(s->name, name, sizeof s->name);
@@ -227,6 +233,11 @@ char *ev_metrics_render(ev_metrics *m)
             if (strcmp(m->all[j].name, first->name) == 0)
                 render_series(&t, m, &m->all[j]);
     }
+    appendf(&t,
+            "# HELP metrics_series_dropped_total Updates lost because the registry was full\n"
+            "# TYPE metrics_series_dropped_total counter\n"
+            "metrics_series_dropped_total{service=\"%s\"} %llu\n",
+            m->service, (unsigned long long)m->dropped);
     pthread_mutex_unlock(&m->lock);
     if (t.failed) {
         free(t.buf);

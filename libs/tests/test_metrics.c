@@ -9,6 +9,7 @@
 #include "ev/kafka_metrics.h"
 #include "ev/metrics.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,6 +63,24 @@ static void histograms_are_cumulative_with_sum_and_count(void **state)
     ev_metrics_free(m);
 }
 
+static void series_past_the_limit_are_counted_not_lost_silently(void **state)
+{
+    (void)state;
+    ev_metrics *m = ev_metrics_new("read-model");
+    char labels[32];
+    for (int i = 0; i < 600; i++) {
+        snprintf(labels, sizeof labels, "n=\"%d\"", i);
+        ev_metrics_add(m, "many_total", labels, 1);
+    }
+    char *text = ev_metrics_render(m);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "many_total{service=\"read-model\",n=\"511\"} 1\n"));
+    assert_null(strstr(text, "n=\"512\""));
+    assert_non_null(strstr(text, "metrics_series_dropped_total{service=\"read-model\"} 88\n"));
+    free(text);
+    ev_metrics_free(m);
+}
+
 static void lag_is_the_distance_to_the_high_watermark(void **state)
 {
     (void)state;
@@ -78,6 +97,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(counters_and_gauges_carry_the_service_label),
         cmocka_unit_test(histograms_are_cumulative_with_sum_and_count),
+        cmocka_unit_test(series_past_the_limit_are_counted_not_lost_silently),
         cmocka_unit_test(lag_is_the_distance_to_the_high_watermark),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
