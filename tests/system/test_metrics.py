@@ -37,15 +37,33 @@ def test_every_instance_is_scraped_and_up():
     assert len({labels["instance"] for labels, _ in up}) == len(up)
 
 
+def exposed(service, name, *parts):
+    """The sum of a series over every instance of service, read from their own /metrics (the
+    instances are Prometheus' targets): what Prometheus must show after its next scrape."""
+    total = 0.0
+    for labels, _ in query(f'up{{job="eventify",program=~"{service}(-[0-9])?"}}'):
+        text = requests.get(f"http://{labels['instance']}/metrics", timeout=5).text
+        total += sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                     if line.startswith(name + "{") and all(p in line for p in parts))
+    return total
+
+
 def test_an_order_shows_in_the_request_saga_and_outbox_series():
-    posted = 'sum(http_requests_total{service="order",method="POST",route="/orders",status="201"})'
-    decided = 'sum(saga_duration_seconds_count{service="orchestrator"})'
-    published = 'sum(outbox_publish_latency_seconds_count{service="order"})'
-    before = {q: scalar(q) for q in (posted, decided, published)}
     oid = place_order([{"sku": "SKU-BLUE-CAP", "quantity": 1}])["orderId"]
     wait_final(oid)
-    for q, was in before.items():
-        wait_until(lambda: scalar(q) > was, SCRAPE_WAIT_S, f"{q} to rise above {was}")
+    # After the order, each service's own count is at least 1, and Prometheus' next scrape
+    # shows exactly that (not a value left from before a restart of the stack).
+    checks = [
+        ("order", "http_requests_total", 'method="POST"', 'route="/orders"', 'status="201"'),
+        ("orchestrator", "saga_duration_seconds_count"),
+        ("order", "outbox_publish_latency_seconds_count"),
+    ]
+    for service, name, *parts in checks:
+        now = exposed(service, name, *parts)
+        assert now >= 1, (service, name)
+        selector = ",".join([f'service="{service}"', *parts])
+        q = f"sum({name}{{{selector}}})"
+        wait_until(lambda: scalar(q) == now, SCRAPE_WAIT_S, f"{q} == {now}")
     # The latency histograms have buckets by route and status, and a p99 Prometheus can compute.
     p99 = scalar('histogram_quantile(0.99, sum by (le) '
                  '(saga_duration_seconds_bucket{service="orchestrator"}))')
