@@ -34,22 +34,11 @@ typedef struct {
 } transition_ctx;
 
 /* Notes a decision with the saga's age, for metrics once the transaction commits. */
-static int note_decision(PGconn *tx, const transition_ctx *t, saga_emit outcome, char *err,
-                         size_t errlen)
+static void note_decision(const transition_ctx *t, saga_emit outcome, double age_seconds)
 {
-    const char *sel[] = {t->order_id};
-    PGresult *r = ev_pg_query(tx,
-                              "SELECT extract(epoch FROM clock_timestamp() - created_at)"
-                              "  FROM sagas WHERE order_id = $1",
-                              1, sel, err, errlen);
-    if (!r)
-        return -1;
-    if (PQntuples(r) == 1 &&
-        !decisions_note(t->decided, outcome, t->cause == NULL, strtod(PQgetvalue(r, 0, 0), NULL)))
+    if (!decisions_note(t->decided, outcome, t->cause == NULL, age_seconds))
         ev_warn("saga metrics: more than %d decisions in one transaction, %s not counted",
                 DECISIONS_MAX, t->order_id);
-    PQclear(r);
-    return 0;
 }
 
 /* Stores the step's result, its history row and its decision event. */
@@ -67,19 +56,24 @@ static int apply_step(PGconn *tx, const transition_ctx *t, saga_state from,
                           saga_state_name(from),
                           saga_state_name(step->state),
                           emitted};
+    /* The saga's age comes back with the update, for saga_duration_seconds. */
+    PGresult *updated = ev_pg_query(
+        tx,
+        "UPDATE sagas SET state = $2, reason = coalesce($3, reason), updated_at = now()"
+        " WHERE order_id = $1 RETURNING extract(epoch FROM clock_timestamp() - created_at)",
+        3, upd, err, errlen);
+    if (!updated)
+        return -1;
+    double age = PQntuples(updated) == 1 ? strtod(PQgetvalue(updated, 0, 0), NULL) : 0;
+    PQclear(updated);
     if (ev_pg_exec(tx,
-                   "UPDATE sagas SET state = $2, reason = coalesce($3, reason), updated_at = now()"
-                   " WHERE order_id = $1",
-                   3, upd, err, errlen) ||
-        ev_pg_exec(tx,
                    "INSERT INTO saga_history (order_id, event_type, event_id, from_state,"
                    " to_state, emitted) VALUES ($1, $2, $3, $4, $5, $6)",
                    6, hist, err, errlen))
         return -1;
     if (!emitted)
         return 0;
-    if (note_decision(tx, t, step->emit, err, errlen) != 0)
-        return -1;
+    note_decision(t, step->emit, age);
     json_t *payload = reason ? json_pack("{s:s, s:s}", "orderId", t->order_id, "reason", reason)
                              : json_pack("{s:s}", "orderId", t->order_id);
     return t->cause
