@@ -8,6 +8,9 @@ from conftest import (DLQ, PROMETHEUS_URL, SERVICES, TOPOLOGY, WEB_URL, place_or
                       wait_until, wait_final)
 
 SCRAPE_WAIT_S = 30
+# Only samples of the last 15 s (three scrapes): a target of an earlier stack shape keeps its
+# last samples visible for Prometheus' 5-minute lookback after a restart.
+FRESH = "15s"
 
 
 def query(promql, base=PROMETHEUS_URL):
@@ -28,7 +31,7 @@ def scalar(promql):
 
 def test_every_instance_is_scraped_and_up():
     def all_up():
-        up = query('up{job="eventify"}')
+        up = query(f'last_over_time(up{{job="eventify"}}[{FRESH}])')
         programs = {labels["program"] for labels, _ in up}
         down = [labels["instance"] for labels, value in up if value != 1]
         return up if not down and set(SERVICES) <= programs else None
@@ -41,7 +44,8 @@ def exposed(service, name, *parts):
     """The sum of a series over every instance of service, read from their own /metrics (the
     instances are Prometheus' targets): what Prometheus must show after its next scrape."""
     total = 0.0
-    for labels, _ in query(f'up{{job="eventify",program=~"{service}(-[0-9])?"}}'):
+    instances = f'up{{job="eventify",program=~"{service}(-[0-9])?"}}'
+    for labels, _ in query(f"last_over_time({instances}[{FRESH}])"):
         text = requests.get(f"http://{labels['instance']}/metrics", timeout=5).text
         total += sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
                      if line.startswith(name + "{") and all(p in line for p in parts))
@@ -62,7 +66,7 @@ def test_an_order_shows_in_the_request_saga_and_outbox_series():
         now = exposed(service, name, *parts)
         assert now >= 1, (service, name)
         selector = ",".join([f'service="{service}"', *parts])
-        q = f"sum({name}{{{selector}}})"
+        q = f"sum(last_over_time({name}{{{selector}}}[{FRESH}]))"
         wait_until(lambda: scalar(q) == now, SCRAPE_WAIT_S, f"{q} == {now}")
     # The latency histograms have buckets by route and status, and a p99 Prometheus can compute.
     p99 = scalar('histogram_quantile(0.99, sum by (le) '
