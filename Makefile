@@ -21,13 +21,14 @@ SHAPE := EVENTIFY_KAFKA_NODES=$(KAFKA_NODES) EVENTIFY_REPLICAS=$(REPLICAS)
 
 .PHONY: help deps build build-asan web up down status logs test unit-test system-test \
         security-test browser-test api-fuzz fuzz fuzz-short chaos chaos-short bench lint format clean \
-        topology
+        topology alerts-test
 
 help:
 	@echo "make up      install what is missing, build, start everything, print the URLs"
 	@echo "make down    stop everything (data is kept in .run/)"
 	@echo "make test    the same set-up, then unit (ASan+UBSan), system, security, browser tests, fuzz-short and api-fuzz"
 	@echo "make fuzz    run each libFuzzer target for FUZZ_SECONDS (default 60)"
+	@echo "make alerts-test  promtool: check and unit-test the alert rules, check the generated config"
 	@echo "make topology  rewrite infra/topology.json from the table in libs/src/topology.c"
 	@echo "make chaos   the chaos suite on its own 3-node, 2-replica stack (CHAOS_SECONDS, CHAOS_RATE, CHAOS_SEED)"
 	@echo "make up KAFKA_NODES=3 REPLICAS=2   a 3-node Kafka cluster and 2 instances of every service"
@@ -95,12 +96,21 @@ browser-test:
 	@if [ -d tests/browser ] && [ -f web/package.json ]; then infra/scripts/browser-tests.sh; fi
 
 test: build web unit-test fuzz-short
+	@$(MAKE) --no-print-directory alerts-test
 	@$(TEST_ENV) $(STACK) up
 	@$(MAKE) --no-print-directory system-test
 	@$(MAKE) --no-print-directory security-test
 	@$(MAKE) --no-print-directory browser-test
 	@$(MAKE) --no-print-directory api-fuzz
 	@$(MAKE) --no-print-directory chaos-short
+
+# The alert rules (infra/prometheus/alerts.yml): syntax, their unit tests (alerts.test.yml),
+# and the Prometheus configuration the stack generates from the topology.
+alerts-test: deps
+	@promtool check rules infra/prometheus/alerts.yml
+	@promtool test rules infra/prometheus/alerts.test.yml
+	@mkdir -p build && $(SHAPE) $(STACK) prometheus-config >build/prometheus.yml
+	@promtool check config build/prometheus.yml
 
 bench: build
 	@bench/run.sh

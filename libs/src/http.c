@@ -546,7 +546,7 @@ static enum MHD_Result finish(struct MHD_Connection *conn, request_state *st)
     char labels[200];
     snprintf(labels, sizeof labels, "%s,status=\"%ld\"", r->label, resp.status);
     ev_metrics_add(r->http->metrics, "http_requests_total", labels, 1);
-    ev_metrics_observe(r->http->metrics, "http_request_duration_seconds", r->label,
+    ev_metrics_observe(r->http->metrics, "http_request_duration_seconds", labels,
                        (double)(ev_monotonic_ms() - start) / 1000.0);
     enum MHD_Result rc = queue(conn, &resp);
     ulfius_clean_response(&resp);

@@ -377,6 +377,11 @@ void ev_consumer_flush_commits(ev_consumer *c)
         commit_stored(c, true);
 }
 
+rd_kafka_t *ev_consumer_handle(ev_consumer *c)
+{
+    return c->rk;
+}
+
 void ev_consumer_close(ev_consumer *c)
 {
     if (!c)

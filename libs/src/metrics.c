@@ -9,14 +9,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_SERIES 256
+/* Label sets per registry: routes x statuses x 2 (counter, histogram), consumer lag per
+ * partition, ... A series past the limit is not recorded but counted
+ * (metrics_series_dropped_total), never lost silently. */
+#define MAX_SERIES 512
 #define NAME_LEN 64
 #define LABELS_LEN 160
 
 typedef enum { KIND_COUNTER, KIND_GAUGE, KIND_HISTOGRAM } metric_kind;
 
-static const double bucket_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                       0.05,   0.1,   0.25,   0.5,   1,    2.5};
+/* Up to a minute: saga durations run to their deadline (30 s by default). */
+static const double bucket_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                       0.25,   0.5,   1,      2.5,   5,    10,    30,   60};
 enum { BUCKETS = sizeof bucket_bounds / sizeof bucket_bounds[0] };
 
 typedef struct {
@@ -33,6 +37,7 @@ struct ev_metrics {
     char service[32];
     pthread_mutex_t lock;
     size_t count;
+    uint64_t dropped; /* updates of series that did not fit */
     series all[MAX_SERIES];
 };
 
@@ -50,6 +55,11 @@ static const struct {
     {"consumer_retries_total", "Transient failures retried with backoff"},
     {"dlq_messages_total", "Messages sent to the dead-letter topic"},
     {"outbox_backlog", "Outbox rows not yet published"},
+    {"outbox_publish_latency_seconds", "From an outbox row's insert to the broker's ack, by topic"},
+    {"kafka_consumer_lag", "Messages a consumer group is behind, by topic and partition"},
+    {"kafka_dlq_messages", "Messages held by a consumer group's dead-letter topic"},
+    {"saga_duration_seconds", "From a saga's start to its decision, by outcome"},
+    {"saga_deadline_cancellations_total", "Sagas cancelled because their deadline passed"},
 };
 
 ev_metrics *ev_metrics_new(const char *service)
@@ -78,8 +88,10 @@ static series *find(ev_metrics *m, const char *name, const char *labels, metric_
     for (size_t i = 0; i < m->count; i++)
         if (strcmp(m->all[i].name, name) == 0 && strcmp(m->all[i].labels, labels) == 0)
             return &m->all[i];
-    if (m->count == MAX_SERIES)
+    if (m->count == MAX_SERIES) {
+        m->dropped++;
         return NULL;
+    }
     series *s = &m->all[m->count++];
     memset(s, 0, sizeof *s);
     ev_strlcpy(s->name, name, sizeof s->name);
@@ -221,6 +233,11 @@ char *ev_metrics_render(ev_metrics *m)
             if (strcmp(m->all[j].name, first->name) == 0)
                 render_series(&t, m, &m->all[j]);
     }
+    appendf(&t,
+            "# HELP metrics_series_dropped_total Updates lost because the registry was full\n"
+            "# TYPE metrics_series_dropped_total counter\n"
+            "metrics_series_dropped_total{service=\"%s\"} %llu\n",
+            m->service, (unsigned long long)m->dropped);
     pthread_mutex_unlock(&m->lock);
     if (t.failed) {
         free(t.buf);

@@ -160,16 +160,27 @@ int ev_relay_wait_ms(int published, int batch_size, int failed, int consecutive_
 
 /* --- relay ------------------------------------------------------------------------------- */
 
-enum { COL_ID, COL_TOPIC, COL_KEY, COL_MESSAGE, COL_CAUSATION, COL_TRACEPARENT, COL_TYPE };
+enum { COL_ID, COL_TOPIC, COL_KEY, COL_MESSAGE, COL_CAUSATION, COL_TRACEPARENT, COL_TYPE, COL_AGE };
 
+/* COL_AGE: seconds since the row was written, for outbox_publish_latency_seconds. */
 static const char select_batch_sql[] =
-    "SELECT id, topic, aggregate_id, message, causation_id, traceparent, event_type"
+    "SELECT id, topic, aggregate_id, message, causation_id, traceparent, event_type,"
+    "       extract(epoch FROM clock_timestamp() - created_at)"
     "  FROM outbox o"
     " WHERE published_at IS NULL"
     "   AND NOT EXISTS (SELECT 1 FROM outbox e"
     "                    WHERE e.aggregate_id = o.aggregate_id AND e.id < o.id"
     "                      AND e.published_at IS NULL)"
     " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED";
+
+/* From the row's insert to the broker's acknowledgement, by topic. */
+static void observe_publish_latency(ev_metrics *m, const char *topic, double seconds)
+{
+    char labels[160];
+    int n = snprintf(labels, sizeof labels, "topic=\"%s\"", topic);
+    if (n > 0 && (size_t)n < sizeof labels)
+        ev_metrics_observe(m, "outbox_publish_latency_seconds", labels, seconds);
+}
 
 /* Sends the selected rows; fills ids and delivered. Returns the number delivered. */
 static size_t send_rows(PGresult *rows, const ev_relay_config *cfg, int64_t *ids, bool *delivered)
@@ -196,10 +207,15 @@ static size_t send_rows(PGresult *rows, const ev_relay_config *cfg, int64_t *ids
                 .header_count = h,
             };
         }
+        int64_t sent_at = ev_monotonic_ms();
         ok = ev_producer_send(cfg->producer, msgs, (size_t)n, delivered);
+        double sending = (double)(ev_monotonic_ms() - sent_at) / 1000.0;
         for (int i = 0; i < n; i++)
-            if (delivered[i])
+            if (delivered[i]) {
                 ev_metrics_count_event(cfg->metrics, "events_published_total", msgs[i].topic);
+                observe_publish_latency(cfg->metrics, msgs[i].topic,
+                                        strtod(PQgetvalue(rows, i, COL_AGE), NULL) + sending);
+            }
     } else {
         memset(delivered, 0, (size_t)n * sizeof *delivered);
     }

@@ -2,6 +2,7 @@
  * order; saga_step decides; the decision (OrderConfirmed | OrderCancelled) is written to the
  * outbox in the same transaction as the new state. A periodic pass cancels sagas whose
  * deadline passed, so the deadline survives restarts. GET /sagas/{orderId}. */
+#include "decisions.h"
 #include "saga.h"
 
 #include "ev/config.h"
@@ -20,6 +21,7 @@
 typedef struct {
     ev_service base;
     long timeout_ms;
+    decisions decided; /* the worker's open transaction's decisions, for metrics */
 } orchestrator;
 
 typedef struct {
@@ -28,7 +30,16 @@ typedef struct {
     const char *cause_type; /* event type, or "Deadline" */
     const char *cause_id;   /* event id, or NULL for the deadline */
     const ev_envelope *cause;
+    decisions *decided; /* where a decision is noted until its transaction commits */
 } transition_ctx;
+
+/* Notes a decision with the saga's age, for metrics once the transaction commits. */
+static void note_decision(const transition_ctx *t, saga_emit outcome, double age_seconds)
+{
+    if (!decisions_note(t->decided, outcome, t->cause == NULL, age_seconds))
+        ev_warn("saga metrics: more than %d decisions in one transaction, %s not counted",
+                DECISIONS_MAX, t->order_id);
+}
 
 /* Stores the step's result, its history row and its decision event. */
 static int apply_step(PGconn *tx, const transition_ctx *t, saga_state from,
@@ -45,17 +56,24 @@ static int apply_step(PGconn *tx, const transition_ctx *t, saga_state from,
                           saga_state_name(from),
                           saga_state_name(step->state),
                           emitted};
+    /* The saga's age comes back with the update, for saga_duration_seconds. */
+    PGresult *updated = ev_pg_query(
+        tx,
+        "UPDATE sagas SET state = $2, reason = coalesce($3, reason), updated_at = now()"
+        " WHERE order_id = $1 RETURNING extract(epoch FROM clock_timestamp() - created_at)",
+        3, upd, err, errlen);
+    if (!updated)
+        return -1;
+    double age = PQntuples(updated) == 1 ? strtod(PQgetvalue(updated, 0, 0), NULL) : 0;
+    PQclear(updated);
     if (ev_pg_exec(tx,
-                   "UPDATE sagas SET state = $2, reason = coalesce($3, reason), updated_at = now()"
-                   " WHERE order_id = $1",
-                   3, upd, err, errlen) ||
-        ev_pg_exec(tx,
                    "INSERT INTO saga_history (order_id, event_type, event_id, from_state,"
                    " to_state, emitted) VALUES ($1, $2, $3, $4, $5, $6)",
                    6, hist, err, errlen))
         return -1;
     if (!emitted)
         return 0;
+    note_decision(t, step->emit, age);
     json_t *payload = reason ? json_pack("{s:s, s:s}", "orderId", t->order_id, "reason", reason)
                              : json_pack("{s:s}", "orderId", t->order_id);
     return t->cause
@@ -105,7 +123,7 @@ static ev_outcome handle(ev_delivery *d, void *user)
         return EV_RETRY;
     }
     saga_step_result step = saga_step(from, (saga_event)event, detail);
-    transition_ctx t = {order_id, e->correlation_id, e->event_type, e->event_id, e};
+    transition_ctx t = {order_id, e->correlation_id, e->event_type, e->event_id, e, &o->decided};
     if (apply_step(d->tx, &t, from, &step, err, sizeof err) != 0) {
         ev_fail(d->reason, sizeof d->reason, "%s", err);
         return EV_RETRY;
@@ -119,7 +137,7 @@ static ev_outcome handle(ev_delivery *d, void *user)
 /* Cancels every open saga past its deadline, a batch per transaction. */
 static int expire_deadlines(PGconn *c, void *user)
 {
-    (void)user;
+    orchestrator *o = user;
     char err[512];
     if (ev_pg_exec(c, "BEGIN", 0, NULL, err, sizeof err) != 0)
         return -1;
@@ -134,7 +152,8 @@ static int expire_deadlines(PGconn *c, void *user)
     for (int i = 0; r && rc == 0 && i < PQntuples(r); i++) {
         int from = saga_state_parse(PQgetvalue(r, i, 1));
         saga_step_result step = saga_step((saga_state)(from < 0 ? 0 : from), SAGA_DEADLINE, NULL);
-        transition_ctx t = {PQgetvalue(r, i, 0), PQgetvalue(r, i, 2), "Deadline", NULL, NULL};
+        transition_ctx t = {PQgetvalue(r, i, 0), PQgetvalue(r, i, 2), "Deadline", NULL, NULL,
+                            &o->decided};
         rc = apply_step(c, &t, (saga_state)from, &step, err, sizeof err);
         if (rc == 0)
             ev_log(EV_LOG_INFO, t.correlation_id, NULL, "order %s cancelled: timeout", t.order_id);
@@ -143,9 +162,18 @@ static int expire_deadlines(PGconn *c, void *user)
     if (rc != 0 || ev_pg_exec(c, "COMMIT", 0, NULL, err, sizeof err) != 0) {
         ev_error("deadline pass: %s", err);
         PQclear(PQexec(c, "ROLLBACK"));
+        decisions_settle(&o->decided, o->base.metrics, false);
         return -1;
     }
+    decisions_settle(&o->decided, o->base.metrics, true);
     return 0;
+}
+
+/* The worker's transaction ended: its decisions count only if it committed. */
+static void on_commit(void *user, bool committed)
+{
+    orchestrator *o = user;
+    decisions_settle(&o->decided, o->base.metrics, committed);
 }
 
 static void get_saga(const struct _u_request *req, struct _u_response *resp, void *user)
@@ -180,6 +208,7 @@ int main(void)
     /* orders.events only starts the clock; results decide. */
     ev_worker worker = ev_service_worker(&o.base, handle, &o);
     worker.tick = expire_deadlines;
+    worker.on_commit = on_commit;
     worker.tick_ms = 250;
     int rc = 1;
     if (ev_http_route(o.base.http, "GET", "/sagas/:orderId", get_saga, &o) != 0)

@@ -23,6 +23,8 @@ PORT_OFFSET = int(os.environ.get("EVENTIFY_PORT_OFFSET", "0"))
 BROKERS = os.environ.get("EVENTIFY_KAFKA_BROKERS", f"localhost:{9092 + PORT_OFFSET}")
 PG_PORT = int(os.environ.get("EVENTIFY_PG_PORT", str(5432 + PORT_OFFSET)))
 WEB_URL = os.environ.get("EVENTIFY_WEB_URL", f"http://localhost:{3000 + PORT_OFFSET}")
+PROMETHEUS_URL = os.environ.get("EVENTIFY_PROMETHEUS_URL",
+                                f"http://localhost:{9090 + PORT_OFFSET}/prometheus")
 SAGA_TIMEOUT_S = int(os.environ.get("EVENTIFY_SAGA_TIMEOUT_MS", "6000")) / 1000
 ADMIN_TOKEN_FILE = os.path.join(RUN, "secrets", "admin-token")
 MAX_ATTEMPTS = int(os.environ.get("EVENTIFY_MAX_ATTEMPTS", "3"))

@@ -82,6 +82,10 @@ int ev_consumer_commit(ev_consumer *c, const rd_kafka_message_t *msg);
 /* Commits stored offsets whose 100 ms have passed; call when the poll loop is idle. */
 void ev_consumer_flush_commits(ev_consumer *c);
 
+/* The consumer's librdkafka handle, for reading its assignment and offsets (metrics); valid
+ * until ev_consumer_close. */
+rd_kafka_t *ev_consumer_handle(ev_consumer *c);
+
 /* Commits synchronously what was stored, leaves the group and frees the consumer. */
 void ev_consumer_close(ev_consumer *c);
 

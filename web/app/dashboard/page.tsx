@@ -1,6 +1,8 @@
 "use client";
-// Dashboard: orders by status, revenue, throughput per minute and DLQ sizes.
+// Dashboard: orders by status, revenue, throughput per minute and DLQ sizes, and the live
+// figures from Prometheus (LiveMetrics).
 import { useCallback, useState } from "react";
+import { LiveMetrics } from "@/components/LiveMetrics";
 import { ApiError, api, money, type Stats } from "@/lib/api";
 import { usePolling } from "@/lib/live";
 
@@ -79,6 +81,7 @@ export default function Dashboard() {
               <strong>{stats.projectionLag === 0 ? "caught up" : `${stats.projectionLag} events`}</strong>
             </div>
           </div>
+          <LiveMetrics />
           <section aria-labelledby="tp-title">
             <h2 id="tp-title">Orders per minute</h2>
             <Bars data={stats.throughputPerMinute} />
