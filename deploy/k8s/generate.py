@@ -29,13 +29,14 @@ PG_CLUSTER = "eventify-pg"  # the CloudNativePG Cluster
 WEB_PORT = 8080  # nginx of the web image listens here (non-root: no port below 1024)
 
 # Requests and limits from the measured resident set (docs/kubernetes.md, "Resources"): every
-# service peaked below 20 MiB under the chaos suite's load; the request covers that peak
-# with room, the limit is where a leak is stopped before it hurts the node.
+# service peaked at 15-18 MiB under the chaos suite's load. The request covers that peak with
+# room; the limit adds the producer's queue bound (16 MiB, held while Kafka is away) and
+# headroom, and stops a leak before it hurts the node.
 SERVICE_RESOURCES = {
     "requests": {"cpu": "50m", "memory": "32Mi"},
-    "limits": {"cpu": "1", "memory": "96Mi"},
+    "limits": {"cpu": "1", "memory": "64Mi"},
 }
-WEB_RESOURCES = {
+WEB_RESOURCES = {  # nginx, one worker: about 10 MiB measured
     "requests": {"cpu": "20m", "memory": "16Mi"},
     "limits": {"cpu": "500m", "memory": "64Mi"},
 }
