@@ -6,8 +6,8 @@
 #  - kubernetes-validate (PyPI) into .run/venv;
 #  - the CloudNativePG CRDs: the cloudnative-pg Go module (its config/crd/bases), fetched with
 #    `go mod download` into .run/gomod;
-#  - the Strimzi CRD schemas: @kubernetes-models/strimzi-kafka-operator (npm) in
-#    deploy/k8s/crd-validate.
+#  - the Strimzi CRD schemas: @kubernetes-models/strimzi-kafka-operator and TypeScript (npm)
+#    in deploy/k8s/crd-validate.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 run=${EVENTIFY_RUN_DIR:-$root/.run}
@@ -38,8 +38,10 @@ if [ ! -f "$crds/postgresql.cnpg.io_clusters.yaml" ]; then
 fi
 echo "$crds" >"$run/cnpg-crds.path"
 
-if [ ! -d "$here/crd-validate/node_modules" ]; then
+lock=$here/crd-validate/package-lock.json
+if ! cmp -s "$lock" "$here/crd-validate/node_modules/.eventify-lock" 2>/dev/null; then
   echo "deps: npm ci in deploy/k8s/crd-validate"
   (cd "$here/crd-validate" && npm ci --no-audit --no-fund --loglevel=error)
+  cp "$lock" "$here/crd-validate/node_modules/.eventify-lock"
 fi
 echo "deps: Kubernetes validation tools present"

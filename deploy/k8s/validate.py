@@ -7,8 +7,10 @@
   Kubernetes versions we claim;
 - CloudNativePG kinds against the CRDs of the cloudnative-pg Go module, made strict the same
   way (an unknown field is an error, except where the CRD keeps unknown fields);
-- Strimzi kinds against Strimzi's CRD schemas compiled by @kubernetes-models (types, enums,
-  required fields; NOT unknown fields: that package accepts them);
+- Strimzi kinds against Strimzi's CRD schemas compiled by @kubernetes-models: its JSON
+  schema validators (types, enumerations, required fields), and, since those accept unknown
+  fields, its TypeScript types: each resource becomes an object literal of its type and tsc
+  refuses any property the CRD does not declare (except in free-form maps such as config);
 - our own rules: a KafkaTopic for every topic and DLQ of the topology and no other, with the
   overlay's replication; a Deployment, Service and PodDisruptionBudget for every service and
   the UI; probes on /ready and /health; requests and limits; non-root, read-only root
@@ -123,7 +125,39 @@ def validate_schemas(overlay, docs, cnpg, problems):
                      if line.startswith("INVALID ")]
         if out.returncode and "INVALID " not in out.stdout:
             problems.append(f"{overlay}: the Strimzi validator failed: {out.stderr.strip()}")
+        strimzi_unknown_fields(overlay, strimzi, problems)
     return counts
+
+
+def strimzi_unknown_fields(overlay, docs, problems):
+    """tsc's excess-property check on each Strimzi resource written as a literal of its
+    @kubernetes-models type. The file lives beside node_modules so the types resolve."""
+    validator_dir = pathlib.Path(os.environ["EVENTIFY_STRIMZI_VALIDATOR"]).parent
+    package = "@kubernetes-models/strimzi-kafka-operator/kafka.strimzi.io/v1"
+    kinds = sorted({d["kind"] for d in docs})
+    lines = [f'import type {{ I{k} }} from "{package}/{k}";' for k in kinds]
+    starts = []  # (first line, resource) for mapping tsc's line numbers back
+    for i, doc in enumerate(docs):
+        starts.append((len(lines) + 1, doc))
+        lines += f"export const r{i}: I{doc['kind']} = {json.dumps(doc, indent=1)};".splitlines()
+    source = validator_dir / f".check-{overlay}-{os.getpid()}.ts"
+    source.write_text("\n".join(lines) + "\n")
+    try:
+        out = subprocess.run([str(validator_dir / "node_modules" / ".bin" / "tsc"), "--noEmit",
+                              "--strict", "--skipLibCheck", "--module", "nodenext",
+                              "--moduleResolution", "nodenext", source.name],
+                             cwd=validator_dir, capture_output=True, text=True)
+    finally:
+        source.unlink()
+    found = len(problems)
+    for m in re.finditer(r"\((\d+),\d+\): error TS\d+: (.*)", out.stdout):
+        line = int(m.group(1))
+        doc = next(d for first, d in reversed(starts) if first <= line) if line >= starts[0][0] \
+            else None
+        what = name(doc) if doc else "imports"
+        problems.append(f"{overlay}: {what} (Strimzi CRD types): {m.group(2)[:300]}")
+    if out.returncode and len(problems) == found:
+        problems.append(f"{overlay}: tsc failed: {out.stdout.strip()[:500]} {out.stderr.strip()}")
 
 
 def check_rules(overlay, docs, problems):
@@ -216,7 +250,7 @@ def main():
         check_rules(overlay, docs, problems)
         print(f"k8s: {overlay}: {len(docs)} resources rendered; validated {counts['core']} core "
               f"(Kubernetes {', '.join(K8S_VERSIONS)}, strict), {counts['cnpg']} CloudNativePG "
-              f"(CRD, strict), {counts['strimzi']} Strimzi (CRD, unknown fields not checked)")
+              f"(CRD, strict), {counts['strimzi']} Strimzi (CRD, strict)")
     for p in problems:
         print(f"k8s: {p}", file=sys.stderr)
     print(f"k8s-validate: {len(problems)} problems")
