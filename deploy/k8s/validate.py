@@ -16,7 +16,9 @@
   the UI; probes on /ready and /health; requests and limits; non-root, read-only root
   filesystem; no password or token in a ConfigMap; every referenced Secret rendered.
 
-Usage: validate.py KUSTOMIZE_COMMAND...   (e.g. `kubectl kustomize` or `.run/bin/kustomize build`)
+Usage: validate.py [--self-test] KUSTOMIZE_COMMAND...   (e.g. `kubectl kustomize`)
+--self-test: validates a copy of deploy/k8s with one planted fault for each check and fails
+unless every fault is reported (a validator that finds nothing proves nothing).
 Environment: EVENTIFY_CNPG_CRDS (the module's config/crd/bases), EVENTIFY_STRIMZI_VALIDATOR
 (deploy/k8s/crd-validate/strimzi.mjs, with its node_modules installed).
 Exits 1 listing every problem.
@@ -26,8 +28,10 @@ import json
 import os
 import pathlib
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 
 import jsonschema
 import kubernetes_validate
@@ -236,8 +240,58 @@ def check_rules(overlay, docs, problems):
         problem("the web UI needs an Ingress")
 
 
+# (file in the copy, text, replacement, what the report must then say)
+PLANTED = [
+    ("base/kustomization.yaml", "- EVENTIFY_LOG_LEVEL=info", "- EVENTIFY_PG_PASSWORD=planted",
+     "holds EVENTIFY_PG_PASSWORD: secrets go in Secrets"),
+    ("base/apps.yaml", "readOnlyRootFilesystem: true", "readOnlyRootFilesystem: false",
+     "must run as non-root on a read-only root filesystem"),
+    ("base/apps.yaml", "  revisionHistoryLimit: 3", "  revisionHistoryLimit: 3\n  plantedField: 1",
+     "'plantedField' was unexpected"),
+    ("base/postgres.yaml", "  enablePDB: true", "  enablePDB: true\n  plantedClusterField: 1",
+     "(CloudNativePG CRD): spec: Additional properties are not allowed ('plantedClusterField'"),
+    ("base/kafka.yaml", "  entityOperator:", "  plantedKafkaField: 1\n  entityOperator:",
+     "Kafka/eventify (Strimzi CRD types)"),
+    ("base/kafka.yaml", "tls: false", "tls: planted", "listeners/0/tls must be boolean"),
+    ("base/kafka-topics.yaml", "  topicName: shipping.dlq", "  topicName: planted.topic",
+     "topic shipping.dlq of infra/topology.json has no KafkaTopic"),
+    ("base/kafka-topics.yaml", "  partitions: 3", "  partitions: 4", "partitions, the topology says 3"),
+    ("base/apps.yaml", "path: /ready", "path: /health", "expected /ready, /health"),
+    ("secrets/kustomization.yaml", "part-of: eventify", "part-of: eventify-planted",
+     "generated files are stale"),
+]
+
+
+def self_test(kustomize):
+    """Plants every fault of PLANTED in a copy and checks that the validator reports each."""
+    with tempfile.TemporaryDirectory() as tmp:
+        copy_dir = pathlib.Path(tmp) / "deploy" / "k8s"
+        shutil.copytree(HERE, copy_dir, ignore=shutil.ignore_patterns("node_modules"))
+        (pathlib.Path(tmp) / "infra").mkdir()
+        shutil.copy(generate.TOPOLOGY, pathlib.Path(tmp) / "infra" / "topology.json")
+        for path, old, new, _ in PLANTED:
+            text = (copy_dir / path).read_text()
+            if old not in text:
+                return [f"self-test: {path} has no {old!r} to plant a fault in"]
+            (copy_dir / path).write_text(text.replace(old, new, 1))
+        out = subprocess.run([sys.executable, str(copy_dir / "validate.py"), *kustomize],
+                             capture_output=True, text=True)
+    missed = [f"self-test: the planted fault {new!r} in {path} was not reported ({said!r})"
+              for path, _, new, said in PLANTED if said not in out.stderr]
+    if out.returncode == 0:
+        missed.append("self-test: the validator passed a copy full of faults")
+    print(f"k8s-validate self-test: {len(PLANTED) - len(missed)} of {len(PLANTED)} planted "
+          "faults reported")
+    return missed
+
+
 def main():
     kustomize = sys.argv[1:]
+    if kustomize[:1] == ["--self-test"]:
+        missed = self_test(kustomize[1:])
+        for m in missed:
+            print(f"k8s: {m}", file=sys.stderr)
+        return 1 if missed else 0
     if not kustomize:
         raise SystemExit(__doc__)
     problems = []

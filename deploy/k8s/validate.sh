@@ -12,6 +12,8 @@ if kubectl kustomize --help >/dev/null 2>&1; then
 else
   kustomize=("$run/bin/kustomize" build)
 fi
-EVENTIFY_CNPG_CRDS=$(cat "$run/cnpg-crds.path") \
-  EVENTIFY_STRIMZI_VALIDATOR=$root/deploy/k8s/crd-validate/strimzi.mjs \
-  exec "$run/venv/bin/python" "$root/deploy/k8s/validate.py" "${kustomize[@]}"
+export EVENTIFY_CNPG_CRDS=$(cat "$run/cnpg-crds.path")
+export EVENTIFY_STRIMZI_VALIDATOR=$root/deploy/k8s/crd-validate/strimzi.mjs
+"$run/venv/bin/python" "$root/deploy/k8s/validate.py" "${kustomize[@]}"
+# The same checks on a copy with a planted fault for each: they must all be reported.
+"$run/venv/bin/python" "$root/deploy/k8s/validate.py" --self-test "${kustomize[@]}"
