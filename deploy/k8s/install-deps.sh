@@ -15,11 +15,26 @@ here=$root/deploy/k8s
 KUSTOMIZE_VERSION=v5.5.0
 CNPG_VERSION=v1.27.1
 
+# Go: on the PATH, or where the Go distribution installs itself (a non-interactive shell may
+# not have it on the PATH), or else Debian's.
+go_bin() {
+  local go
+  go=$(command -v go || true)
+  [ -n "$go" ] || [ ! -x /usr/local/go/bin/go ] || go=/usr/local/go/bin/go
+  if [ -z "$go" ]; then
+    echo "deps: installing Debian's golang-go (for the Go module proxy)" >&2
+    local sudo_=""; [ "$(id -u)" -eq 0 ] || sudo_="sudo"
+    $sudo_ apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq \
+      --no-install-recommends golang-go >/dev/null
+    go=$(command -v go)
+  fi
+  echo "$go"
+}
+
 if ! kubectl kustomize --help >/dev/null 2>&1 && [ ! -x "$run/bin/kustomize" ]; then
-  command -v go >/dev/null || { echo "deps: neither kubectl nor go: cannot get kustomize" >&2; exit 1; }
   echo "deps: building kustomize $KUSTOMIZE_VERSION from the Go module proxy into $run/bin"
   GOBIN=$run/bin GOMODCACHE=$run/gomod GOFLAGS=-modcacherw \
-    go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
+    "$(go_bin)" install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
 fi
 
 venv=$run/venv
@@ -31,10 +46,10 @@ fi
 
 crds=$run/gomod/github.com/cloudnative-pg/cloudnative-pg@$CNPG_VERSION/config/crd/bases
 if [ ! -f "$crds/postgresql.cnpg.io_clusters.yaml" ]; then
-  command -v go >/dev/null || { echo "deps: go is needed to fetch the CloudNativePG CRDs" >&2; exit 1; }
   echo "deps: the CloudNativePG $CNPG_VERSION CRDs (Go module) into $run/gomod"
+  go=$(go_bin)
   (cd "$run" && GOMODCACHE=$run/gomod GOFLAGS=-modcacherw \
-    go mod download "github.com/cloudnative-pg/cloudnative-pg@$CNPG_VERSION")
+    "$go" mod download "github.com/cloudnative-pg/cloudnative-pg@$CNPG_VERSION")
 fi
 echo "$crds" >"$run/cnpg-crds.path"
 
