@@ -29,7 +29,7 @@ PG_CLUSTER = "eventify-pg"  # the CloudNativePG Cluster
 WEB_PORT = 8080  # nginx of the web image listens here (non-root: no port below 1024)
 
 # Requests and limits from the measured resident set (docs/kubernetes.md, "Resources"): every
-# service peaked at 15-18 MiB under the chaos suite's load. The request covers that peak with
+# service peaked at 16-22 MiB under the chaos suite's load. The request covers that peak with
 # room; the limit adds the producer's queue bound (16 MiB, held while Kafka is away) and
 # headroom, and stops a leak before it hurts the node.
 SERVICE_RESOURCES = {
