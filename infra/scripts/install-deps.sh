@@ -66,3 +66,4 @@ if ! cmp -s "$reqs" "$venv/.requirements" 2>/dev/null; then
   cp "$reqs" "$venv/.requirements"
 fi
 echo "deps: schemathesis in $venv"
+"$root/deploy/k8s/install-deps.sh" # kustomize, kubernetes-validate, the CRDs (make k8s-validate)

@@ -119,7 +119,12 @@ def main():
     still_open = checks.wait_quiet(load.accepted, quiet_s, log)
     if still_open:
         violations.append(f"{len(still_open)} orders not final after {quiet_s}s (e.g. {still_open[:3]})")
-    # the read model and the inboxes lag the orders database a little
+    # The read model and the inboxes trail the orders database: each consumer group gets
+    # time to drain its topics as long as it makes progress (on a loaded machine that can
+    # take minutes); a group that stops draining is reported by the checks that follow.
+    stalled = checks.wait_consumers_drained(t.brokers(), GROUPS, quiet_s, log)
+    if stalled:
+        log(f"consumer groups still behind: {stalled}")
     t.wait(lambda: not checks_pending(load), 60, interval=2)
     counts, orders = checks.check_orders(load.accepted, violations)
     checks.check_stock(catalog, load.accepted, orders, violations)
@@ -133,6 +138,10 @@ def main():
     for line in violations:
         print(f"  violation: {line}", flush=True)
     return 1 if violations else 0
+
+
+# Every consumer group and its topics (the topology table's export).
+GROUPS = {s["group"]: s["consumes"] for s in t._TABLE["services"] if s["consumes"]}
 
 
 def checks_pending(load):

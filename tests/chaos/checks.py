@@ -209,3 +209,48 @@ def check_topics(start, accepted, v):
             v.append(f"{service}: {len(missing)} events of its topics never applied"
                      f" (e.g. {missing[:3]})")
     return sum(len(x) for x in events.values())
+
+
+def group_lag(brokers, groups):
+    """{group: messages not yet committed, summed over its topics' partitions}."""
+    lags = {}
+    for group, topics in groups.items():
+        c = Consumer({"bootstrap.servers": brokers, "group.id": group,
+                      "enable.auto.commit": False})
+        try:
+            parts = [TopicPartition(topic, p) for topic in topics
+                     for p in c.list_topics(topic, timeout=10).topics[topic].partitions]
+            lag = 0
+            for tp in c.committed(parts, timeout=10):
+                end = c.get_watermark_offsets(TopicPartition(tp.topic, tp.partition),
+                                              timeout=10)[1]
+                lag += end - tp.offset if tp.offset >= 0 else end
+            lags[group] = lag
+        finally:
+            c.close()
+    return lags
+
+
+def wait_consumers_drained(brokers, groups, seconds, log, patience=60):
+    """Waits until every group has committed up to the end of its topics, for at most
+    `seconds`, and gives up early when the total lag has not shrunk for `patience` seconds
+    (a stalled consumer, not a slow one). Returns {group: lag} of the groups still behind."""
+    deadline = time.monotonic() + seconds
+    best, since, lags = None, time.monotonic(), {}
+    while time.monotonic() < deadline:
+        try:
+            lags = {g: n for g, n in group_lag(brokers, groups).items() if n > 0}
+        except Exception as e:  # a broker still recovering: try again
+            log(f"drain: lag unknown ({e})")
+            time.sleep(2)
+            continue
+        total = sum(lags.values())
+        if total == 0:
+            return {}
+        if best is None or total < best:
+            best, since = total, time.monotonic()
+        elif time.monotonic() - since > patience:
+            break
+        log(f"drain: {total} messages not yet consumed {lags}")
+        time.sleep(5)
+    return lags
