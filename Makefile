@@ -95,10 +95,16 @@ test: build web unit-test fuzz-short
 	@$(MAKE) --no-print-directory security-test
 	@$(MAKE) --no-print-directory browser-test
 	@$(MAKE) --no-print-directory api-fuzz
+	@$(MAKE) --no-print-directory bench-short
 	@$(MAKE) --no-print-directory chaos-short
 
 bench: build
-	@bench/run.sh
+	@$(SHAPE) bench/run.sh
+
+# A few seconds of the saga bench at one low rate against the running stack: the cost table,
+# counts, JSON result and pictures are produced and sane (no performance figure is asserted).
+bench-short:
+	@$(PYTHON) -m pytest -p no:cacheprovider bench/test_bench_short.py
 
 lint: deps
 	@cmake --preset debug >/dev/null
