@@ -52,9 +52,20 @@ def record(stack, seconds, start_load, top=5):
         return {"error": "perf is not installed (Debian linux-perf); the counters above are the profile"}
     stack.refresh()
     pids = _stack_pids(stack)
+    maps = []
     for pid, comp in pids.items():
         if comp == "kafka" and shutil.which("jcmd"):
             subprocess.run(["jcmd", str(pid), "Compiler.perfmap"], capture_output=True)
+            maps.append(f"/tmp/perf-{pid}.map")
+    try:
+        return _record(pids, seconds, start_load, top)
+    finally:
+        for path in maps:  # written by the JVM for perf script only
+            if os.path.exists(path):
+                os.remove(path)
+
+
+def _record(pids, seconds, start_load, top):
     load = start_load()
     with tempfile.TemporaryDirectory() as tmp:
         data = os.path.join(tmp, "perf.data")
@@ -67,7 +78,7 @@ def record(stack, seconds, start_load, top=5):
             load.wait()
         if rec.returncode != 0:
             return {"error": f"perf record failed here: {rec.stderr.strip()[-300:]}"}
-        script = subprocess.run(["perf", "script", "-i", data, "-F", "pid,tid,ip,sym,dso"],
+        script = subprocess.run(["perf", "script", "-i", data, "-F", "comm,pid,tid,ip,sym,dso"],
                                 capture_output=True, text=True).stdout
     return _summarise(script, pids, seconds, top) | {
         "hardwareCounters": hardware_counters(), "frequency": FREQUENCY}
@@ -75,12 +86,15 @@ def record(stack, seconds, start_load, top=5):
 
 def _summarise(script, pids, seconds, top):
     """Self-time shares per component from `perf script` (header line, then the call chain
-    with the sampled frame first)."""
-    per_comp, total, comp, expect_leaf = {}, 0, None, False
+    with the sampled frame first). A process started after the recording began (a new
+    PostgreSQL backend) is placed by its command name."""
+    per_comp, kernel, total, comp, expect_leaf = {}, {}, 0, None, False
     for line in script.splitlines():
-        header = re.match(r"^\s*(\d+)/(\d+)\s*$", line)
+        header = re.match(r"^\s*(\S.*?)\s+(\d+)/(\d+)\s*$", line)
         if header:
-            comp, expect_leaf = pids.get(int(header.group(1)), "other"), True
+            comm, pid = header.group(1), int(header.group(2))
+            comp = pids.get(pid) or ("postgres" if comm == "postgres" else f"other ({comm})")
+            expect_leaf = True
             continue
         frame = re.match(r"^\s+[0-9a-f]+\s+(.*?)\s+\((.*)\)\s*$", line)
         if frame and expect_leaf:
@@ -91,12 +105,14 @@ def _summarise(script, pids, seconds, top):
                 sym = re.sub(r"\+0x[0-9a-f]+$", "", sym)
             counts = per_comp.setdefault(comp, {})
             counts[sym] = counts.get(sym, 0) + 1
+            kernel[comp] = kernel.get(comp, 0) + (dso == "[kernel.kallsyms]")
             total += 1
             expect_leaf = False
     comps = []
     for comp, counts in sorted(per_comp.items(), key=lambda kv: -sum(kv[1].values())):
         n = sum(counts.values())
         comps.append({"component": comp, "samples": n, "share": 100 * n / max(1, total),
+                      "kernelShare": 100 * kernel.get(comp, 0) / n,
                       "top": [{"symbol": s, "share": 100 * c / n}
                               for s, c in sorted(counts.items(), key=lambda kv: -kv[1])[:top]]})
     return {"samples": total, "seconds": seconds, "components": comps}

@@ -50,7 +50,8 @@ def _cpu(runs, path):
                    key=lambda c: -sum(r["cpuMsPerOrder"].get(c, 0) for _, r in bars))
     fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(bars) + 3), 4.5))
     bottom = [0.0] * len(bars)
-    colors = plt.get_cmap("tab20").colors
+    tab20 = plt.get_cmap("tab20").colors
+    colors = tab20[0::2] + tab20[1::2]  # the ten strong colours first
     for i, comp in enumerate(comps):
         values = [r["cpuMsPerOrder"].get(comp, 0.0) for _, r in bars]
         ax.bar([label for label, _ in bars], values, bottom=bottom, label=comp, color=colors[i % len(colors)])

@@ -109,7 +109,8 @@ def cpu_table(columns):
     order and share of the total, the total, and the load generator apart."""
     comps = sorted({c for _, r, _ in columns for c in r["cpuMsPerOrder"]},
                    key=lambda c: -max(r["cpuMsPerOrder"].get(c, 0) for _, r, _ in columns))
-    head = "| component | " + " | ".join(h for h, _, _ in columns) + " |"
+    head = "| component | " + " | ".join(
+        h + (" (whole run)" if r.get("cpuBasis") == "run" else "") for h, r, _ in columns) + " |"
     rows = [head, "| --- |" + " --- |" * len(columns)]
     for c in comps:
         cells = []
@@ -120,8 +121,10 @@ def cpu_table(columns):
     rows.append("| **total** | " + " | ".join(f"**{r['cpuTotalMsPerOrder']:.2f}**" for _, r, _ in columns) + " |")
     rows.append("| load generator (hey, apart) | " +
                 " | ".join(f"{r['loadGeneratorMsPerOrder']:.2f}" for _, r, _ in columns) + " |")
-    rows.append("| orders carried in the window | " +
-                " | ".join(f"{r['carried']} in {r['windowSeconds']:.1f} s" for _, r, _ in columns) + " |")
+    rows.append("| orders carried in the window | " + " | ".join(
+        f"{r['carried']} in {r['windowSeconds']:.1f} s: too few, whole run used ({r['placed']} orders)"
+        if r.get("cpuBasis") == "run"
+        else f"{r['carried']} in {r['windowSeconds']:.1f} s" for _, r, _ in columns) + " |")
     return "\n".join(rows)
 
 
@@ -151,10 +154,10 @@ def perf_table(perf):
     lines = [f"`perf record -e cpu-clock -F {perf['frequency']} -g` on the stack's processes for "
              f"{perf['seconds']} s at {perf['rate']} orders/s: {perf['samples']} samples. Self time of the "
              "hottest symbols of each component (share of that component's samples):", "",
-             "| component | share of all samples | top symbols (self) |", "| --- | --- | --- |"]
+             "| component | share of all samples | in the kernel | top symbols (self) |", "| --- | --- | --- | --- |"]
     for comp in perf["components"]:
-        syms = "; ".join(f"{s['symbol']} {s['share']:.0f} %" for s in comp["top"])
-        lines.append(f"| {comp['component']} | {comp['share']:.0f} % | {syms} |")
+        syms = "; ".join(f"`{s['symbol'][:60]}` {s['share']:.0f} %" for s in comp["top"])
+        lines.append(f"| {comp['component']} | {comp['share']:.0f} % | {comp.get('kernelShare', 0):.0f} % | {syms} |")
     return "\n".join(lines)
 
 
