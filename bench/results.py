@@ -122,7 +122,7 @@ def cpu_table(columns):
     rows.append("| load generator (hey, apart) | " +
                 " | ".join(f"{r['loadGeneratorMsPerOrder']:.2f}" for _, r, _ in columns) + " |")
     rows.append("| orders carried in the window | " + " | ".join(
-        f"{r['carried']} in {r['windowSeconds']:.1f} s: too few, whole run used ({r['placed']} orders)"
+        f"{r['carried']} in {r['windowSeconds']:.1f} s: behind, whole run used ({r['placed']} orders)"
         if r.get("cpuBasis") == "run"
         else f"{r['carried']} in {r['windowSeconds']:.1f} s" for _, r, _ in columns) + " |")
     return "\n".join(rows)
