@@ -101,6 +101,11 @@ test: build web unit-test fuzz-short
 bench: build
 	@$(SHAPE) bench/run.sh
 
+# The saga bench on its own three-node Kafka cluster (.run/k3, one instance of each service),
+# so that the cluster's cost per order stands beside the default stack's; `make down` first.
+bench-cluster: build
+	@bench/cluster.sh
+
 # A few seconds of the saga bench at one low rate against the running stack: the cost table,
 # counts, JSON result and pictures are produced and sane (no performance figure is asserted).
 bench-short:

@@ -67,7 +67,9 @@ class Stack:
 
     def stack_ports(self):
         """Every port the stack listens on: its TCP connections are the ones counted."""
-        ports = set(self.http_ports.values()) | set(self.kafka_ports) | {self.pg_port, 3000 + self.offset}
+        controllers = {p + 1 for p in self.kafka_ports}  # KRaft controllers: 9093 + 10 (i - 1)
+        ports = (set(self.http_ports.values()) | set(self.kafka_ports) | controllers |
+                 {self.pg_port, 3000 + self.offset})
         # instance k of a service listens 10 * (k - 1) above the first (docs/reliability.md)
         for base in list(self.http_ports.values()):
             ports |= {base + 10 * k for k in range(1, self.replicas)}
