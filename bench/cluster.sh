@@ -14,4 +14,11 @@ export EVENTIFY_RUN_DIR=$root/.run/k3
 export EVENTIFY_KAFKA_LIB=$root/.run/kafka/lib # the jars `make deps` put in the main run folder
 export EVENTIFY_KAFKA_NODES=3 EVENTIFY_REPLICAS=1
 trap '"$root/infra/scripts/stack.sh" down >/dev/null 2>&1 || true' EXIT
+# Three JVMs starting together on a busy machine can outlast the stack's patience for a node;
+# they keep starting under supervisord, and the next `up` finds them.
+for attempt in 1 2 3; do
+  "$root/infra/scripts/stack.sh" up && break
+  ((attempt < 3)) || exit 1
+  echo "bench-cluster: the cluster is still starting; waiting for it again" >&2
+done
 "$root/bench/run.sh" saga

@@ -44,7 +44,8 @@ def _latency(runs, path):
 
 
 def _cpu(runs, path):
-    bars = [(f"{r['offered']}/s\nk{run['shape']['kafkaNodes']}r{run['shape']['replicas']}", r)
+    bars = [(f"{r['offered']}/s{' *' if r.get('cpuBasis') == 'run' else ''}\n"
+             f"k{run['shape']['kafkaNodes']}r{run['shape']['replicas']}", r)
             for run in runs for r in run["rates"]]
     comps = sorted({c for _, r in bars for c in r["cpuMsPerOrder"]},
                    key=lambda c: -sum(r["cpuMsPerOrder"].get(c, 0) for _, r in bars))
@@ -57,7 +58,9 @@ def _cpu(runs, path):
         ax.bar([label for label, _ in bars], values, bottom=bottom, label=comp, color=colors[i % len(colors)])
         bottom = [b + v for b, v in zip(bottom, values)]
     ax.set_ylabel("CPU-ms per order carried")
-    ax.set_title("Where an order's CPU goes (steady window, /proc utime+stime)")
+    ax.set_title("Where an order's CPU goes (/proc utime+stime)")
+    ax.set_xlabel("offered rate, stack (k = Kafka nodes, r = instances); * = the stack fell"
+                  " behind: whole run", fontsize=8)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.grid(True, axis="y", alpha=0.3)
     fig.tight_layout()

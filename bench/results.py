@@ -220,9 +220,12 @@ def doc_sections(all_results):
     one, three = _newest(all_results, 1), _newest(all_results, 3)
     main = one or three
     m = main["machine"]
-    cols = [(f"{shape_name(main)}, {r['offered']}/s", r, None) for r in main["rates"]]
+    def label(run, r):  # the shape is named only when two shapes stand side by side
+        nodes = run["shape"]["kafkaNodes"]
+        return f"{nodes} node{'s' if nodes > 1 else ''}, {r['offered']}/s" if one and three else f"{r['offered']}/s"
+    cols = [(label(main, r), r, None) for r in main["rates"]]
     if one and three:
-        cols += [(f"{shape_name(three)}, {r['offered']}/s", r, None) for r in three["rates"]]
+        cols += [(label(three, r), r, None) for r in three["rates"]]
     head = (f"Run {main['date'][:16].replace('T', ' ')} UTC at commit {main['commit']}"
             f"{' (with uncommitted changes)' if main.get('dirty') else ''} on {m['cores']} cores ({m['model']}),"
             f" {m['ramGiB']:.0f} GiB, {main['settings']['seconds']} s per rate"
