@@ -47,8 +47,11 @@ def _cpu(runs, path):
     bars = [(f"{r['offered']}/s{' *' if r.get('cpuBasis') == 'run' else ''}\n"
              f"k{run['shape']['kafkaNodes']}r{run['shape']['replicas']}", r)
             for run in runs for r in run["rates"]]
-    comps = sorted({c for _, r in bars for c in r["cpuMsPerOrder"]},
-                   key=lambda c: -sum(r["cpuMsPerOrder"].get(c, 0) for _, r in bars))
+    # a fixed order, so that a component keeps its colour from one picture to the next
+    first = ["postgres", "kafka", "order", "orchestrator", "inventory", "payment", "shipping",
+             "read-model", "notification"]
+    found = {c for _, r in bars for c in r["cpuMsPerOrder"]}
+    comps = [c for c in first if c in found] + sorted(found - set(first))
     fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(bars) + 3), 4.5))
     bottom = [0.0] * len(bars)
     tab20 = plt.get_cmap("tab20").colors

@@ -193,7 +193,8 @@ def saga_markdown(result):
 # ---- the trend across runs -----------------------------------------------------------------
 
 def trend_table(all_results):
-    """One row per run and rate: a regression shows as a rising CPU-ms or count per order."""
+    """One row per run and rate: a regression shows as a rising CPU-ms or count per order
+    (* = whole-run CPU: the stack fell behind at that rate)."""
     rows = ["| date (UTC) | commit | machine | stack | offered/s | CPU-ms/order | messages/order | deliveries/order | statements/order | WAL syncs/order | carried/s | p99 |",
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for res in all_results:
@@ -202,7 +203,8 @@ def trend_table(all_results):
         for r in res["rates"]:
             po = r["perOrder"]
             statements = f"{po['statements']:.1f}" if "statements" in po else "-"
-            rows.append(f"{run} {r['offered']} | {r['cpuTotalMsPerOrder']:.2f} | {po.get('produced', 0):.1f} |"
+            star = " *" if r.get("cpuBasis") == "run" else ""
+            rows.append(f"{run} {r['offered']} | {r['cpuTotalMsPerOrder']:.2f}{star} | {po.get('produced', 0):.1f} |"
                         f" {po.get('delivered', 0):.1f} | {statements} | {po.get('walSyncs', 0):.2f} |"
                         f" {r['carriedPerSecond']:.0f} | {r['p99']:.0f} ms |")
     return "\n".join(rows)
