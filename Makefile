@@ -103,6 +103,7 @@ test: build web unit-test fuzz-short
 	@$(MAKE) --no-print-directory security-test
 	@$(MAKE) --no-print-directory browser-test
 	@$(MAKE) --no-print-directory api-fuzz
+	@$(MAKE) --no-print-directory bench-short
 	@$(MAKE) --no-print-directory chaos-short
 
 # The alert rules (infra/prometheus/alerts.yml): syntax, their unit tests (alerts.test.yml),
@@ -114,7 +115,17 @@ alerts-test: deps
 	@promtool check config build/prometheus.yml
 
 bench: build
-	@bench/run.sh
+	@$(SHAPE) bench/run.sh
+
+# The saga bench on its own three-node Kafka cluster (.run/k3, one instance of each service),
+# so that the cluster's cost per order stands beside the default stack's; `make down` first.
+bench-cluster: build
+	@bench/cluster.sh
+
+# A few seconds of the saga bench at one low rate against the running stack: the cost table,
+# counts, JSON result and pictures are produced and sane (no performance figure is asserted).
+bench-short:
+	@$(PYTHON) -m pytest -p no:cacheprovider bench/test_bench_short.py
 
 # Overload (docs/overload.md): OVERLOAD_RATE orders/s with the consumers stopped for a while,
 # admission control off and then on; counts refused, accepted, confirmed, cancelled by deadline.

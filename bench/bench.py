@@ -7,7 +7,18 @@
 2. The whole saga: orders offered at fixed rates with `hey`, everything running; orders per
    second carried to ShipmentCreated, end-to-end latency POST -> shipment visible in the
    read model (p50/p95/p99), and the RSS of every service.
+   Where the milliseconds go (bench/cost.py): CPU-ms per order of every component from
+   /proc over the steady window, and per order counts (Kafka messages and deliveries, SQL
+   statements, transactions, WAL syncs, bytes); optionally a perf profile of one rate
+   (bench/perf_profile.py).
 3. Start-up: each service binary started by hand until GET /ready answers 200.
+
+Every run that includes the saga writes a JSON result (bench/results.py) into BENCH_RESULTS_DIR
+(default bench/results/) and draws its pictures (bench/plots.py) into .run/bench/.
+
+Settings (environment): BENCH_SECONDS (20) per rate, BENCH_RATES (250,500,1000),
+BENCH_WARMUP_SECONDS (10), BENCH_RAMP_SECONDS (3) and BENCH_TAIL_SECONDS (1) cut from each end
+of the offered period to make the steady window, BENCH_PERF_SECONDS (10; 0 = no profile).
 """
 import json
 import os
@@ -19,6 +30,11 @@ import time
 import urllib.request
 
 import psycopg2
+
+import cost
+import perf_profile
+import plots
+import results
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUN = os.environ.get("EVENTIFY_RUN_DIR", os.path.join(ROOT, ".run"))
@@ -36,7 +52,16 @@ CONSUMERS = [s for s in SERVICES if s != "order"]
 BENCH_SKU = "SKU-BENCH-WIDGET"
 BENCH_UNITS = 10_000_000  # kept available before each run
 SECONDS = int(os.environ.get("BENCH_SECONDS", "20"))
+WARMUP_SECONDS = int(os.environ.get("BENCH_WARMUP_SECONDS", "10"))
+RAMP_SECONDS = float(os.environ.get("BENCH_RAMP_SECONDS", "3"))
+TAIL_SECONDS = float(os.environ.get("BENCH_TAIL_SECONDS", "1"))
+PERF_SECONDS = int(os.environ.get("BENCH_PERF_SECONDS", "10"))
+RESULTS_DIR = os.environ.get("BENCH_RESULTS_DIR", os.path.join(ROOT, "bench", "results"))
+MIN_CARRIED = 10  # fewer orders shipped inside the steady window make it meaningless
+KEEPS_UP = 0.85  # the stack keeps up while it ships this share of what it accepts
+STATS_FLUSH_SECONDS = 1.5  # PostgreSQL publishes pending statistics at most once a second
 report = []
+result = {}  # the run's figures, saved as JSON by bench/results.py
 
 
 def pg_password(role):
@@ -62,12 +87,12 @@ def ready(port):
         return False
 
 
-def wait_until(predicate, timeout, what):
+def wait_until(predicate, timeout, what, every=0.05):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return
-        time.sleep(0.05)
+        time.sleep(every)
     raise SystemExit(f"timed out waiting for {what}")
 
 
@@ -200,52 +225,145 @@ def pct(values, p):
 
 
 def warm_up():
-    """Ten seconds at 50 orders/s, all shipped, so consumer groups have settled and caches
-    are warm before anything is measured."""
+    """BENCH_WARMUP_SECONDS (10) at 50 orders/s, all shipped, so consumer groups have settled
+    and caches are warm before anything is measured."""
     customer = f"bench-warm-up-{int(time.time())}"
     body = json.dumps({"customerId": customer, "items": [{"sku": BENCH_SKU, "quantity": 1}]})
-    sh("hey", "-z", "10s", "-q", "5", "-c", "10", "-m", "POST", "-T", "application/json", "-d",
-       body, ORDERS_URL)
+    sh("hey", "-z", f"{WARMUP_SECONDS}s", "-q", "5", "-c", "10", "-m", "POST", "-T", "application/json",
+       "-d", body, ORDERS_URL)
     wait_until(lambda: (lambda p, l, c: len(l) + c >= len(p))(*shipped_latencies(customer)), 120,
                "the warm-up orders")
 
 
-def saga(rates):
-    report.append("## The whole saga, everything on this machine\n")
-    report.append(f"Orders offered at a fixed rate for {SECONDS} s with hey; latency from the order's"
-                  " insert to its shipment becoming visible in the read model.\n")
-    report.append("| offered/s | accepted/s | shipped | cancelled by deadline | shipped/s (incl. drain) | drain after | p50 | p95 | p99 |")
-    report.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    peaks = {}
-    warm_up()
-    for rate in rates:
-        customer = f"bench-{rate}-{int(time.time())}"
-        body = json.dumps({"customerId": customer, "items": [{"sku": BENCH_SKU, "quantity": 1}]})
-        workers = max(1, rate // 25)
-        sampler = RssSampler(list(SERVICES))
-        sampler.start()
-        start = time.monotonic()
-        out = sh("hey", "-z", f"{SECONDS}s", "-q", str(rate / workers), "-c", str(workers),
-                 "-m", "POST", "-T", "application/json", "-d", body, ORDERS_URL)
-        offered_end = time.monotonic()
-        accepted = int(re.search(r"\[201\]\s+(\d+) responses", out).group(1))
+def settle(stack):
+    """Waits until every group has consumed everything, then a little longer: PostgreSQL
+    publishes its cumulative statistics (pg_stat_database, pg_stat_wal) at most once a second,
+    so counters read sooner would miss the last transactions."""
+    wait_until(lambda: cost.kafka_counts(stack)["lag"] == 0, 300, "every consumer group to catch up", every=0.5)
+    time.sleep(STATS_FLUSH_SECONDS)
 
-        def done():
-            placed, lat, cancelled = shipped_latencies(customer)
-            return len(lat) + cancelled >= len(placed)
-        try:
-            wait_until(done, 600, "every bench order shipped or cancelled")
-        finally:
-            sampler.stop.set()
-        end = time.monotonic()
+
+def shipped_between(customer, t0, t1):
+    """How many of the customer's orders the read model showed shipped between t0 and t1."""
+    with db(ORDERS_DB) as c, c.cursor() as cur:
+        cur.execute("SELECT id::text FROM orders WHERE customer_id = %s", (customer,))
+        ids = [r[0] for r in cur.fetchall()]
+    with db(READ_MODEL_DB) as c, c.cursor() as cur:
+        cur.execute("SELECT count(*) FROM rm_shipments WHERE order_id = ANY(%s::uuid[])"
+                    " AND projected_at BETWEEN to_timestamp(%s) AND to_timestamp(%s)", (ids, t0, t1))
+        return cur.fetchone()[0]
+
+
+def idle_cpu(stack, seconds=3.0):
+    """CPU-ms per second of each component with no orders offered: the floor under every rate."""
+    before, t0 = cost.cpu_ms(stack), time.monotonic()
+    time.sleep(seconds)
+    after, t1 = cost.cpu_ms(stack), time.monotonic()
+    return {k: (after[k] - before.get(k, 0.0)) / (t1 - t0) for k in after}
+
+
+def run_rate(stack, rate, statements):
+    """Offers `rate` orders/s for SECONDS. CPU is read at the edges of the steady window (the
+    offered period less RAMP_SECONDS at its start and TAIL_SECONDS at its end) and divided by
+    the orders the read model showed shipped inside it; counts are read before the first
+    order and after the last one settled, and divided by the orders placed, so that they are
+    whole numbers of messages per order."""
+    customer = f"bench-{rate}-{int(time.time())}"
+    body = json.dumps({"customerId": customer, "items": [{"sku": BENCH_SKU, "quantity": 1}]})
+    workers = max(1, rate // 25)
+    print(f"bench: {rate} orders/s for {SECONDS} s", file=sys.stderr, flush=True)
+    settle(stack)
+    counts0, tcp0 = cost.counters(stack, statements), cost.tcp_bytes(stack)
+    stmts0 = cost.statement_snapshot(stack) if statements else {}
+    sampler = RssSampler(list(SERVICES))
+    sampler.start()
+    run0 = cost.cpu_ms(stack)
+    start = time.monotonic()
+    hey = subprocess.Popen(["hey", "-z", f"{SECONDS}s", "-q", str(rate / workers), "-c", str(workers),
+                            "-m", "POST", "-T", "application/json", "-d", body, ORDERS_URL],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    extra = {"load generator": hey.pid}
+    time.sleep(RAMP_SECONDS)
+    cpu0, w0 = cost.cpu_ms(stack, extra), time.time()
+    time.sleep(max(0.5, start + SECONDS - TAIL_SECONDS - time.monotonic()))
+    cpu1, w1 = cost.cpu_ms(stack, extra), time.time()
+    out, err = hey.communicate()
+    if hey.returncode != 0:
+        raise SystemExit(f"hey failed: {err}")
+    offered_end = time.monotonic()
+    m = re.search(r"\[201\]\s+(\d+) responses", out)
+    accepted = int(m.group(1)) if m else 0
+
+    def done():
         placed, lat, cancelled = shipped_latencies(customer)
-        for n, kb in sampler.peak.items():
-            peaks[n] = max(peaks.get(n, 0), kb)
-        report.append(f"| {rate} | {accepted / (offered_end - start):.0f} | {len(lat)}/{len(placed)} |"
-                      f" {cancelled} | {len(lat) / (end - start):.0f} | {end - offered_end:.1f} s |"
-                      f" {pct(lat, 50):.0f} ms | {pct(lat, 95):.0f} ms | {pct(lat, 99):.0f} ms |")
-    report.append("\nPeak RSS under that load: " +
-                  ", ".join(f"{n} {kb / 1024:.1f} MB" for n, kb in peaks.items()) + "\n")
+        return len(lat) + cancelled >= len(placed)
+    try:
+        # polled gently: each poll's queries land in the counts of this run
+        wait_until(done, 600, "every bench order shipped or cancelled", every=0.1)
+    finally:
+        sampler.stop.set()
+    end = time.monotonic()
+    run1 = cost.cpu_ms(stack)
+    placed, lat, cancelled = shipped_latencies(customer)
+    settle(stack)
+    counts1, tcp1 = cost.counters(stack, statements), cost.tcp_bytes(stack)
+    carried = shipped_between(customer, w0, w1)
+    window = {k: cpu1[k] - cpu0.get(k, 0.0) for k in cpu1}
+    load = window.pop("load generator", 0.0)
+    whole = {k: run1[k] - run0.get(k, 0.0) for k in run1}
+    accepted_rate = accepted / (offered_end - start)
+    # The steady window measures an order's cost only while the stack keeps up (it ships
+    # about what it accepts). When it falls behind, or a short run on a busy machine ships
+    # too little inside the window, the whole run's CPU (first order to last one settled,
+    # ramp, drain and idle floor included) over the orders placed is the cost instead.
+    keeps_up = carried >= MIN_CARRIED and carried / (w1 - w0) >= KEEPS_UP * accepted_rate
+    basis, cpu, per = ("window", window, carried) if keeps_up else ("run", whole, max(1, len(placed)))
+    if not keeps_up:
+        load *= SECONDS / (w1 - w0)  # hey is reaped by now: its window stands for its run
+    raw = cost.diff(counts0, counts1)
+    raw.pop("lag", None)
+    raw["tcpBytes"] = cost.tcp_delta(tcp0, tcp1)
+    orders = max(1, len(placed))
+    return {
+        "offered": rate, "acceptedPerSecond": accepted_rate,
+        "placed": len(placed), "shipped": len(lat), "cancelled": cancelled,
+        "shippedPerSecond": len(lat) / (end - start), "drainSeconds": end - offered_end,
+        "p50": pct(lat, 50), "p95": pct(lat, 95), "p99": pct(lat, 99),
+        "windowSeconds": w1 - w0, "carried": carried, "carriedPerSecond": carried / (w1 - w0),
+        "cpuBasis": basis,
+        "cpuMsPerOrder": {k: v / per for k, v in sorted(cpu.items())},
+        "cpuTotalMsPerOrder": sum(cpu.values()) / per,
+        "loadGeneratorMsPerOrder": load / per,
+        "cpuWindowMsPerOrder": sum(window.values()) / max(1, carried),
+        "cpuRunMsPerOrder": sum(whole.values()) / max(1, len(placed)),
+        "counts": raw, "perOrder": {k: v / orders for k, v in raw.items()},
+        "topStatements": cost.top_statements(stack, stmts0) if statements else [],
+        "rssPeakKB": sampler.peak,
+    }
+
+
+def saga(rates):
+    stack = cost.Stack(RUN, OFFSET)
+    statements = cost.ensure_pg_stat_statements(stack)
+    warm_up()
+    settle(stack)
+    result["idleCpuMsPerSecond"] = idle_cpu(stack)
+    result["statementsCounted"] = statements
+    result["rates"] = [run_rate(stack, rate, statements) for rate in rates]
+    if PERF_SECONDS > 0:
+        result["perf"] = perf_profile.record(stack, PERF_SECONDS, lambda: offer(rates[0], PERF_SECONDS + 4))
+        result["perf"]["rate"] = rates[0]
+    report.append(results.saga_markdown(result))
+
+
+def offer(rate, seconds):
+    """Starts hey offering `rate` orders/s for `seconds` (a customer of its own); returns it."""
+    body = json.dumps({"customerId": f"bench-perf-{int(time.time())}",
+                       "items": [{"sku": BENCH_SKU, "quantity": 1}]})
+    workers = max(1, rate // 25)
+    return subprocess.Popen(["hey", "-z", f"{seconds}s", "-q", str(rate / workers), "-c", str(workers),
+                             "-m", "POST", "-T", "application/json", "-d", body, ORDERS_URL],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def startup():
@@ -273,23 +391,32 @@ def startup():
 
 def main():
     add_bench_sku()
-    cpu = sh("sh", "-c", "lscpu | sed -n 's/^Model name: *//p'").strip()
-    report.insert(0, f"# Benchmark run {time.strftime('%Y-%m-%d %H:%M:%S')}\n\n"
-                     f"Machine: {os.cpu_count()} cores ({cpu}), "
-                     f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB.\n"
+    result.update(results.describe_run(cost.Stack(RUN, OFFSET)))
+    m = result["machine"]
+    report.insert(0, f"# Benchmark run {result['date']}\n\n"
+                     f"Machine: {m['cores']} cores ({m['model']}), {m['ramGiB']:.0f} GiB. "
+                     f"Stack: {result['shape']['kafkaNodes']} Kafka node(s), "
+                     f"{result['shape']['replicas']} instance(s) of each service. Commit {result['commit']}.\n"
                      f"Command: make bench (BENCH_SECONDS={SECONDS}).\n")
     # The write path runs last: with the consumers stopped it leaves a backlog of orders that
     # the saga then works through (most are cancelled by the saga deadline, as they should).
     steps = sys.argv[1:] or ["saga", "startup", "write"]
     if "saga" in steps:
+        result["settings"] = {"seconds": SECONDS, "warmupSeconds": WARMUP_SECONDS,
+                              "rampSeconds": RAMP_SECONDS, "tailSeconds": TAIL_SECONDS}
         saga([int(r) for r in os.environ.get("BENCH_RATES", "250,500,1000").split(",")])
     if "startup" in steps:
         startup()
     if "write" in steps:
         write_path()
+    out_dir = os.path.join(RUN, "bench")
+    os.makedirs(out_dir, exist_ok=True)
+    if "saga" in steps:
+        path = results.save(result, RESULTS_DIR)
+        pictures = plots.draw([result], out_dir)
+        report.append(f"Result: {path}; pictures: {', '.join(pictures)}\n")
     text = "\n".join(report)
-    os.makedirs(os.path.join(RUN, "bench"), exist_ok=True)
-    with open(os.path.join(RUN, "bench", "report.md"), "w") as f:
+    with open(os.path.join(out_dir, "report.md"), "w") as f:
         f.write(text + "\n")
     print(text)
 

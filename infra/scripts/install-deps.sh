@@ -16,6 +16,7 @@ packages=(
   prometheus
   python3 python3-pytest python3-confluent-kafka python3-psycopg2 python3-jsonschema
   python3-requests python3-websocket python3-venv
+  python3-matplotlib
   chromium nodejs npm
   cppcheck clang-tidy clang-format clang libclang-rt-14-dev wrk hey valgrind curl jq procps iproute2
 )

@@ -112,6 +112,8 @@ init_postgres() {
 listen_addresses = 'localhost'
 port = $pg_port
 unix_socket_directories = '$run/pg-socket'
+# per-statement counts for make bench (docs/benchmarks.md); a small constant cost per statement
+shared_preload_libraries = 'pg_stat_statements'
 max_connections = 300
 shared_buffers = 256MB
 wal_compression = on

@@ -1,0 +1,66 @@
+"""make bench-short (part of make test): a few seconds of the saga bench at one low rate
+against the running stack, checking that the bench still produces its cost table, counts,
+JSON result and pictures and that they are sane. No performance figure is asserted: the
+machine may be busy with anything."""
+import glob
+import json
+import os
+import subprocess
+import sys
+
+BENCH = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(BENCH)
+RUN = os.environ.get("EVENTIFY_RUN_DIR", os.path.join(ROOT, ".run"))
+sys.path.insert(0, BENCH)
+
+import results  # noqa: E402
+
+# A confirmed order is five events: OrderPlaced, InventoryReserved, PaymentSucceeded,
+# OrderConfirmed, ShipmentCreated.
+EVENTS_PER_ORDER = 5
+STACK_COMPONENTS = {"postgres", "kafka", "order", "orchestrator", "inventory", "shipping", "payment",
+                    "read-model", "notification"}
+
+
+def test_short_bench_produces_sane_tables_json_and_pictures(tmp_path):
+    env = dict(os.environ, BENCH_SECONDS="6", BENCH_RATES="20", BENCH_WARMUP_SECONDS="3",
+               BENCH_RAMP_SECONDS="1", BENCH_TAIL_SECONDS="0.5", BENCH_PERF_SECONDS="0",
+               BENCH_RESULTS_DIR=str(tmp_path))
+    for png in glob.glob(os.path.join(RUN, "bench", "bench-*.png")):
+        os.remove(png)
+    run = subprocess.run([sys.executable, os.path.join(BENCH, "bench.py"), "saga"], env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert "CPU-ms per order by component" in run.stdout
+    assert "Counts per order" in run.stdout
+
+    files = glob.glob(str(tmp_path / "*.json"))
+    assert len(files) == 1, files
+    with open(files[0]) as f:
+        result = json.load(f)
+    assert result["commit"] and result["machine"]["cores"] >= 1
+    assert result["shape"]["kafkaNodes"] in (1, 3)
+    (rate,) = result["rates"]
+    assert rate["offered"] == 20
+    assert rate["placed"] > 0 and rate["shipped"] + rate["cancelled"] == rate["placed"]
+    assert rate["cpuBasis"] in ("window", "run")
+
+    cpu = rate["cpuMsPerOrder"]
+    assert STACK_COMPONENTS <= set(cpu), cpu
+    assert all(v >= 0 for v in cpu.values()), cpu
+    assert rate["cpuTotalMsPerOrder"] > 0
+    assert abs(rate["cpuTotalMsPerOrder"] - sum(cpu.values())) < 1e-6
+    assert "load generator" not in cpu and rate["loadGeneratorMsPerOrder"] >= 0
+
+    per_order = rate["perOrder"]
+    assert per_order["produced"] >= EVENTS_PER_ORDER, per_order
+    assert per_order["delivered"] >= per_order["produced"], per_order
+    assert per_order["commits"] > 0 and per_order["walSyncs"] > 0 and per_order["tcpBytes"] > 0, per_order
+    if result["statementsCounted"]:
+        assert per_order["statements"] >= per_order["commits"], per_order
+
+    for name in ("bench-latency.png", "bench-cpu.png"):
+        with open(os.path.join(RUN, "bench", name), "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    trend = results.trend_table(results.load_all(str(tmp_path)))
+    assert trend.count("\n") == 2 and f"| {result['commit']}" in trend
