@@ -26,7 +26,7 @@
 #define KAFKA_BROWSE_SCAN_BYTES (4 << 20) /* bytes (keys and values) one browse reads */
 #define KAFKA_BROWSE_VALUE_MAX (16 << 10) /* bytes of a value shown */
 #define KAFKA_SEARCH_MAX 200              /* characters of a search */
-#define KAFKA_TEST_MESSAGE_MAX (64 << 10) /* bytes of key, value and headers of a test message */
+#define KAFKA_TEST_MESSAGE_MAX (32 << 10) /* bytes of key, value and headers of a test message */
 #define KAFKA_GROUPS_MAX 200              /* consumer groups listed */
 
 typedef struct kafka_admin kafka_admin;

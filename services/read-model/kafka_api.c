@@ -71,6 +71,15 @@ static void topic(const struct _u_request *req, struct _u_response *resp, void *
     reply(resp, kafka_admin_topic(a->kafka, name, &e), &e);
 }
 
+/* Characters of UTF-8 text (bytes that do not continue a character). */
+static size_t utf8_length(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
 /* The browse query of a request, or false having answered 400. */
 static bool browse_query(const struct _u_request *req, struct _u_response *resp,
                          kafka_browse_query *q)
@@ -96,8 +105,8 @@ static bool browse_query(const struct _u_request *req, struct _u_response *resp,
         return false;
     }
     const char *search = u_map_get(req->map_url, "search");
-    if (search && strlen(search) > KAFKA_SEARCH_MAX) {
-        ev_http_reply_error(resp, 400, "invalid_search", "search may have at most %d bytes",
+    if (search && utf8_length(search) > KAFKA_SEARCH_MAX) {
+        ev_http_reply_error(resp, 400, "invalid_search", "search may have at most %d characters",
                             KAFKA_SEARCH_MAX);
         return false;
     }
