@@ -128,7 +128,7 @@ function Messages({ topic }: { topic: KafkaTopic }) {
       )}
       {page && (
         <p className="muted" data-testid="browse-status">
-          Partition {page.partition} holds offsets {page.lowOffset}–{page.highOffset}; read {page.scanned} from offset{" "}
+          Partition {page.partition} holds offsets {page.lowOffset} up to {page.highOffset} (its end); read {page.scanned} from offset{" "}
           {page.startOffset}, {page.messages.length} shown.{" "}
           {page.complete ? "Read to the end." : `Stopped at a bound (messages, bytes or time): go on from ${page.nextOffset}.`}{" "}
           {page.nextOffset < page.highOffset && (
@@ -200,7 +200,7 @@ function Produce({ topic, onSent }: { topic: KafkaTopic; onSent: () => void }) {
         it like any other message: one they cannot decode goes to their DLQ.
       </p>
       <form
-        className="admin-form"
+        className="kafka-form"
         onSubmit={(e) => {
           e.preventDefault();
           send();
@@ -221,17 +221,19 @@ function Produce({ topic, onSent }: { topic: KafkaTopic; onSent: () => void }) {
             ))}
           </select>
         </label>
-        <label>
+        <label className="wide">
           Value
           <textarea rows={4} cols={50} value={value} onChange={(e) => setValue(e.target.value)} maxLength={32768} data-testid="produce-value" />
         </label>
-        <label>
+        <label className="wide">
           Headers (one &quot;name: value&quot; a line)
           <textarea rows={3} cols={30} value={headers} onChange={(e) => setHeaders(e.target.value)} data-testid="produce-headers" />
         </label>
-        <button type="submit" data-testid="produce">
-          Produce
-        </button>
+        <p>
+          <button type="submit" data-testid="produce">
+            Produce
+          </button>
+        </p>
       </form>
       <p aria-live="polite" data-testid="produce-notice">
         {notice}
@@ -305,7 +307,7 @@ function Topic() {
       {topic && topic.kind !== "other" && <Produce topic={topic} onSent={load} />}
       <section aria-labelledby="configs-title">
         <h2 id="configs-title">Configuration</h2>
-        <label>
+        <label className="check">
           <input type="checkbox" checked={onlySet} onChange={(e) => setOnlySet(e.target.checked)} data-testid="configs-only-set" /> only
           settings that differ from the defaults
         </label>
