@@ -129,6 +129,7 @@ kafka_admin *kafka_admin_new(const char *brokers, char *err, size_t errlen)
     ev_uuid_new(id);
     /* librdkafka wants a group id even for assign(); this one is never joined. */
     snprintf(group, sizeof group, "eventify-kafka-ui-%s", id);
+    /* clang-format off: name, value pairs */
     const char *admin_settings[] = {"bootstrap.servers",
                                     brokers,
                                     "client.id",
@@ -142,8 +143,9 @@ kafka_admin *kafka_admin_new(const char *brokers, char *err, size_t errlen)
                                     "queue.buffering.max.kbytes",
                                     "1024", /* one test message at a time */
                                     NULL};
-    /* Small prefetch: a browse wants a page of messages, not megabytes of a partition; a
-     * fetch long-polling at the end would hold up the next browse's fetch. */
+    /* Small prefetch: a browse wants a page of messages, not megabytes of a partition (and
+     * the read model stays under 20 MB); a fetch long-polling at the end would hold up the
+     * next browse's fetch. A message larger than a fetch still comes whole. */
     const char *reader_settings[] = {"bootstrap.servers",
                                      brokers,
                                      "group.id",
@@ -155,12 +157,17 @@ kafka_admin *kafka_admin_new(const char *brokers, char *err, size_t errlen)
                                      "enable.partition.eof",
                                      "true",
                                      "queued.max.messages.kbytes",
-                                     "1024",
+                                     "256",
                                      "queued.min.messages",
                                      "16",
+                                     "fetch.max.bytes",
+                                     "1048576",
+                                     "max.partition.fetch.bytes",
+                                     "262144",
                                      "fetch.wait.max.ms",
                                      "10",
                                      NULL};
+    /* clang-format on */
     k->admin = client_new(k, RD_KAFKA_PRODUCER, admin_settings, err, errlen);
     k->reader = k->admin ? client_new(k, RD_KAFKA_CONSUMER, reader_settings, err, errlen) : NULL;
     if (!k->reader) {
