@@ -95,8 +95,8 @@ typedef struct {
     size_t header_count;
 } kafka_test_message;
 
-/* Produces m and waits for its delivery report; *partition and *offset say where it went.
- * Returns 0, or -1 with e. */
+/* Produces m (the caller has checked the topic) and waits for its delivery report; *partition and
+ * *offset say where it went. Returns 0, or -1 with e. */
 int kafka_admin_produce(kafka_admin *k, const kafka_test_message *m, int32_t *partition,
                         int64_t *offset, kafka_admin_error *e);
 

@@ -292,7 +292,8 @@ static void produce_with(PGconn *c, const struct _u_request *req, struct _u_resp
     json_decref(body);
 }
 
-/* POST /api/kafka/topics/{topic}/messages: only to a topic of the topology table. */
+/* POST /api/kafka/topics/{topic}/messages: only to an event topic of the topology table (a
+ * letter without origin in a DLQ would make "replay all" of it fail). */
 static void produce(const struct _u_request *req, struct _u_response *resp, void *user)
 {
     static const char *const params[] = {"topic", NULL};
@@ -301,9 +302,10 @@ static void produce(const struct _u_request *req, struct _u_response *resp, void
         !ev_http_only_params(req, resp, params))
         return;
     const char *topic = u_map_get(req->map_url, "topic");
-    if (!ev_topology_topic_named(topic)) {
+    const ev_topology_topic *t = ev_topology_topic_named(topic);
+    if (!t || t->kind != EV_TOPIC_KIND_EVENTS) {
         ev_http_reply_error(resp, 404, "not_found",
-                            "test messages go only to the topics of the topology");
+                            "test messages go only to the event topics of the topology");
         return;
     }
     ev_service_with_conn(a->service, req, resp, produce_with, a);

@@ -69,6 +69,7 @@ def test_unknown_topics_and_groups_are_404():
     get(f"/api/kafka/consumer-groups/no-such-group-{uuid.uuid4()}", expect=404)
     post_message("no-such-topic", {"value": "x"}, expect=404)
     post_message("__consumer_offsets", {"value": "x"}, expect=404)
+    post_message("order.dlq", {"value": "x"}, expect=404)  # DLQs take only dead letters
 
 
 def test_bad_browse_input_is_a_clear_400():

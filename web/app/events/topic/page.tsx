@@ -1,7 +1,7 @@
 "use client";
 // One topic: its partitions (leader, replicas, in-sync replicas, offsets), a message browser
 // (any partition, from an offset, a time or the latest, with a search over a bounded window,
-// values pretty-printed), a form producing a test message (admin token; topics of the
+// values pretty-printed), a form producing a test message (admin token; event topics of the
 // topology only) and its configuration. The name comes from ?name=.
 import { Suspense, useCallback, useEffect, useState } from "react";
 import Link from "next/link";
@@ -304,7 +304,7 @@ function Topic() {
         </div>
       </section>
       {topic && <Messages topic={topic} />}
-      {topic && topic.kind !== "other" && <Produce topic={topic} onSent={load} />}
+      {topic && topic.kind === "events" && <Produce topic={topic} onSent={load} />}
       <section aria-labelledby="configs-title">
         <h2 id="configs-title">Configuration</h2>
         <label className="check">
