@@ -301,10 +301,15 @@ json_t *kafka_admin_cluster(kafka_admin *k, kafka_admin_error *e)
     return out;
 }
 
+/* A topic of a metadata answer, for sorting. */
+typedef struct {
+    const rd_kafka_metadata_topic_t *topic;
+} topic_ref;
+
 static int by_topic_name(const void *a, const void *b)
 {
-    const rd_kafka_metadata_topic_t *const *x = a, *const *y = b;
-    return strcmp((*x)->topic, (*y)->topic);
+    const topic_ref *x = a, *y = b;
+    return strcmp(x->topic->topic, y->topic->topic);
 }
 
 /* One row of the topic list: its partitions' shape and its message count. */
@@ -333,7 +338,7 @@ json_t *kafka_admin_topics(kafka_admin *k, kafka_admin_error *e)
     const struct rd_kafka_metadata *md;
     if (metadata(k, &md, e))
         return NULL;
-    const rd_kafka_metadata_topic_t **sorted = calloc((size_t)md->topic_cnt + 1, sizeof *sorted);
+    topic_ref *sorted = calloc((size_t)md->topic_cnt + 1, sizeof *sorted);
     rd_kafka_topic_partition_list_t *lows = rd_kafka_topic_partition_list_new(64),
                                     *highs = rd_kafka_topic_partition_list_new(64);
     size_t n = 0;
@@ -341,7 +346,7 @@ json_t *kafka_admin_topics(kafka_admin *k, kafka_admin_error *e)
         const rd_kafka_metadata_topic_t *t = &md->topics[i];
         if (t->err)
             continue;
-        sorted[n++] = t;
+        sorted[n++].topic = t;
         for (int p = 0; p < t->partition_cnt; p++) {
             rd_kafka_topic_partition_list_add(lows, t->topic, t->partitions[p].id);
             rd_kafka_topic_partition_list_add(highs, t->topic, t->partitions[p].id);
@@ -354,7 +359,7 @@ json_t *kafka_admin_topics(kafka_admin *k, kafka_admin_error *e)
         qsort(sorted, n, sizeof *sorted, by_topic_name);
         out = json_array();
         for (size_t i = 0; i < n; i++)
-            json_array_append_new(out, topic_row(sorted[i], lows, highs));
+            json_array_append_new(out, topic_row(sorted[i].topic, lows, highs));
     }
     free(sorted);
     rd_kafka_topic_partition_list_destroy(lows);
@@ -672,18 +677,29 @@ json_t *kafka_admin_browse(kafka_admin *k, const kafka_browse_query *q, kafka_ad
 
 /* --- consumer groups -------------------------------------------------------------------- */
 
-/* The committed offsets of each of n groups, asked at once with one deadline: committed[i]
- * becomes a list the caller destroys, or NULL when group i gave no answer. */
-static void committed_offsets(kafka_admin *k, const char *const *groups, size_t n,
-                              rd_kafka_topic_partition_list_t **committed)
+/* One consumer group's committed offsets. */
+typedef struct {
+    const char *name;                           /* borrowed */
+    rd_kafka_topic_partition_list_t *committed; /* owned; NULL when the group gave no answer */
+} group_offsets;
+
+static void group_offsets_clear(group_offsets *groups, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (groups[i].committed)
+            rd_kafka_topic_partition_list_destroy(groups[i].committed);
+}
+
+/* Fills the committed offsets of each of n groups, asked at once with one deadline. */
+static void committed_offsets(kafka_admin *k, group_offsets *groups, size_t n)
 {
     rd_kafka_queue_t *q = rd_kafka_queue_new(k->admin);
     rd_kafka_AdminOptions_t *opts = admin_options(k, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
     for (size_t i = 0; i < n; i++) {
-        committed[i] = NULL;
+        groups[i].committed = NULL;
         /* librdkafka 2.0 takes one group per request; NULL partitions: all it committed */
         rd_kafka_ListConsumerGroupOffsets_t *req =
-            rd_kafka_ListConsumerGroupOffsets_new(groups[i], NULL);
+            rd_kafka_ListConsumerGroupOffsets_new(groups[i].name, NULL);
         rd_kafka_ListConsumerGroupOffsets(k->admin, &req, 1, opts, q);
         rd_kafka_ListConsumerGroupOffsets_destroy(req);
     }
@@ -699,25 +715,25 @@ static void committed_offsets(kafka_admin *k, const char *const *groups, size_t 
             rd_kafka_event_ListConsumerGroupOffsets_result(ev), &cnt);
         for (size_t r = 0; r < cnt; r++)
             for (size_t i = 0; i < n; i++)
-                if (!committed[i] && !rd_kafka_group_result_error(rs[r]) &&
-                    strcmp(groups[i], rd_kafka_group_result_name(rs[r])) == 0)
-                    committed[i] =
+                if (!groups[i].committed && !rd_kafka_group_result_error(rs[r]) &&
+                    strcmp(groups[i].name, rd_kafka_group_result_name(rs[r])) == 0)
+                    groups[i].committed =
                         rd_kafka_topic_partition_list_copy(rd_kafka_group_result_partitions(rs[r]));
         rd_kafka_event_destroy(ev);
     }
     rd_kafka_queue_destroy(q);
 }
 
-/* End offsets of every partition in the n lists (NULL entries skipped); the caller
- * destroys the result. NULL with e. */
-static rd_kafka_topic_partition_list_t *
-end_offsets(kafka_admin *k, rd_kafka_topic_partition_list_t **lists, size_t n, kafka_admin_error *e)
+/* End offsets of every partition the n groups committed on; the caller destroys the
+ * result. NULL with e. */
+static rd_kafka_topic_partition_list_t *end_offsets(kafka_admin *k, const group_offsets *groups,
+                                                    size_t n, kafka_admin_error *e)
 {
     rd_kafka_topic_partition_list_t *lows = rd_kafka_topic_partition_list_new(64),
                                     *highs = rd_kafka_topic_partition_list_new(64);
     for (size_t i = 0; i < n; i++)
-        for (int p = 0; lists[i] && p < lists[i]->cnt; p++) {
-            const rd_kafka_topic_partition_t *tp = &lists[i]->elems[p];
+        for (int p = 0; groups[i].committed && p < groups[i].committed->cnt; p++) {
+            const rd_kafka_topic_partition_t *tp = &groups[i].committed->elems[p];
             if (!rd_kafka_topic_partition_list_find(highs, tp->topic, tp->partition)) {
                 rd_kafka_topic_partition_list_add(lows, tp->topic, tp->partition);
                 rd_kafka_topic_partition_list_add(highs, tp->topic, tp->partition);
@@ -763,7 +779,8 @@ static json_t *lag_rows(const rd_kafka_topic_partition_list_t *committed,
 
 static int by_group_name(const void *a, const void *b)
 {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
+    const group_offsets *x = a, *y = b;
+    return strcmp(x->name, y->name);
 }
 
 /* {group: state} of every consumer group (at most KAFKA_GROUPS_MAX of them). */
@@ -796,35 +813,32 @@ json_t *kafka_admin_groups(kafka_admin *k, kafka_admin_error *e)
     if (!states)
         return NULL;
     size_t n = json_object_size(states), i = 0;
-    const char **names = calloc(n + 1, sizeof *names);
-    rd_kafka_topic_partition_list_t **committed = calloc(n + 1, sizeof *committed);
+    group_offsets *groups = calloc(n + 1, sizeof *groups);
     const char *name;
     json_t *state, *out = NULL;
-    if (names && committed) {
-        json_object_foreach(states, name, state) names[i++] = name;
-        qsort(names, n, sizeof *names, by_group_name);
-        committed_offsets(k, names, n, committed);
-        rd_kafka_topic_partition_list_t *ends = end_offsets(k, committed, n, e);
+    if (groups) {
+        json_object_foreach(states, name, state) groups[i++].name = name;
+        qsort(groups, n, sizeof *groups, by_group_name);
+        committed_offsets(k, groups, n);
+        rd_kafka_topic_partition_list_t *ends = end_offsets(k, groups, n, e);
         out = ends ? json_array() : NULL;
         for (i = 0; ends && i < n; i++) {
             json_int_t total;
-            json_t *rows = lag_rows(committed[i], ends, &total);
-            json_array_append_new(out, json_pack("{s:s, s:O, s:i, s:o}", "group", names[i], "state",
-                                                 json_object_get(states, names[i]), "partitions",
-                                                 (int)json_array_size(rows), "lag",
-                                                 committed[i] ? json_integer(total) : json_null()));
+            json_t *rows = lag_rows(groups[i].committed, ends, &total);
+            json_array_append_new(
+                out, json_pack("{s:s, s:O, s:i, s:o}", "group", groups[i].name, "state",
+                               json_object_get(states, groups[i].name), "partitions",
+                               (int)json_array_size(rows), "lag",
+                               groups[i].committed ? json_integer(total) : json_null()));
             json_decref(rows);
         }
         if (ends)
             rd_kafka_topic_partition_list_destroy(ends);
+        group_offsets_clear(groups, n);
     } else {
         fail(e, KAFKA_ADMIN_UNAVAILABLE, "out of memory");
     }
-    for (i = 0; committed && i < n; i++)
-        if (committed[i])
-            rd_kafka_topic_partition_list_destroy(committed[i]);
-    free(committed);
-    free(names);
+    free(groups);
     json_decref(states);
     return out;
 }
@@ -899,8 +913,10 @@ json_t *kafka_admin_group(kafka_admin *k, const char *group, kafka_admin_error *
     json_t *out = describe_group(k, group, e);
     if (!out)
         return NULL;
-    rd_kafka_topic_partition_list_t *committed = NULL, *ends = NULL;
-    committed_offsets(k, &group, 1, &committed);
+    group_offsets g = {.name = group};
+    rd_kafka_topic_partition_list_t *ends = NULL;
+    committed_offsets(k, &g, 1);
+    const rd_kafka_topic_partition_list_t *committed = g.committed;
     bool dead = strcmp(json_string_value(json_object_get(out, "state")), "Dead") == 0;
     if (dead && (!committed || committed->cnt == 0)) {
         /* Kafka describes a group it never heard of as an empty dead one */
@@ -911,7 +927,7 @@ json_t *kafka_admin_group(kafka_admin *k, const char *group, kafka_admin_error *
         fail(e, KAFKA_ADMIN_UNAVAILABLE, "no committed offsets of group %s", group);
         json_decref(out);
         out = NULL;
-    } else if ((ends = end_offsets(k, &committed, 1, e))) {
+    } else if ((ends = end_offsets(k, &g, 1, e))) {
         json_int_t total;
         json_object_set_new(out, "offsets", lag_rows(committed, ends, &total));
         json_object_set_new(out, "lag", json_integer(total));
@@ -919,8 +935,7 @@ json_t *kafka_admin_group(kafka_admin *k, const char *group, kafka_admin_error *
         json_decref(out);
         out = NULL;
     }
-    if (committed)
-        rd_kafka_topic_partition_list_destroy(committed);
+    group_offsets_clear(&g, 1);
     if (ends)
         rd_kafka_topic_partition_list_destroy(ends);
     return out;
