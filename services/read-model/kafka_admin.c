@@ -129,44 +129,32 @@ kafka_admin *kafka_admin_new(const char *brokers, char *err, size_t errlen)
     ev_uuid_new(id);
     /* librdkafka wants a group id even for assign(); this one is never joined. */
     snprintf(group, sizeof group, "eventify-kafka-ui-%s", id);
-    /* clang-format off: name, value pairs */
-    const char *admin_settings[] = {"bootstrap.servers",
-                                    brokers,
-                                    "client.id",
-                                    "eventify-read-model-admin",
-                                    "acks",
-                                    "all",
-                                    "linger.ms",
-                                    "0",
-                                    "message.timeout.ms",
-                                    STR(KAFKA_ADMIN_TIMEOUT_MS),
-                                    "queue.buffering.max.kbytes",
-                                    "1024", /* one test message at a time */
-                                    NULL};
     /* Small prefetch: a browse wants a page of messages, not megabytes of a partition (and
-     * the read model stays under 20 MB); a fetch long-polling at the end would hold up the
-     * next browse's fetch. A message larger than a fetch still comes whole. */
-    const char *reader_settings[] = {"bootstrap.servers",
-                                     brokers,
-                                     "group.id",
-                                     group,
-                                     "client.id",
-                                     "eventify-read-model-browse",
-                                     "enable.auto.commit",
-                                     "false",
-                                     "enable.partition.eof",
-                                     "true",
-                                     "queued.max.messages.kbytes",
-                                     "256",
-                                     "queued.min.messages",
-                                     "16",
-                                     "fetch.max.bytes",
-                                     "1048576",
-                                     "max.partition.fetch.bytes",
-                                     "262144",
-                                     "fetch.wait.max.ms",
-                                     "10",
-                                     NULL};
+     * the read model stays under 20 MB); fetching goes on while fewer than 1000 messages
+     * wait (a search reads up to 1000); a fetch long-polling at the end would hold up the
+     * next browse's fetch. A message larger than a fetch still comes whole. Settings are
+     * name, value pairs. */
+    /* clang-format off */
+    const char *admin_settings[] = {
+        "bootstrap.servers", brokers,
+        "client.id", "eventify-read-model-admin",
+        "acks", "all",
+        "linger.ms", "0",
+        "message.timeout.ms", STR(KAFKA_ADMIN_TIMEOUT_MS),
+        "queue.buffering.max.kbytes", "1024", /* one test message at a time */
+        NULL};
+    const char *reader_settings[] = {
+        "bootstrap.servers", brokers,
+        "group.id", group,
+        "client.id", "eventify-read-model-browse",
+        "enable.auto.commit", "false",
+        "enable.partition.eof", "true",
+        "queued.max.messages.kbytes", "1024",
+        "queued.min.messages", "1000",
+        "fetch.max.bytes", "1048576",
+        "max.partition.fetch.bytes", "262144",
+        "fetch.wait.max.ms", "10",
+        NULL};
     /* clang-format on */
     k->admin = client_new(k, RD_KAFKA_PRODUCER, admin_settings, err, errlen);
     k->reader = k->admin ? client_new(k, RD_KAFKA_CONSUMER, reader_settings, err, errlen) : NULL;
