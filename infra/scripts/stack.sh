@@ -134,7 +134,8 @@ init_kafka() {
   local i voters="" rf=$kafka_nodes min_isr=1
   ((kafka_nodes == 1)) || min_isr=2
   for ((i = 1; i <= kafka_nodes; i++)); do voters+="${voters:+,}$i@localhost:$(node_controller_port "$i")"; done
-  # One cluster id for every node of this cluster, kept beside its log directories.
+  # One cluster id for every node of this cluster, kept beside its log directories. It is
+  # passed as --cluster-id=ID: an id starting with "-" (1 in 64) would read as an option.
   local id_file=$run/kafka/cluster-id
   ((kafka_nodes == 1)) || id_file=$run/kafka/cluster-$kafka_nodes/cluster-id
   for ((i = 1; i <= kafka_nodes; i++)); do
@@ -152,7 +153,7 @@ init_kafka() {
       fi
       say "formatting Kafka storage of node $i in $data"
       java -cp "$kafka_lib/*" -Dlog4j2.configurationFile="$root/infra/kafka/log4j2.properties" \
-        kafka.tools.StorageTool format -t "$(cat "$id_file")" -c "$dir/server.properties" \
+        kafka.tools.StorageTool format --cluster-id="$(cat "$id_file")" -c "$dir/server.properties" \
         >"$run/logs/kafka-format.log" 2>&1 || die "Kafka storage format failed: see $run/logs/kafka-format.log"
     fi
   done

@@ -1,9 +1,10 @@
 /* Query API over the projections, plus Kafka's own state (topics, consumer groups, DLQs)
- * for the UI's Events page; see api.h. Handlers read; only the DLQ replay writes (to Kafka,
- * and its record to dlq_replays), and only with the admin token. Kafka state comes from the
- * service's own producer (admin calls) and one shared DLQ reader: no request creates a
- * Kafka client. */
+ * for the UI's Events page; see api.h (the Kafka UI's routes are kafka_api.c). Handlers
+ * read; only the DLQ replay writes (to Kafka, and its record to dlq_replays), and only with
+ * the admin token. Kafka state comes from the service's own producer (admin calls) and one
+ * shared DLQ reader: no request creates a Kafka client. */
 #include "api.h"
+#include "kafka_api.h"
 #include "project.h"
 
 #include "ev/dlq.h"
@@ -175,10 +176,15 @@ static void events_sql(PGconn *c, const struct _u_request *req, struct _u_respon
 
 static void latest_events(const struct _u_request *req, struct _u_response *resp, void *user)
 {
+    api_with_limit(user, req, resp, events_sql);
+}
+
+void api_with_limit(api *a, const struct _u_request *req, struct _u_response *resp,
+                    ev_with_conn_fn sql)
+{
     static const char *const params[] = {"limit", NULL};
     if (!ev_http_only_params(req, resp, params))
         return;
-    api *a = user;
     long limit;
     char text[16];
     if (ev_http_query_long(req, "limit", 50, 1, 500, &limit)) {
@@ -186,7 +192,7 @@ static void latest_events(const struct _u_request *req, struct _u_response *resp
         return;
     }
     snprintf(text, sizeof text, "%ld", limit);
-    ev_service_with_conn(a->service, req, resp, events_sql, text);
+    ev_service_with_conn(a->service, req, resp, sql, text);
 }
 
 /* --- Kafka state ------------------------------------------------------------------------- */
@@ -448,9 +454,7 @@ typedef struct {
     int unrecorded;
 } replay_record;
 
-/* The tool a request says it comes from: the UI and eventifyctl say so in X-Eventify-Client;
- * anything else is "api". */
-static const char *replay_tool(const struct _u_request *req)
+const char *api_client_tool(const struct _u_request *req)
 {
     const char *client = ev_http_header(req, "X-Eventify-Client");
     if (client && (strcmp(client, "ui") == 0 || strcmp(client, "eventifyctl") == 0))
@@ -485,11 +489,11 @@ static void record_replay(const json_t *letter, void *user)
     }
 }
 
-static bool has_unknown_field(json_t *body, const char *const *fields)
+bool api_has_unknown_field(const json_t *body, const char *const *fields)
 {
     const char *name;
     json_t *value;
-    json_object_foreach(body, name, value)
+    json_object_foreach((json_t *)body, name, value)
     {
         (void)value;
         bool known = false;
@@ -510,7 +514,7 @@ static void dlq_replay_with(PGconn *c, const struct _u_request *req, struct _u_r
     if (!body)
         return;
     static const char *const fields[] = {"topic", "partition", "offset", "all", NULL};
-    bool unknown = has_unknown_field(body, fields);
+    bool unknown = api_has_unknown_field(body, fields);
     const char *topic = json_string_value(json_object_get(body, "topic"));
     json_t *partition = json_object_get(body, "partition"),
            *offset = json_object_get(body, "offset"), *all_field = json_object_get(body, "all");
@@ -531,8 +535,9 @@ static void dlq_replay_with(PGconn *c, const struct _u_request *req, struct _u_r
         ev_http_reply_error(resp, 404, "not_found", "%s has %d partitions", topic,
                             ev_topology_partitions(topic));
     } else {
-        replay_record rec = {
-            .conn = c, .tool = replay_tool(req), .user_agent = ev_http_header(req, "User-Agent")};
+        replay_record rec = {.conn = c,
+                             .tool = api_client_tool(req),
+                             .user_agent = ev_http_header(req, "User-Agent")};
         bool missing = false;
         int n = ev_dlq_replay(
             a->dlq, s->producer, topic, all ? 0 : (int32_t)json_integer_value(partition),
@@ -576,18 +581,7 @@ static void replays_sql(PGconn *c, const struct _u_request *req, struct _u_respo
 
 static void dlq_replays(const struct _u_request *req, struct _u_response *resp, void *user)
 {
-    static const char *const params[] = {"limit", NULL};
-    if (!ev_http_only_params(req, resp, params))
-        return;
-    api *a = user;
-    long limit;
-    char text[16];
-    if (ev_http_query_long(req, "limit", 50, 1, 500, &limit)) {
-        ev_http_reply_error(resp, 400, "invalid_limit", "limit must be between 1 and 500");
-        return;
-    }
-    snprintf(text, sizeof text, "%ld", limit);
-    ev_service_with_conn(a->service, req, resp, replays_sql, text);
+    api_with_limit(user, req, resp, replays_sql);
 }
 
 int api_open(api *a, ev_service *service, char *err, size_t errlen)
@@ -596,6 +590,11 @@ int api_open(api *a, ev_service *service, char *err, size_t errlen)
     a->dlq = ev_dlq_reader_new(service->config.kafka_brokers, err, errlen);
     if (!a->dlq)
         return -1;
+    a->kafka = kafka_admin_new(service->config.kafka_brokers, err, errlen);
+    if (!a->kafka) {
+        api_close(a);
+        return -1;
+    }
     ev_http *h = service->http;
     if (ev_http_route(h, "GET", "/api/orders", list_orders, a) ||
         ev_http_route(h, "GET", "/api/orders/:id", order_detail, a) ||
@@ -607,7 +606,7 @@ int api_open(api *a, ev_service *service, char *err, size_t errlen)
         ev_http_route(h, "GET", "/api/dlq", dlq_list, a) ||
         ev_http_route(h, "GET", "/api/dlq/replays", dlq_replays, a) ||
         ev_http_route(h, "GET", "/api/dlq/:topic/:partition/:offset", dlq_letter, a) ||
-        ev_http_route(h, "POST", "/api/dlq/replay", dlq_replay, a)) {
+        ev_http_route(h, "POST", "/api/dlq/replay", dlq_replay, a) || kafka_api_register(a)) {
         api_close(a);
         return ev_fail(err, errlen, "cannot register the /api routes");
     }
@@ -618,4 +617,6 @@ void api_close(api *a)
 {
     ev_dlq_reader_free(a->dlq);
     a->dlq = NULL;
+    kafka_admin_free(a->kafka);
+    a->kafka = NULL;
 }

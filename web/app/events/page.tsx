@@ -1,7 +1,8 @@
 "use client";
-// Events: topics and their end offsets, consumer groups with lag, the latest messages, and
-// the dead letters a page at a time (newest first per partition), each value fetched only
-// when asked, with Replay buttons (an admin action: the admin token is asked for once).
+// Events, the Kafka UI's first page: brokers and controller, every topic and consumer group
+// (each links to its own page: events/topic, events/group), the dead letters a page at a
+// time (newest first per partition), each value fetched only when asked, with Replay
+// buttons (an admin action: the admin token is asked for once), and the latest events.
 import { useCallback, useState } from "react";
 import {
   ApiError,
@@ -10,16 +11,19 @@ import {
   type DeadLetter,
   type DeadLetterDetail,
   type LatestEvent,
-  type Topics,
 } from "@/lib/api";
+import { kafka, type KafkaCluster, type KafkaGroupSummary, type KafkaTopicSummary } from "@/lib/kafka";
 import { usePolling } from "@/lib/live";
+import KafkaOverview from "@/components/KafkaOverview";
 
 const PAGE_SIZE = 50;
 
 const letterId = (l: { topic: string; partition: number; offset: number }) => `${l.topic}-${l.partition}-${l.offset}`;
 
 export default function Events() {
-  const [topics, setTopics] = useState<Topics | null>(null);
+  const [cluster, setCluster] = useState<KafkaCluster | null>(null);
+  const [topics, setTopics] = useState<KafkaTopicSummary[] | null>(null);
+  const [groups, setGroups] = useState<KafkaGroupSummary[] | null>(null);
   const [latest, setLatest] = useState<LatestEvent[] | null>(null);
   const [letters, setLetters] = useState<DeadLetter[] | null>(null);
   const [dlqTopic, setDlqTopic] = useState("");
@@ -31,9 +35,17 @@ export default function Events() {
   const cursor = cursors[cursors.length - 1];
 
   const load = useCallback(() => {
-    Promise.all([api.topics(), api.events(30), api.dlq({ topic: dlqTopic, cursor, limit: PAGE_SIZE })])
-      .then(([t, e, d]) => {
+    Promise.all([
+      kafka.cluster(),
+      kafka.topics(),
+      kafka.groups(),
+      api.events(30),
+      api.dlq({ topic: dlqTopic, cursor, limit: PAGE_SIZE }),
+    ])
+      .then(([c, t, g, e, d]) => {
+        setCluster(c);
         setTopics(t);
+        setGroups(g);
         setLatest(e);
         setLetters(d.items);
         setNextCursor(d.nextCursor);
@@ -63,9 +75,8 @@ export default function Events() {
   }
 
   // the DLQs of the topology table, as the read model lists them
-  const allDlqs = (topics?.topics ?? []).filter((t) => t.kind === "dlq").map((t) => t.topic);
+  const allDlqs = (topics ?? []).filter((t) => t.kind === "dlq").map((t) => t.topic);
   const dlqTopics = dlqTopic ? [dlqTopic] : Array.from(new Set((letters ?? []).map((l) => l.topic)));
-  const lagging = (topics?.consumerGroups ?? []).filter((g) => g.lag > 0);
   return (
     <>
       <h1>Events</h1>
@@ -74,6 +85,7 @@ export default function Events() {
           The read model is unreachable: retrying… ({error})
         </p>
       )}
+      <KafkaOverview cluster={cluster} topics={topics} groups={groups} />
       <p aria-live="polite" className="ok" data-testid="replay-notice">
         {notice}
       </p>
@@ -174,59 +186,6 @@ export default function Events() {
             </table>
           </div>
         )}
-      </section>
-      <section aria-labelledby="groups-title">
-        <h2 id="groups-title">Consumer groups</h2>
-        {topics && lagging.length === 0 && <p className="muted">Every consumer group is caught up (lag 0).</p>}
-        {lagging.length > 0 && (
-          <ul>
-            {lagging.map((g) => (
-              <li key={`${g.group}-${g.topic}-${g.partition}`}>
-                {g.group} on {g.topic}[{g.partition}]: lag {g.lag}
-              </li>
-            ))}
-          </ul>
-        )}
-        {topics && (
-          <details>
-            <summary>All committed offsets</summary>
-            <div className="table-wrap">
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">Group</th>
-                    <th scope="col">Topic</th>
-                    <th scope="col">Partition</th>
-                    <th scope="col">Committed</th>
-                    <th scope="col">Lag</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {topics.consumerGroups.map((g) => (
-                    <tr key={`${g.group}-${g.topic}-${g.partition}`}>
-                      <td>{g.group}</td>
-                      <td>{g.topic}</td>
-                      <td>{g.partition}</td>
-                      <td>{g.committedOffset}</td>
-                      <td>{g.lag}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-          </details>
-        )}
-      </section>
-      <section aria-labelledby="topics-title">
-        <h2 id="topics-title">Topics</h2>
-        <div className="grid">
-          {topics?.topics.map((t) => (
-            <div className="card" key={t.topic} data-testid="topic">
-              <h3>{t.topic}</h3>
-              <p className="muted">{t.partitions.map((p) => `p${p.partition}: ${p.endOffset}`).join(" · ")}</p>
-            </div>
-          ))}
-        </div>
       </section>
       <section aria-labelledby="latest-title">
         <h2 id="latest-title">Latest events</h2>

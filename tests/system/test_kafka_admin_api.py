@@ -1,0 +1,192 @@
+"""Issue 12: the Kafka UI's routes of the read model (/api/kafka/...), against the real broker:
+brokers and controller, topics with partitions and configs, bounded browsing and search of
+messages from an offset or a time, consumer groups with members and lag, and test messages
+(admin token, size limit, recorded). Every bad input is a 400 and every unknown name a 404."""
+import json
+import time
+import uuid
+
+import requests
+
+from conftest import (BROKERS, EVENT_TOPICS, TOPOLOGY, admin_headers, end_offsets, produce, url,
+                      wait_until)
+
+KAFKA_PORT = int(BROKERS.rsplit(":", 1)[1])
+
+
+def get(path, expect=200, **params):
+    r = requests.get(url("read-model", path), params=params, timeout=30)
+    assert r.status_code == expect, (path, params, r.status_code, r.text)
+    return r.json()
+
+
+def post_message(topic, body, headers=None, expect=200):
+    r = requests.post(url("read-model", f"/api/kafka/topics/{topic}/messages"), json=body,
+                      headers=headers if headers is not None else admin_headers(), timeout=30)
+    assert r.status_code == expect, (topic, body, r.status_code, r.text)
+    return r.json()
+
+
+def test_cluster_names_the_brokers_and_the_controller():
+    cluster = get("/api/kafka/cluster")
+    assert cluster["brokers"], cluster
+    assert any(b["port"] == KAFKA_PORT for b in cluster["brokers"])
+    [controller] = [b for b in cluster["brokers"] if b["controller"]]
+    assert controller["id"] == cluster["controllerId"]
+    assert cluster["topicCount"] >= len(TOPOLOGY["topics"])
+
+
+def test_topics_list_every_topology_topic_with_its_shape():
+    topics = {t["topic"]: t for t in get("/api/kafka/topics")}
+    for t in TOPOLOGY["topics"]:
+        row = topics[t["name"]]
+        assert row["kind"] == t["kind"] and row["partitions"] == t["partitions"], row
+        assert row["replicationFactor"] >= 1 and row["underReplicated"] == 0
+    assert topics["__consumer_offsets"]["internal"] and topics["__consumer_offsets"]["kind"] == "other"
+    assert list(topics) == sorted(topics)
+
+
+def test_topic_detail_has_partitions_offsets_and_configs():
+    key = f"kafka-ui-{uuid.uuid4()}"
+    before = end_offsets(["orders.events"])
+    produce("orders.events", key, {"probe": key})
+    detail = get("/api/kafka/topics/orders.events")
+    assert [p["partition"] for p in detail["partitions"]] == [0, 1, 2]
+    for p in detail["partitions"]:
+        assert p["leader"] in p["replicas"] and set(p["isr"]) <= set(p["replicas"])
+        assert 0 <= p["lowOffset"] <= p["highOffset"]
+    assert sum(p["highOffset"] for p in detail["partitions"]) > sum(before.values())
+    configs = {c["name"]: c for c in detail["configs"]}
+    assert configs["cleanup.policy"]["value"] == "delete"
+    assert int(configs["retention.ms"]["value"]) != 0
+
+
+def test_unknown_topics_and_groups_are_404():
+    get("/api/kafka/topics/no-such-topic", expect=404)
+    get("/api/kafka/topics/no-such-topic/messages", expect=404)
+    get("/api/kafka/topics/orders.events/messages", expect=404, partition=99)
+    get("/api/kafka/topics/bad name!", expect=404)
+    get(f"/api/kafka/consumer-groups/no-such-group-{uuid.uuid4()}", expect=404)
+    post_message("no-such-topic", {"value": "x"}, expect=404)
+    post_message("__consumer_offsets", {"value": "x"}, expect=404)
+    post_message("order.dlq", {"value": "x"}, expect=404)  # DLQs take only dead letters
+
+
+def test_bad_browse_input_is_a_clear_400():
+    path = "/api/kafka/topics/orders.events/messages"
+    for params, code in [({"limit": 51}, "invalid_limit"), ({"limit": 0}, "invalid_limit"),
+                         ({"offset": -1}, "invalid_position"), ({"offset": "x"}, "invalid_position"),
+                         ({"offset": 1, "timestamp": 1}, "invalid_position"),
+                         ({"partition": "one"}, "invalid_partition"),
+                         ({"search": "x" * 201}, "invalid_search"),
+                         ({"from": 1}, "unknown_parameter")]:
+        assert get(path, expect=400, **params)["error"]["code"] == code, params
+
+
+def browse(topic, **params):
+    return get(f"/api/kafka/topics/{topic}/messages", **params)
+
+
+def test_browse_from_offset_time_and_latest_with_headers():
+    key = f"kafka-ui-{uuid.uuid4()}"
+    before = end_offsets(["orders.events"])
+    started = int(time.time() * 1000) - 1000
+    produce("orders.events", key, {"probe": key, "n": 1}, headers={"x-probe": key})
+    after = wait_until(lambda: (lambda o: o if sum(o.values()) > sum(before.values()) else None)(
+        end_offsets(["orders.events"])), 10, "the probe in orders.events")
+    [(tp, _)] = [(tp, end) for tp, end in after.items() if end > before.get(tp, 0)]
+    partition, offset = tp[1], before.get(tp, 0)
+
+    page = browse("orders.events", partition=partition, offset=offset, limit=1)
+    [m] = page["messages"]
+    assert m["offset"] == offset and m["key"] == key and page["nextOffset"] == offset + 1
+    assert json.loads(m["value"]) == {"probe": key, "n": 1}
+    assert {"name": "x-probe", "value": key} in m["headers"]
+    assert m["valueBytes"] == len(m["value"]) and not m["valueTruncated"]
+
+    latest = browse("orders.events", partition=partition, limit=1)
+    assert latest["messages"][-1]["offset"] == latest["highOffset"] - 1
+    assert latest["complete"]
+
+    by_time = browse("orders.events", partition=partition, timestamp=started, limit=50)
+    assert any(x["key"] == key for x in by_time["messages"])
+    future = browse("orders.events", partition=partition, timestamp=int(time.time() * 1000) + 3600_000)
+    assert future["messages"] == [] and future["startOffset"] == future["highOffset"]
+
+    # an offset past the end is clamped: nothing to read, and said so
+    past = browse("orders.events", partition=partition, offset=10**12)
+    assert past["messages"] == [] and past["startOffset"] == past["highOffset"]
+
+
+def test_search_reads_a_bounded_window():
+    key = f"kafka-ui-{uuid.uuid4()}"
+    needle = f"needle-{uuid.uuid4()}"
+    before = end_offsets(["orders.events"])
+    produce("orders.events", key, {"probe": needle})
+    wait_until(lambda: sum(end_offsets(["orders.events"]).values()) > sum(before.values()), 10,
+               "the probe in orders.events")
+    found = []
+    for p in range(3):
+        page = browse("orders.events", partition=p, search=needle, limit=50)
+        assert page["scanned"] <= 1000 and page["scanned"] >= len(page["messages"])
+        found += page["messages"]
+    [m] = found
+    assert m["key"] == key and needle in m["value"]
+    # a search by a header value finds it too; one that matches nothing returns nothing
+    assert browse("orders.events", partition=0, search=f"nothing-{uuid.uuid4()}")["messages"] == []
+
+
+def test_consumer_groups_with_members_assignments_and_lag():
+    groups = {g["group"]: g for g in get("/api/kafka/consumer-groups")}
+    ours = {s["group"] for s in TOPOLOGY["services"] if s.get("group")}
+    assert ours <= set(groups), (ours, groups)
+    assert list(groups) == sorted(groups)
+    for name in ours:
+        assert groups[name]["lag"] is not None and groups[name]["lag"] >= 0
+
+    group = get("/api/kafka/consumer-groups/read-model")
+    assert group["state"] == "Stable" and group["members"], group
+    assigned = {(a["topic"], a["partition"]) for m in group["members"] for a in m["assignment"]}
+    consumes = next(s for s in TOPOLOGY["services"] if s["name"] == "read-model")["consumes"]
+    partitions = {t["name"]: t["partitions"] for t in TOPOLOGY["topics"]}
+    assert assigned == {(t, p) for t in consumes for p in range(partitions[t])}
+    for row in group["offsets"]:
+        assert row["lag"] == max(0, row["endOffset"] - max(row["committedOffset"] or 0, 0))
+    assert group["lag"] == sum(r["lag"] for r in group["offsets"])
+
+
+def test_a_test_message_needs_the_token_is_bounded_and_recorded():
+    key = f"kafka-ui-{uuid.uuid4()}"
+    body = {"key": key, "value": json.dumps({"hello": key}), "headers": {"note": "system test"},
+            "partition": 1}
+    post_message("orders.events", body, headers={}, expect=401)
+    post_message("orders.events", body, headers={"Authorization": "Bearer wrong"}, expect=401)
+    for bad in [{}, {"value": 1}, {"value": "x", "key": 5}, {"value": "x", "partition": -1},
+                {"value": "x", "extra": 1}, {"value": "x", "headers": {"a": 1}},
+                {"value": "x", "headers": {"x-eventify-test-message": "forged"}},
+                {"value": "x", "headers": {f"h{i}": "v" for i in range(17)}}]:
+        assert post_message("orders.events", bad, expect=400)["error"]["code"] == "validation_error", bad
+    post_message("orders.events", {"value": "x", "partition": 3}, expect=404)
+    # key, value and headers together: at most 32 KiB; a body over the HTTP limit never gets here
+    assert post_message("orders.events", {"value": "x" * (32 * 1024 - 10), "key": "k" * 11},
+                        expect=413)["error"]["code"] == "too_large"
+    assert post_message("orders.events", {"value": "x" * (64 * 1024 + 1)},
+                        expect=413)["error"]["code"] == "payload_too_large"
+
+    sent = post_message("orders.events", body,
+                        headers=dict(admin_headers(), **{"X-Eventify-Client": "ui"}))
+    assert sent["topic"] == "orders.events" and sent["partition"] == 1
+    [m] = browse("orders.events", partition=1, offset=sent["offset"], limit=1)["messages"]
+    assert m["key"] == key and json.loads(m["value"]) == {"hello": key}
+    assert {"name": "note", "value": "system test"} in m["headers"]
+    assert {"name": "x-eventify-test-message", "value": "ui"} in m["headers"]
+    [record] = [r for r in get("/api/kafka/test-messages", limit=500) if r["key"] == key]
+    assert (record["topic"], record["partition"], record["offset"]) == ("orders.events", 1, sent["offset"])
+    assert record["tool"] == "ui" and record["valueBytes"] == len(body["value"])
+    get("/api/kafka/test-messages", expect=400, limit=0)
+
+
+def test_every_event_topic_can_be_browsed():
+    for topic in EVENT_TOPICS:
+        page = browse(topic, limit=5)
+        assert len(page["messages"]) <= 5 and page["lowOffset"] <= page["startOffset"] <= page["highOffset"]

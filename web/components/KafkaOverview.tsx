@@ -1,0 +1,107 @@
+// The Kafka UI's overview: brokers (the controller marked), every topic with its shape and
+// message count, every consumer group with its state and lag; topics and groups link to
+// their own pages.
+import Link from "next/link";
+import type { KafkaCluster, KafkaGroupSummary, KafkaTopicSummary } from "@/lib/kafka";
+
+export const topicHref = (topic: string) => `/events/topic/?name=${encodeURIComponent(topic)}`;
+export const groupHref = (group: string) => `/events/group/?id=${encodeURIComponent(group)}`;
+
+export default function KafkaOverview({
+  cluster,
+  topics,
+  groups,
+}: {
+  cluster: KafkaCluster | null;
+  topics: KafkaTopicSummary[] | null;
+  groups: KafkaGroupSummary[] | null;
+}) {
+  return (
+    <>
+      <section aria-labelledby="cluster-title">
+        <h2 id="cluster-title">Brokers</h2>
+        {cluster && (
+          <p className="muted" data-testid="cluster">
+            Cluster {cluster.clusterId ?? "(id unknown)"} · controller{" "}
+            {cluster.controllerId === null ? "unknown" : `broker ${cluster.controllerId}`} · {cluster.topicCount} topics
+          </p>
+        )}
+        <div className="grid">
+          {cluster?.brokers.map((b) => (
+            <div className="card" key={b.id} data-testid="broker">
+              <h3>Broker {b.id}</h3>
+              <p className="muted">
+                {b.host}:{b.port}
+                {b.controller && (
+                  <>
+                    {" "}
+                    · <strong>controller</strong>
+                  </>
+                )}
+              </p>
+            </div>
+          ))}
+        </div>
+      </section>
+      <section aria-labelledby="topics-title">
+        <h2 id="topics-title">Topics</h2>
+        <div className="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Topic</th>
+                <th scope="col">Kind</th>
+                <th scope="col">Partitions</th>
+                <th scope="col">Replication</th>
+                <th scope="col">Under-replicated</th>
+                <th scope="col">Messages</th>
+              </tr>
+            </thead>
+            <tbody>
+              {topics?.map((t) => (
+                <tr key={t.topic} data-testid="topic-row" data-topic={t.topic}>
+                  <td>
+                    <Link href={topicHref(t.topic)}>{t.topic}</Link>
+                  </td>
+                  <td>{t.internal ? "internal" : t.kind}</td>
+                  <td>{t.partitions}</td>
+                  <td>{t.replicationFactor}</td>
+                  <td className={t.underReplicated > 0 ? "error" : undefined}>{t.underReplicated}</td>
+                  <td>{t.messages}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      </section>
+      <section aria-labelledby="groups-title">
+        <h2 id="groups-title">Consumer groups</h2>
+        {groups && groups.length === 0 && <p className="muted">No consumer groups.</p>}
+        <div className="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Group</th>
+                <th scope="col">State</th>
+                <th scope="col">Partitions</th>
+                <th scope="col">Lag</th>
+              </tr>
+            </thead>
+            <tbody>
+              {groups?.map((g) => (
+                <tr key={g.group} data-testid="group-row" data-group={g.group}>
+                  <td>
+                    <Link href={groupHref(g.group)}>{g.group}</Link>
+                  </td>
+                  <td>{g.state}</td>
+                  <td>{g.partitions}</td>
+                  <td>{g.lag ?? "unknown"}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      </section>
+    </>
+  );
+}
