@@ -10,12 +10,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define RELAY_IDLE_POLL_MS 1000
 #define RELAY_BACKOFF_MAX_MS 5000
 #define RELAY_BACKLOG_EVERY_MS 1000
-/* Published rows are only history once Kafka has them; keep an hour for people to look at,
- * then delete in small batches so the table stays small. */
+/* Under load every committed transaction NOTIFYs; a pass per NOTIFY would cost a commit (a
+ * WAL flush) and four round trips for one or two rows. Passes started by a NOTIFY are at
+ * least this far apart, so the wake-ups of a busy moment coalesce into one batch; an idle
+ * relay (passes rarer than this) adds no delay. */
+#define RELAY_MIN_PASS_GAP_MS 5
+/* The relay deletes a row once Kafka acknowledged it. Rows marked published_at by relays
+ * before that (the column is kept for them) are deleted an hour later in small batches. */
 #define RELAY_PRUNE_EVERY_MS 60000
 #define RELAY_PRUNE_SQL                                                                            \
     "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE published_at < now() - "          \
@@ -119,6 +125,74 @@ int ev_inbox_claim(PGconn *tx, const ev_envelope *e, const char *topic, int32_t 
     return fresh;
 }
 
+static const char claim_batch_sql[] =
+    "INSERT INTO inbox (event_id, event_type, topic, partition, \"offset\")"
+    " SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::bigint[])"
+    " ON CONFLICT (event_id) DO NOTHING RETURNING event_id::text";
+
+/* Marks fresh the first not yet fresh entry whose eventId is id (PostgreSQL's lower case). */
+static void mark_fresh(const ev_inbox_entry *entries, size_t n, bool *fresh, const char *id)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!fresh[i] && strcasecmp(entries[i].event_id, id) == 0) {
+            fresh[i] = true;
+            return;
+        }
+    }
+}
+
+/* The five column arrays of the claim as literals; the numbers are written into numbers (two
+ * per entry). Returns 0, or -1 when out of memory (then no literal is left allocated). */
+static int claim_arrays(const ev_inbox_entry *entries, size_t n, char (*numbers)[24],
+                        char *literals[5])
+{
+    const char **columns = calloc(5 * n + 1, sizeof *columns); /* column k at columns + k * n */
+    if (!columns)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        snprintf(numbers[2 * i], sizeof numbers[0], "%" PRId32, entries[i].partition);
+        snprintf(numbers[2 * i + 1], sizeof numbers[0], "%" PRId64, entries[i].offset);
+        columns[i] = entries[i].event_id;
+        columns[n + i] = entries[i].event_type;
+        columns[2 * n + i] = entries[i].topic;
+        columns[3 * n + i] = numbers[2 * i];
+        columns[4 * n + i] = numbers[2 * i + 1];
+    }
+    bool ok = true;
+    for (size_t k = 0; k < 5; k++)
+        ok = (literals[k] = ev_pg_array_literal(columns + k * n, n)) != NULL && ok;
+    free(columns);
+    if (!ok)
+        for (size_t k = 0; k < 5; k++) {
+            free(literals[k]);
+            literals[k] = NULL;
+        }
+    return ok ? 0 : -1;
+}
+
+int ev_inbox_claim_batch(PGconn *tx, const ev_inbox_entry *entries, size_t n, bool *fresh,
+                         char *err, size_t errlen)
+{
+    char(*numbers)[24] = calloc(2 * n + 1, sizeof *numbers);
+    char *literals[5] = {0};
+    if (!numbers || claim_arrays(entries, n, numbers, literals) != 0) {
+        free(numbers);
+        return ev_fail(err, errlen, "inbox: out of memory");
+    }
+    const char *params[5] = {literals[0], literals[1], literals[2], literals[3], literals[4]};
+    PGresult *r = ev_pg_query(tx, claim_batch_sql, 5, params, err, errlen);
+    for (int k = 0; k < 5; k++)
+        free(literals[k]);
+    free(numbers);
+    if (!r)
+        return -1;
+    memset(fresh, 0, n * sizeof *fresh);
+    for (int row = 0; row < PQntuples(r); row++)
+        mark_fresh(entries, n, fresh, PQgetvalue(r, row, 0));
+    PQclear(r);
+    return 0;
+}
+
 /* --- pure policy ------------------------------------------------------------------------- */
 
 int ev_relay_ids_literal(const int64_t *ids, const bool *delivered, size_t count, char *out,
@@ -145,7 +219,14 @@ int ev_relay_ids_literal(const int64_t *ids, const bool *delivered, size_t count
     return written;
 }
 
-int ev_relay_wait_ms(int published, int batch_size, int failed, int consecutive_failures)
+int ev_relay_gather_ms(int64_t since_last_pass_ms, int min_gap_ms)
+{
+    if (since_last_pass_ms < 0 || since_last_pass_ms >= min_gap_ms)
+        return 0;
+    return min_gap_ms - (int)since_last_pass_ms;
+}
+
+int ev_relay_wait_ms(bool more, int failed, int consecutive_failures)
 {
     if (failed > 0) {
         int wait = 100;
@@ -153,25 +234,41 @@ int ev_relay_wait_ms(int published, int batch_size, int failed, int consecutive_
             wait *= 2;
         return wait < RELAY_BACKOFF_MAX_MS ? wait : RELAY_BACKOFF_MAX_MS;
     }
-    if (published >= batch_size)
-        return 0;
-    return RELAY_IDLE_POLL_MS;
+    return more ? 0 : RELAY_IDLE_POLL_MS;
 }
 
 /* --- relay ------------------------------------------------------------------------------- */
 
-enum { COL_ID, COL_TOPIC, COL_KEY, COL_MESSAGE, COL_CAUSATION, COL_TRACEPARENT, COL_TYPE, COL_AGE };
+enum {
+    COL_ID,
+    COL_TOPIC,
+    COL_KEY,
+    COL_MESSAGE,
+    COL_CAUSATION,
+    COL_TRACEPARENT,
+    COL_TYPE,
+    COL_WINDOW,
+    COL_AGE
+};
 
-/* COL_AGE: seconds since the row was written, for outbox_publish_latency_seconds. */
+/* The oldest batch_size unpublished rows form the window; of those, a row goes out only when
+ * no older row of its aggregate is in the window. Every older unpublished row of an aggregate
+ * has a smaller id, so it is in the window whenever the row is: the check is exact, and its
+ * cost depends on the batch size alone, not on how long the backlog is (the former NOT EXISTS
+ * over the whole table took seconds per batch with 43,000 rows waiting). Rows another relay
+ * holds are skipped; their successors wait for them because they are still in the window.
+ * COL_AGE: seconds since the row was written, for outbox_publish_latency_seconds. */
 static const char select_batch_sql[] =
-    "SELECT id, topic, aggregate_id, message, causation_id, traceparent, event_type,"
-    "       extract(epoch FROM clock_timestamp() - created_at)"
-    "  FROM outbox o"
-    " WHERE published_at IS NULL"
-    "   AND NOT EXISTS (SELECT 1 FROM outbox e"
-    "                    WHERE e.aggregate_id = o.aggregate_id AND e.id < o.id"
-    "                      AND e.published_at IS NULL)"
-    " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED";
+    "WITH head AS MATERIALIZED ("
+    "  SELECT id, aggregate_id FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1),"
+    " first AS ("
+    "  SELECT min(id) AS id FROM head GROUP BY aggregate_id)"
+    "SELECT o.id, o.topic, o.aggregate_id, o.message, o.causation_id, o.traceparent,"
+    "       o.event_type, (SELECT count(*) FROM head) AS window_rows,"
+    "       extract(epoch FROM clock_timestamp() - o.created_at)"
+    "  FROM outbox o JOIN first f ON f.id = o.id"
+    " WHERE o.published_at IS NULL"
+    " ORDER BY o.id FOR UPDATE OF o SKIP LOCKED";
 
 /* From the row's insert to the broker's acknowledgement, by topic. */
 static void observe_publish_latency(ev_metrics *m, const char *topic, double seconds)
@@ -224,12 +321,13 @@ static size_t send_rows(PGresult *rows, const ev_relay_config *cfg, int64_t *ids
     return ok;
 }
 
-int ev_relay_publish_once(PGconn *c, const ev_relay_config *cfg, int *failed)
+int ev_relay_publish_once(PGconn *c, const ev_relay_config *cfg, int *failed, bool *more)
 {
     char err[512], limit[16];
     snprintf(limit, sizeof limit, "%d", cfg->batch_size);
     const char *params[] = {limit};
     *failed = 0;
+    *more = false;
     if (ev_pg_exec(c, "BEGIN", 0, NULL, err, sizeof err) != 0) {
         ev_error("relay: %s", err);
         return -1;
@@ -241,6 +339,7 @@ int ev_relay_publish_once(PGconn *c, const ev_relay_config *cfg, int *failed)
         return -1;
     }
     int n = PQntuples(rows);
+    *more = n > 0 && strtol(PQgetvalue(rows, 0, COL_WINDOW), NULL, 10) >= cfg->batch_size;
     int published = 0;
     int64_t *ids = calloc((size_t)n + 1, sizeof *ids);
     bool *delivered = calloc((size_t)n + 1, sizeof *delivered);
@@ -253,9 +352,8 @@ int ev_relay_publish_once(PGconn *c, const ev_relay_config *cfg, int *failed)
         *failed = n - published;
         ev_relay_ids_literal(ids, delivered, (size_t)n, literal, literal_size);
         const char *upd[] = {literal};
-        if (published > 0 &&
-            ev_pg_exec(c, "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", 1,
-                       upd, err, sizeof err) != 0) {
+        if (published > 0 && ev_pg_exec(c, "DELETE FROM outbox WHERE id = ANY($1::bigint[])", 1,
+                                        upd, err, sizeof err) != 0) {
             ev_error("relay: %s", err);
             published = -1;
         }
@@ -264,7 +362,7 @@ int ev_relay_publish_once(PGconn *c, const ev_relay_config *cfg, int *failed)
     free(ids);
     free(delivered);
     free(literal);
-    /* Rows sent but not marked (a failed UPDATE) go out again: consumers dedupe by eventId. */
+    /* Rows sent but not deleted (a failed DELETE) go out again: consumers dedupe by eventId. */
     if (published < 0 || ev_pg_exec(c, "COMMIT", 0, NULL, err, sizeof err) != 0) {
         PQclear(PQexec(c, "ROLLBACK"));
         return -1;
@@ -326,6 +424,7 @@ int ev_relay_run(const ev_relay_config *cfg, const atomic_bool *stop)
 {
     PGconn *c = NULL;
     int consecutive_failures = 0;
+    int64_t last_pass = 0;
     int64_t next_backlog = 0, next_prune = ev_monotonic_ms() + RELAY_PRUNE_EVERY_MS;
     char err[512];
     while (!atomic_load(stop)) {
@@ -338,8 +437,13 @@ int ev_relay_run(const ev_relay_config *cfg, const atomic_bool *stop)
                 continue;
             }
         }
+        int gather = ev_relay_gather_ms(ev_monotonic_ms() - last_pass, RELAY_MIN_PASS_GAP_MS);
+        if (gather > 0)
+            poll(NULL, 0, gather);
+        last_pass = ev_monotonic_ms();
         int failed = 0;
-        int published = ev_relay_publish_once(c, cfg, &failed);
+        bool more = false;
+        int published = ev_relay_publish_once(c, cfg, &failed, &more);
         if (published < 0) {
             sleep_unless_stopped(500, stop);
             continue;
@@ -353,7 +457,7 @@ int ev_relay_run(const ev_relay_config *cfg, const atomic_bool *stop)
             prune_published(c);
             next_prune = ev_monotonic_ms() + RELAY_PRUNE_EVERY_MS;
         }
-        int wait = ev_relay_wait_ms(published, cfg->batch_size, failed, consecutive_failures);
+        int wait = ev_relay_wait_ms(more, failed, consecutive_failures);
         if (failed)
             sleep_unless_stopped(wait, stop);
         else if (wait > 0)

@@ -135,6 +135,35 @@ long ev_pg_affected(PGresult *r)
     return strtol(PQcmdTuples(r), NULL, 10);
 }
 
+char *ev_pg_array_literal(const char *const *items, size_t n)
+{
+    size_t size = 3; /* braces and the terminating NUL */
+    for (size_t i = 0; i < n; i++) {
+        size += 3; /* quotes and a comma */
+        for (const char *p = items[i]; *p; p++)
+            size += (*p == '"' || *p == '\\') ? 2 : 1;
+    }
+    char *out = malloc(size);
+    if (!out)
+        return NULL;
+    char *w = out;
+    *w++ = '{';
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            *w++ = ',';
+        *w++ = '"';
+        for (const char *p = items[i]; *p; p++) {
+            if (*p == '"' || *p == '\\')
+                *w++ = '\\';
+            *w++ = *p;
+        }
+        *w++ = '"';
+    }
+    *w++ = '}';
+    *w = '\0';
+    return out;
+}
+
 bool ev_pg_broken(PGconn *c)
 {
     return !c || PQstatus(c) != CONNECTION_OK;

@@ -300,7 +300,8 @@ static bool process(loop_state *st, const rd_kafka_message_t *msg)
 
 /* --- batches --------------------------------------------------------------------------------
  * Whatever the consumer has already fetched (up to BATCH_MAX) is handled in ONE transaction:
- * one BEGIN/COMMIT and one fsync for many events. If anything in the batch is not plainly
+ * one BEGIN/COMMIT and one fsync for many events, one inbox statement (arrays) for all of
+ * them. If anything in the batch is not plainly
  * handled (a retry, a reject, a database error) the batch is rolled back and its messages go
  * one by one through process(), which owns retries and dead-lettering. */
 
@@ -330,32 +331,53 @@ static void decode_for_batch(loop_state *st, batch_item *item)
     item->decoded = true;
 }
 
-/* Returns true when every decoded message of the batch was handled and committed. */
+/* Claims every decoded message of the batch in the inbox with one statement; sets each
+ * item's duplicate flag. Returns false on a database error. */
+static bool claim_batch(PGconn *c, batch_item *items, size_t n)
+{
+    char err[512];
+    ev_inbox_entry entries[BATCH_MAX];
+    bool fresh[BATCH_MAX];
+    size_t index[BATCH_MAX], m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!items[i].decoded)
+            continue;
+        const rd_kafka_message_t *msg = items[i].msg;
+        entries[m] = (ev_inbox_entry){.event_id = items[i].event.event_id,
+                                      .event_type = items[i].event.event_type,
+                                      .topic = rd_kafka_topic_name(msg->rkt),
+                                      .partition = msg->partition,
+                                      .offset = msg->offset};
+        index[m++] = i;
+    }
+    if (ev_inbox_claim_batch(c, entries, m, fresh, err, sizeof err) != 0) {
+        ev_warn("worker: batch inbox claim: %s", err);
+        return false;
+    }
+    for (size_t j = 0; j < m; j++)
+        items[index[j]].duplicate = !fresh[j];
+    return true;
+}
+
+/* Returns true when every decoded message of the batch was handled and committed: one
+ * transaction, one inbox statement for the whole batch, then the handler of each new one. */
 static bool try_batch(loop_state *st, batch_item *items, size_t n)
 {
     char err[512];
     PGconn *c = st->conn;
     if (ev_pg_broken(c) || ev_pg_exec(c, "BEGIN", 0, NULL, err, sizeof err) != 0)
         return false;
-    bool ok = true;
+    bool ok = claim_batch(c, items, n);
     for (size_t i = 0; i < n && ok; i++) {
         batch_item *it = &items[i];
-        if (!it->decoded)
+        if (!it->decoded || it->duplicate)
             continue;
-        const char *topic = rd_kafka_topic_name(it->msg->rkt);
-        int fresh = ev_inbox_claim(c, &it->event, topic, it->msg->partition, it->msg->offset, err,
-                                   sizeof err);
-        it->duplicate = fresh == 0;
-        if (fresh == 1) {
-            ev_delivery d = {.tx = c,
-                             .event = &it->event,
-                             .topic = topic,
-                             .partition = it->msg->partition,
-                             .offset = it->msg->offset};
-            ok = st->w->handler(&d, st->w->user) == EV_HANDLED;
-        } else {
-            ok = fresh == 0;
-        }
+        ev_delivery d = {.tx = c,
+                         .event = &it->event,
+                         .topic = rd_kafka_topic_name(it->msg->rkt),
+                         .partition = it->msg->partition,
+                         .offset = it->msg->offset};
+        ok = st->w->handler(&d, st->w->user) == EV_HANDLED;
     }
     if (ok && ev_pg_exec(c, "COMMIT", 0, NULL, err, sizeof err) == 0) {
         notify_commit(st->w, true);

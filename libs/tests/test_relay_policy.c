@@ -1,5 +1,5 @@
 /* Unit tests of the pure parts of the outbox relay and the consumer's retry policy: which
- * rows get marked published after a batch, how long the relay waits, and backoff. */
+ * rows get deleted after a batch, how long the relay waits, and backoff. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -41,12 +41,22 @@ static void literal_never_overflows(void **state)
 static void relay_waits(void **state)
 {
     (void)state;
-    assert_int_equal(ev_relay_wait_ms(500, 500, 0, 0), 0);  /* full batch: more waiting */
-    assert_int_equal(ev_relay_wait_ms(3, 500, 0, 0), 1000); /* idle: NOTIFY or poll */
-    assert_int_equal(ev_relay_wait_ms(0, 500, 5, 1), 100);  /* Kafka failing: back off */
-    assert_int_equal(ev_relay_wait_ms(0, 500, 5, 2), 200);
-    assert_int_equal(ev_relay_wait_ms(0, 500, 5, 4), 800);
-    assert_int_equal(ev_relay_wait_ms(0, 500, 5, 50), 5000); /* capped */
+    assert_int_equal(ev_relay_wait_ms(true, 0, 0), 0);     /* full window: more waiting */
+    assert_int_equal(ev_relay_wait_ms(false, 0, 0), 1000); /* idle: NOTIFY or poll */
+    assert_int_equal(ev_relay_wait_ms(false, 5, 1), 100);  /* Kafka failing: back off */
+    assert_int_equal(ev_relay_wait_ms(true, 5, 2), 200);
+    assert_int_equal(ev_relay_wait_ms(false, 5, 4), 800);
+    assert_int_equal(ev_relay_wait_ms(false, 5, 50), 5000); /* capped */
+}
+
+static void relay_passes_coalesce(void **state)
+{
+    (void)state;
+    assert_int_equal(ev_relay_gather_ms(0, 5), 5); /* right after a pass: hold back */
+    assert_int_equal(ev_relay_gather_ms(3, 5), 2);
+    assert_int_equal(ev_relay_gather_ms(5, 5), 0);    /* idle relay: no delay */
+    assert_int_equal(ev_relay_gather_ms(1000, 5), 0); /* long since: no delay */
+    assert_int_equal(ev_relay_gather_ms(-7, 5), 0);   /* clock went backwards */
 }
 
 static void consumer_backoff_doubles_and_caps(void **state)
@@ -66,6 +76,7 @@ int main(void)
         cmocka_unit_test(only_delivered_rows_are_marked),
         cmocka_unit_test(literal_never_overflows),
         cmocka_unit_test(relay_waits),
+        cmocka_unit_test(relay_passes_coalesce),
         cmocka_unit_test(consumer_backoff_doubles_and_caps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -41,7 +41,7 @@ static void note_decision(const transition_ctx *t, saga_emit outcome, double age
                 DECISIONS_MAX, t->order_id);
 }
 
-/* Stores the step's result, its history row and its decision event. */
+/* Stores the step's result and its history row (one statement), and its decision event. */
 static int apply_step(PGconn *tx, const transition_ctx *t, saga_state from,
                       const saga_step_result *step, char *err, size_t errlen)
 {
@@ -49,28 +49,27 @@ static int apply_step(PGconn *tx, const transition_ctx *t, saga_state from,
                           : step->emit == SAGA_EMIT_CANCELLED ? "OrderCancelled"
                                                               : NULL;
     const char *reason = step->emit == SAGA_EMIT_CANCELLED ? step->reason : NULL;
-    const char *upd[] = {t->order_id, saga_state_name(step->state), reason};
-    const char *hist[] = {t->order_id,
-                          t->cause_type,
-                          t->cause_id,
-                          saga_state_name(from),
-                          saga_state_name(step->state),
-                          emitted};
+    const char *params[] = {t->order_id,
+                            t->cause_type,
+                            t->cause_id,
+                            saga_state_name(from),
+                            saga_state_name(step->state),
+                            emitted,
+                            reason};
     /* The saga's age comes back with the update, for saga_duration_seconds. */
     PGresult *updated = ev_pg_query(
         tx,
-        "UPDATE sagas SET state = $2, reason = coalesce($3, reason), updated_at = now()"
-        " WHERE order_id = $1 RETURNING extract(epoch FROM clock_timestamp() - created_at)",
-        3, upd, err, errlen);
+        "WITH saga AS (UPDATE sagas SET state = $5, reason = coalesce($7, reason),"
+        "                updated_at = now() WHERE order_id = $1"
+        "              RETURNING extract(epoch FROM clock_timestamp() - created_at) AS age),"
+        " history AS (INSERT INTO saga_history (order_id, event_type, event_id, from_state,"
+        "             to_state, emitted) VALUES ($1, $2, $3, $4, $5, $6))"
+        " SELECT age FROM saga",
+        7, params, err, errlen);
     if (!updated)
         return -1;
     double age = PQntuples(updated) == 1 ? strtod(PQgetvalue(updated, 0, 0), NULL) : 0;
     PQclear(updated);
-    if (ev_pg_exec(tx,
-                   "INSERT INTO saga_history (order_id, event_type, event_id, from_state,"
-                   " to_state, emitted) VALUES ($1, $2, $3, $4, $5, $6)",
-                   6, hist, err, errlen))
-        return -1;
     if (!emitted)
         return 0;
     note_decision(t, step->emit, age);
@@ -81,30 +80,52 @@ static int apply_step(PGconn *tx, const transition_ctx *t, saga_state from,
                : ev_emit_uncaused(tx, SERVICE, t->correlation_id, emitted, 1, payload, err, errlen);
 }
 
-/* Loads (locking) or creates the saga of an order; *state receives its state. */
-static int load_saga(PGconn *tx, const orchestrator *o, const ev_envelope *e, const char *order_id,
-                     saga_state *state, char *err, size_t errlen)
+/* The saga's state, locked for this transaction; 1 when found, 0 when the order has none,
+ * -1 with err. */
+static int lock_saga(PGconn *tx, const char *order_id, saga_state *state, char *err, size_t errlen)
 {
-    char timeout[24];
-    snprintf(timeout, sizeof timeout, "%ld", o->timeout_ms);
-    const char *ins[] = {order_id, e->correlation_id, timeout};
-    if (ev_pg_exec(tx,
-                   "INSERT INTO sagas (order_id, state, correlation_id, deadline_at)"
-                   " VALUES ($1, 'STARTED', $2, now() + $3::bigint * interval '1 millisecond')"
-                   " ON CONFLICT (order_id) DO NOTHING",
-                   3, ins, err, errlen))
-        return -1;
     const char *sel[] = {order_id};
     PGresult *r = ev_pg_query(tx, "SELECT state FROM sagas WHERE order_id = $1 FOR UPDATE", 1, sel,
                               err, errlen);
     if (!r)
         return -1;
-    int parsed = saga_state_parse(PQgetvalue(r, 0, 0));
+    int found = PQntuples(r) == 1;
+    int parsed = found ? saga_state_parse(PQgetvalue(r, 0, 0)) : 0;
     PQclear(r);
     if (parsed < 0)
         return ev_fail(err, errlen, "stored saga state unknown");
     *state = (saga_state)parsed;
-    return 0;
+    return found;
+}
+
+/* Loads (locking) or creates the saga of an order; *state receives its state. The saga
+ * usually exists (one statement); the first event of an order inserts it, and an insert that
+ * lost a race to another instance reads the winner's row. */
+static int load_saga(PGconn *tx, const orchestrator *o, const ev_envelope *e, const char *order_id,
+                     saga_state *state, char *err, size_t errlen)
+{
+    int found = lock_saga(tx, order_id, state, err, errlen);
+    if (found != 0)
+        return found < 0 ? -1 : 0;
+    char timeout[24];
+    snprintf(timeout, sizeof timeout, "%ld", o->timeout_ms);
+    const char *ins[] = {order_id, e->correlation_id, timeout};
+    PGresult *r = ev_pg_query(tx,
+                              "INSERT INTO sagas (order_id, state, correlation_id, deadline_at)"
+                              " VALUES ($1, 'STARTED', $2,"
+                              "         now() + $3::bigint * interval '1 millisecond')"
+                              " ON CONFLICT (order_id) DO NOTHING RETURNING state",
+                              3, ins, err, errlen);
+    if (!r)
+        return -1;
+    bool inserted = PQntuples(r) == 1;
+    PQclear(r);
+    if (inserted) {
+        *state = SAGA_STARTED;
+        return 0;
+    }
+    found = lock_saga(tx, order_id, state, err, errlen);
+    return found == 1 ? 0 : found < 0 ? -1 : ev_fail(err, errlen, "saga of %s vanished", order_id);
 }
 
 static ev_outcome handle(ev_delivery *d, void *user)

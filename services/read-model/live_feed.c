@@ -31,12 +31,9 @@ static void sleep_ms(int ms)
     nanosleep(&t, NULL);
 }
 
-static int announce_one(PGconn *tx, const char *text, char *err, size_t errlen)
+/* A change too long for a NOTIFY payload goes through rm_live_overflow; the NOTIFY names it. */
+static int announce_long(PGconn *tx, const char *text, char *err, size_t errlen)
 {
-    if (strlen(text) <= NOTIFY_MAX) {
-        const char *p[] = {text};
-        return ev_pg_exec(tx, "SELECT pg_notify('" CHANNEL "', $1)", 1, p, err, errlen);
-    }
     const char *p[] = {text};
     return ev_pg_exec(tx,
                       "WITH gone AS (DELETE FROM rm_live_overflow"
@@ -46,21 +43,56 @@ static int announce_one(PGconn *tx, const char *text, char *err, size_t errlen)
                       1, p, err, errlen);
 }
 
-int live_feed_announce(PGconn *tx, const json_t *changes, char *err, size_t errlen)
+/* Announces n short changes, in order, with one statement. */
+static int announce_short(PGconn *tx, char **texts, size_t n, char *err, size_t errlen)
 {
-    size_t i;
+    if (n == 0)
+        return 0;
+    char *array = ev_pg_array_literal((const char *const *)texts, n);
+    if (!array)
+        return ev_fail(err, errlen, "cannot encode live updates: out of memory");
+    const char *p[] = {array};
+    int rc = ev_pg_exec(tx,
+                        "SELECT pg_notify('" CHANNEL "', t)"
+                        "  FROM unnest($1::text[]) WITH ORDINALITY AS u(t, i) ORDER BY i",
+                        1, p, err, errlen);
+    free(array);
+    return rc;
+}
+
+/* Announces changes in order: runs of short ones in one statement each (an event's changes
+ * are usually one run), a long one on its own. */
+static int announce_all(PGconn *tx, const json_t *changes, char **texts, char *err, size_t errlen)
+{
+    size_t i, run = 0;
     json_t *change;
     json_array_foreach(changes, i, change)
     {
         char *text = json_dumps(change, JSON_COMPACT);
         if (!text)
             return ev_fail(err, errlen, "cannot encode a live update");
-        int rc = announce_one(tx, text, err, errlen);
-        free(text);
-        if (rc != 0)
+        texts[i] = text;
+        if (strlen(text) <= NOTIFY_MAX)
+            continue;
+        if (announce_short(tx, texts + run, i - run, err, errlen) != 0 ||
+            announce_long(tx, text, err, errlen) != 0)
             return -1;
+        run = i + 1;
     }
-    return 0;
+    return announce_short(tx, texts + run, json_array_size(changes) - run, err, errlen);
+}
+
+int live_feed_announce(PGconn *tx, const json_t *changes, char *err, size_t errlen)
+{
+    size_t n = json_array_size(changes);
+    char **texts = calloc(n + 1, sizeof *texts);
+    if (!texts)
+        return ev_fail(err, errlen, "cannot encode live updates: out of memory");
+    int rc = announce_all(tx, changes, texts, err, errlen);
+    for (size_t i = 0; i < n; i++)
+        free(texts[i]);
+    free(texts);
+    return rc;
 }
 
 /* The body of one notification: the payload itself, or the overflow row it names. */

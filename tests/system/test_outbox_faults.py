@@ -12,9 +12,10 @@ from conftest import (BROKERS, PORT_OFFSET, ROOT, end_offsets, events_of, instan
 
 
 def published(order_id):
-    rows = sql("order", "SELECT published_at IS NOT NULL FROM outbox WHERE aggregate_id = %s",
-               order_id)
-    return rows == [(True,)]
+    """The relay deletes a row once Kafka acknowledged it: nothing of the order is left."""
+    placed = sql("order", "SELECT count(*) FROM orders WHERE id = %s", order_id)
+    waiting = sql("order", "SELECT count(*) FROM outbox WHERE aggregate_id = %s", order_id)
+    return placed == [(1,)] and waiting == [(0,)]
 
 
 def kafka_ready():

@@ -4,9 +4,11 @@
  * its `outbox` table in the same transaction as the state change; the relay publishes
  * committed rows in id order (FOR UPDATE SKIP LOCKED, so several relays never publish a
  * row twice), only the oldest unpublished row of each aggregate at a time (per-order
- * order), and marks rows published once Kafka acknowledged them. Kafka down means rows
- * wait; nothing is lost. The relay wakes on NOTIFY outbox, with a slow poll as backstop,
- * and deletes rows published more than an hour ago.
+ * order), in batches, and deletes rows once Kafka acknowledged them (in the same
+ * transaction that locked them). Kafka down means rows wait; nothing is lost. Which rows go
+ * out is decided within the oldest batch_size rows, so a pass costs the same whatever the
+ * backlog. The relay wakes on NOTIFY outbox (wake-ups under load coalesce: passes started
+ * by a NOTIFY are a few milliseconds apart at least), with a slow poll as backstop.
  *
  * The inbox records each consumed eventId in the same transaction as its effect, so a
  * redelivered event changes nothing. */
@@ -19,6 +21,7 @@
 #include "ev/pg.h"
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 /* The runtime's own tables (outbox, inbox), applied before a service's migrations. */
@@ -45,6 +48,21 @@ int ev_emit_uncaused(PGconn *tx, const char *producer, const char *correlation_i
 int ev_inbox_claim(PGconn *tx, const ev_envelope *e, const char *topic, int32_t partition,
                    int64_t offset, char *err, size_t errlen);
 
+/* One consumed event of a batch to claim; the strings are borrowed. */
+typedef struct {
+    const char *event_id;
+    const char *event_type;
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+} ev_inbox_entry;
+
+/* Records n events as processed in ONE statement inside the caller's open transaction.
+ * fresh[i] tells whether entry i is new; of equal eventIds within the batch only the first
+ * counts as new. Returns 0, or -1 with err (then fresh is undefined). */
+int ev_inbox_claim_batch(PGconn *tx, const ev_inbox_entry *entries, size_t n, bool *fresh,
+                         char *err, size_t errlen);
+
 typedef struct {
     const char *conninfo;
     ev_producer *producer; /* shared, not owned */
@@ -57,19 +75,24 @@ typedef struct {
 int ev_relay_run(const ev_relay_config *cfg, const atomic_bool *stop);
 
 /* One pass: publishes up to batch_size rows. Returns rows published, or -1 on a database
- * error. Exposed for tests and the relay loop. */
-int ev_relay_publish_once(PGconn *c, const ev_relay_config *cfg, int *failed);
+ * error; *failed counts rows Kafka did not take, *more is set when the window of the oldest
+ * batch_size rows was full (more rows are waiting). Exposed for tests and the relay loop. */
+int ev_relay_publish_once(PGconn *c, const ev_relay_config *cfg, int *failed, bool *more);
 
 /* --- pure policy, unit-tested ------------------------------------------------------------ */
 
-/* Writes the ids whose delivered flag is set as a PostgreSQL array literal "{1,2}" into
- * out (size n). Returns how many ids it wrote, or -1 if out is too small. */
+/* Writes the ids whose delivered flag is set (the rows to delete) as a PostgreSQL array
+ * literal "{1,2}" into out (size n). Returns how many ids it wrote, or -1 if out is too small. */
 int ev_relay_ids_literal(const int64_t *ids, const bool *delivered, size_t count, char *out,
                          size_t n);
 
-/* How long the relay waits for a NOTIFY before the next pass: 0 when the last pass was a
- * full batch (more is waiting), a growing backoff after failed deliveries (Kafka down),
+/* How long the relay waits for a NOTIFY before the next pass: 0 when the last pass saw a
+ * full window (more is waiting), a growing backoff after failed deliveries (Kafka down),
  * otherwise the idle poll interval. */
-int ev_relay_wait_ms(int published, int batch_size, int failed, int consecutive_failures);
+int ev_relay_wait_ms(bool more, int failed, int consecutive_failures);
+
+/* How long to hold a pass back so passes are at least min_gap_ms apart, given the time since
+ * the last one started: 0 once the gap has passed (or the clock went backwards). */
+int ev_relay_gather_ms(int64_t since_last_pass_ms, int min_gap_ms);
 
 #endif
