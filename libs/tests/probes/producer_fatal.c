@@ -67,21 +67,22 @@ static int write_events(PGconn *c, const char *topic, int count, char *err, size
 static int run(PGconn *c, const ev_relay_config *cfg, int count, outcome *out)
 {
     int failed = 0;
-    out->before_fatal = ev_relay_publish_once(c, cfg, &failed);
+    bool more = false; /* the passes run until the count is reached, whatever the window */
+    out->before_fatal = ev_relay_publish_once(c, cfg, &failed, &more);
     if (out->before_fatal != cfg->batch_size || failed)
         return fail("first pass", "did not publish a full batch");
 
     rd_kafka_t *before = ev_producer_handle(cfg->producer);
     rd_kafka_test_fatal_error(before, RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
                               "probe: sequence desynchronization");
-    out->at_fatal = ev_relay_publish_once(c, cfg, &out->failed_at_fatal);
+    out->at_fatal = ev_relay_publish_once(c, cfg, &out->failed_at_fatal, &more);
     out->replaced = ev_producer_handle(cfg->producer) != before;
 
     time_t deadline = time(NULL) + 60;
     while (out->before_fatal + out->at_fatal + out->after_fatal < count) {
         if (time(NULL) > deadline)
             return fail("after the fatal error", "the outbox did not drain within 60 s");
-        int n = ev_relay_publish_once(c, cfg, &failed);
+        int n = ev_relay_publish_once(c, cfg, &failed, &more);
         if (n < 0)
             return fail("relay pass", "database error");
         out->after_fatal += n;
