@@ -18,7 +18,7 @@ RUN mkdir -p /usr/share/man/man1 \
  && apt-get update \
  && apt-get install -y --no-install-recommends openjdk-17-jre-headless \
  && rm -rf /var/lib/apt/lists/* /usr/share/doc/* /usr/share/man/* \
- && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin kafka \
+ && useradd --uid 10001 --no-create-home --shell /usr/sbin/nologin kafka \
  && mkdir -p /var/lib/kafka && chown kafka /var/lib/kafka
 COPY --from=jars /kafka/lib /opt/kafka/lib
 COPY infra/kafka/log4j2.properties /opt/kafka/log4j2.properties

@@ -33,7 +33,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends librdkafka1 libpq5 libulfius2.7 libmicrohttpd12 \
       libgnutls30 libwslay1 libjansson4 libuuid1 libssl3 libunistring2 curl ca-certificates \
  && rm -rf /var/lib/apt/lists/* /usr/share/doc/* /usr/share/man/* \
- && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin eventify
+ && useradd --uid 10001 --no-create-home --shell /usr/sbin/nologin eventify
 COPY deploy/docker/service-entrypoint.sh /usr/local/bin/eventify-entrypoint
 # Inside a container a service listens on every interface (the default is 127.0.0.1) and
 # logs to stdout; migrations live beside the binary.

@@ -17,7 +17,7 @@ FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends nginx-light curl \
  && rm -rf /var/lib/apt/lists/* /usr/share/doc/* /usr/share/man/* /etc/nginx/sites-enabled/* \
- && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin eventify
+ && useradd --uid 10001 --no-create-home --shell /usr/sbin/nologin eventify
 COPY deploy/docker/nginx.conf /etc/nginx/nginx.conf
 COPY --from=builder /web/out /usr/share/eventify/web
 USER 10001

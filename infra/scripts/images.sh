@@ -55,11 +55,28 @@ base_image() {
   debootstrap --variant=minbase bookworm "$dir" "$mirror" >"$run/images/debootstrap.log" 2>&1 ||
     die "debootstrap failed: see $run/images/debootstrap.log"
   # Slim it as the official image does: no apt lists, docs or locales beyond C.
-  rm -rf "$dir"/var/lib/apt/lists/* "$dir"/var/cache/apt/*.bin "$dir"/usr/share/doc/* \
-    "$dir"/usr/share/man/* "$dir"/usr/share/info/* "$dir"/var/log/*.log
+  rm -rf "$dir"/var/lib/apt/lists/* "$dir"/var/cache/apt/*.bin "$dir"/var/cache/apt/archives/*.deb \
+    "$dir"/usr/share/doc/* "$dir"/usr/share/man/* "$dir"/usr/share/info/* "$dir"/usr/share/locale/* \
+    "$dir"/var/log/*.log
+  # As in Debian's official image: apt keeps no downloaded packages, dpkg installs no docs,
+  # man pages or translations, so that images built on it stay small.
+  cat >"$dir/etc/apt/apt.conf.d/docker-clean" <<'CONF'
+DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+Dir::Cache::pkgcache ""; Dir::Cache::srcpkgcache "";
+CONF
+  echo 'Acquire::Languages "none";' >"$dir/etc/apt/apt.conf.d/docker-no-languages"
+  cat >"$dir/etc/dpkg/dpkg.cfg.d/docker" <<'CONF'
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/man/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/locale/*
+path-exclude /usr/share/lintian/*
+CONF
   echo "deb $mirror bookworm main" >"$dir/etc/apt/sources.list"
   echo "deb $mirror bookworm-updates main" >>"$dir/etc/apt/sources.list"
-  tar -C "$dir" -c . | podman import --change 'CMD ["bash"]' - "docker.io/library/$base" >/dev/null
+  tar -C "$dir" -c . | podman import --quiet --change 'CMD ["bash"]' - "docker.io/library/$base" >/dev/null
   rm -rf "$dir"
   say "imported $base ($(podman image inspect --format '{{.Size}}' "docker.io/library/$base") bytes)"
 }

@@ -5,6 +5,8 @@
 # content of $POSTGRES_SECRETS_DIR/pg-<role> (a Compose secret), so a rotated secret applies at
 # the next start. Passwords go to psql on stdin, never on a command line.
 set -eu
+# The socket lives in /tmp (a tmpfs with a read-only root file system); PGHOST points psql there.
+export PGHOST=/tmp
 bin=/usr/lib/postgresql/15/bin
 secrets=${POSTGRES_SECRETS_DIR:-/run/secrets}
 : "${POSTGRES_DATABASES:?names of the databases, one role each}"
@@ -15,6 +17,7 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
   echo "host all all all scram-sha-256" >>"$PGDATA/pg_hba.conf"
   cat >>"$PGDATA/postgresql.conf" <<CONF
 listen_addresses = '*'
+unix_socket_directories = '/tmp'
 max_connections = 300
 log_min_duration_statement = 1000
 CONF
