@@ -5,8 +5,10 @@
 #   podman build --format docker -f deploy/docker/kafka.Dockerfile -t eventify/kafka .
 
 FROM debian:bookworm-slim AS jars
-RUN apt-get update \
- && apt-get install -y --no-install-recommends maven openjdk-17-jre-headless \
+# (the man page folder must exist for the JRE's post-install script)
+RUN mkdir -p /usr/share/man/man1 \
+ && apt-get update \
+ && apt-get install -y --no-install-recommends maven openjdk-17-jre-headless ca-certificates-java \
  && rm -rf /var/lib/apt/lists/*
 COPY infra/kafka/pom.xml /kafka/pom.xml
 RUN mvn -q -B -Dstyle.color=never -f /kafka/pom.xml dependency:copy-dependencies \

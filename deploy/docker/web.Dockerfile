@@ -5,13 +5,15 @@
 
 FROM debian:bookworm-slim AS builder
 RUN apt-get update \
- && apt-get install -y --no-install-recommends nodejs npm \
+ && apt-get install -y --no-install-recommends nodejs npm ca-certificates \
  && rm -rf /var/lib/apt/lists/*
+# npm trusts the system's certificate store (ca-certificates) rather than Node's built-in list.
+ENV NODE_OPTIONS=--use-openssl-ca NEXT_TELEMETRY_DISABLED=1
 WORKDIR /web
 COPY web/package.json web/package-lock.json ./
 RUN npm ci --no-audit --no-fund --loglevel=error
 COPY web/ ./
-RUN NEXT_TELEMETRY_DISABLED=1 npx --no-install next build
+RUN npx --no-install next build
 
 FROM debian:bookworm-slim
 RUN apt-get update \

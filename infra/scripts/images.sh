@@ -74,6 +74,11 @@ path-exclude /usr/share/info/*
 path-exclude /usr/share/locale/*
 path-exclude /usr/share/lintian/*
 CONF
+  # The host's own trust anchors (/usr/local/share/ca-certificates: on this machine Maven
+  # Central and npm are reached through a TLS-inspecting proxy), so that the build stages'
+  # ca-certificates trusts what the host trusts. Debian's image has none.
+  mkdir -p "$dir/usr/local/share/ca-certificates"
+  cp /usr/local/share/ca-certificates/*.crt "$dir/usr/local/share/ca-certificates/" 2>/dev/null || true
   echo "deb $mirror bookworm main" >"$dir/etc/apt/sources.list"
   echo "deb $mirror bookworm-updates main" >>"$dir/etc/apt/sources.list"
   tar -C "$dir" -c . | podman import --quiet --change 'CMD ["bash"]' - "docker.io/library/$base" >/dev/null
