@@ -61,6 +61,8 @@ stop() {
     say "failed: container logs in $dir/logs"
   fi
   compose down -v >"$dir/down.log" 2>&1 || say "down failed: see $dir/down.log"
+  # (podman-compose 1.0.3's down leaves the project's network behind)
+  podman network rm -f "${project}_default" >>"$dir/down.log" 2>&1 || true
   say "stopped, volumes removed ($((SECONDS - started))s in all)"
   exit "$rc"
 }
@@ -72,13 +74,13 @@ say "images ready ($((SECONDS - started))s)"
 trap stop EXIT
 compose down -v >/dev/null 2>&1 || true # what a killed run left
 compose up -d --no-build "${infra[@]}" >"$dir/up.log" 2>&1
-for s in "${infra[@]}"; do wait_for 180 "$s" health "$s" || exit 1; done
+for s in "${infra[@]}"; do wait_for 600 "$s" health "$s" || exit 1; done
 compose up -d --no-build topics >>"$dir/up.log" 2>&1
-wait_for 120 "topics" exited_ok topics || exit 1
+wait_for 300 "topics" exited_ok topics || exit 1
 compose up -d --no-build "${services[@]}" >>"$dir/up.log" 2>&1
-for s in "${services[@]}"; do wait_for 120 "$s" health "$s" || exit 1; done
+for s in "${services[@]}"; do wait_for 300 "$s" health "$s" || exit 1; done
 compose up -d --no-build web >>"$dir/up.log" 2>&1
-wait_for 60 "web" health web || exit 1
+wait_for 120 "web" health web || exit 1
 wait_for 30 "web UI on :$EVENTIFY_WEB_PORT" curl -sf -o /dev/null "http://localhost:$EVENTIFY_WEB_PORT/api/stats" || exit 1
 
 say "system tests against the Compose stack (not the local_stack ones)"
