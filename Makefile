@@ -21,7 +21,7 @@ SHAPE := EVENTIFY_KAFKA_NODES=$(KAFKA_NODES) EVENTIFY_REPLICAS=$(REPLICAS)
 
 .PHONY: help deps build build-asan web up down status logs test unit-test system-test \
         security-test browser-test api-fuzz fuzz fuzz-short chaos chaos-short bench lint format clean \
-        topology alerts-test k8s-generate k8s-validate
+        topology alerts-test k8s-generate k8s-validate images compose-test compose-validate
 
 help:
 	@echo "make up      install what is missing, build, start everything, print the URLs"
@@ -32,6 +32,8 @@ help:
 	@echo "make topology  rewrite infra/topology.json from the table in libs/src/topology.c"
 	@echo "make chaos   the chaos suite on its own 3-node, 2-replica stack (CHAOS_SECONDS, CHAOS_RATE, CHAOS_SEED)"
 	@echo "make up KAFKA_NODES=3 REPLICAS=2   a 3-node Kafka cluster and 2 instances of every service"
+	@echo "make images        the container images (podman; base image made by debootstrap), sizes printed"
+	@echo "make compose-test  images, compose.yaml up with podman-compose, the system tests against it, down -v"
 	@echo "make status | logs | bench | lint | format | clean"
 
 deps:
@@ -95,6 +97,17 @@ api-fuzz:
 browser-test:
 	@if [ -d tests/browser ] && [ -f web/package.json ]; then infra/scripts/browser-tests.sh; fi
 
+# Container images and the Compose stack (docs/deploy.md). compose-test runs the system tests
+# (but the local_stack ones) against compose.yaml on ports offset by EVENTIFY_PORT_OFFSET+70.
+images: deps
+	@infra/scripts/images.sh build && infra/scripts/images.sh sizes
+
+compose-test: build deps
+	@tests/compose/run.sh
+
+compose-validate: deps
+	@$${EVENTIFY_RUN_DIR:-$(ROOT)/.run}/venv/bin/check-jsonschema --builtin-schema vendor.compose-spec compose.yaml deploy/compose/compose.test.yaml
+
 test: build web unit-test fuzz-short
 	@$(MAKE) --no-print-directory alerts-test
 	@$(MAKE) --no-print-directory k8s-validate
@@ -105,6 +118,7 @@ test: build web unit-test fuzz-short
 	@$(MAKE) --no-print-directory api-fuzz
 	@$(MAKE) --no-print-directory bench-short
 	@$(MAKE) --no-print-directory chaos-short
+	@$(MAKE) --no-print-directory compose-validate
 
 # The alert rules (infra/prometheus/alerts.yml): syntax, their unit tests (alerts.test.yml),
 # and the Prometheus configuration the stack generates from the topology.

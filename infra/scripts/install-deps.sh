@@ -19,6 +19,7 @@ packages=(
   python3-matplotlib
   chromium nodejs npm
   cppcheck clang-tidy clang-format clang libclang-rt-14-dev wrk hey valgrind curl jq procps iproute2
+  podman buildah runc podman-compose debootstrap
 )
 
 missing=()
@@ -67,4 +68,13 @@ if ! cmp -s "$reqs" "$venv/.requirements" 2>/dev/null; then
   cp "$reqs" "$venv/.requirements"
 fi
 echo "deps: schemathesis in $venv"
+# The Compose file's validator (make compose-validate): check-jsonschema, which carries the
+# Compose specification's schema, pinned in requirements-compose.txt, into the same environment.
+reqs=$root/infra/scripts/requirements-compose.txt
+if ! cmp -s "$reqs" "$venv/.requirements-compose" 2>/dev/null; then
+  echo "deps: pip install -r $reqs into $venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check -r "$reqs"
+  cp "$reqs" "$venv/.requirements-compose"
+fi
+echo "deps: check-jsonschema in $venv"
 "$root/deploy/k8s/install-deps.sh" # kustomize, kubernetes-validate, the CRDs (make k8s-validate)

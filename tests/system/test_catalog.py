@@ -176,6 +176,7 @@ def saga_works_again(probe_sku):
 
 
 @pytest.mark.slow
+@pytest.mark.local_stack
 def test_before_the_order_service_learns_a_product_customers_get_422_then_it_sells(sku):
     """The moment between creation and the order service knowing, stretched by stopping
     Kafka: the inventory has the product (its event waits in the outbox), the order service
@@ -371,6 +372,7 @@ def start_order_service(mode, port):
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
+@pytest.mark.local_stack
 def test_production_mode_refuses_the_demo_controls(sku):
     """A second order service on the same database, in production mode."""
     port = PORTS["order"] + 10000

@@ -23,6 +23,7 @@ def kafka_ready():
 
 
 @pytest.mark.slow
+@pytest.mark.local_stack
 def test_kafka_down_orders_accepted_then_published_once(sku):
     line = [{"sku": sku, "quantity": 1}]
     before = end_offsets(["orders.events"])
@@ -40,6 +41,7 @@ def test_kafka_down_orders_accepted_then_published_once(sku):
 
 
 @pytest.mark.slow
+@pytest.mark.local_stack
 def test_sigkill_after_commit_publishes_exactly_once(sku):
     line = [{"sku": sku, "quantity": 1}]
     before = end_offsets(["orders.events"])
@@ -54,6 +56,7 @@ def test_sigkill_after_commit_publishes_exactly_once(sku):
 
 
 @pytest.mark.slow
+@pytest.mark.local_stack
 def test_two_relays_never_publish_a_row_twice(sku):
     line = [{"sku": sku, "quantity": 1}]
     port = 18181 + PORT_OFFSET

@@ -176,6 +176,7 @@ def dump():
 
 
 @pytest.mark.slow
+@pytest.mark.local_stack
 def test_rebuild_from_the_log_ends_in_the_same_state(sku):
     oid = place_order([{"sku": sku, "quantity": 1}])["orderId"]
     wait_until(lambda: projected(oid, "CONFIRMED", shipped=True), 30, "the projection")

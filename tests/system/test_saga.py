@@ -236,6 +236,7 @@ def test_two_hundred_orders_race_for_fifty_units():
 
 
 @pytest.mark.slow
+@pytest.mark.local_stack
 def test_orders_survive_every_service_being_killed():
     sku = f"SKU-CRASH-{uuid.uuid4().hex[:8].upper()}"
     add_sku(sku, 100, 100000)
