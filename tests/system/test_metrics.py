@@ -2,10 +2,14 @@
 an order the series behind the dashboard and the alert rules (HTTP requests, saga durations,
 consumer lag, outbox publish latency, DLQ sizes) hold real values. Prometheus scrapes every
 5 s, so each check waits for a scrape with a deadline."""
+import pytest
 import requests
 
 from conftest import (DLQ, PROMETHEUS_URL, SERVICES, TOPOLOGY, WEB_URL, place_order,
                       wait_until, wait_final)
+
+# Prometheus runs in the local stack only; the Compose stack has none.
+pytestmark = pytest.mark.local_stack
 
 SCRAPE_WAIT_S = 30
 # Only samples of the last 15 s (three scrapes): a target of an earlier stack shape keeps its

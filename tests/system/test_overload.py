@@ -6,10 +6,14 @@ orchestrator (no saga decides, every order stays PENDING); it is started again i
 import os
 import uuid
 
+import pytest
 import requests
 
 from conftest import (WEB_URL, place_order, ready, sql, supervisorctl, url, wait_final,
                       wait_until)
+
+# Stops the orchestrator under supervisor: the local stack only (not make compose-test).
+pytestmark = pytest.mark.local_stack
 
 # The test stack's threshold (Makefile TEST_ENV) and the service's default rank.
 MAX_DELAY_S = int(os.environ.get("EVENTIFY_ADMISSION_MAX_DELAY_MS", "5000")) / 1000

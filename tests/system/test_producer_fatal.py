@@ -9,9 +9,13 @@ import os
 import subprocess
 import uuid
 
+import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from conftest import BROKERS, PG_PORT, ROOT, pg_password, read_since, sql, wait_until
+
+# Runs a probe binary beside the local stack: not against make compose-test.
+pytestmark = pytest.mark.local_stack
 
 PROBE = os.path.join(ROOT, "build", "release", "tests", "producer-fatal-probe")
 COUNT = 40
