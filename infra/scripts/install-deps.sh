@@ -11,7 +11,7 @@ run=${EVENTIFY_RUN_DIR:-$root/.run}
 packages=(
   build-essential cmake ninja-build pkg-config git
   librdkafka-dev libssl-dev libpq-dev libulfius-dev libmicrohttpd-dev libwslay-dev libgnutls28-dev
-  libjansson-dev uuid-dev libcmocka-dev libunistring-dev
+  libjansson-dev uuid-dev libcmocka-dev libunistring-dev libcurl4-openssl-dev
   postgresql postgresql-contrib supervisor kcat nginx openjdk-17-jre-headless maven
   python3 python3-pytest python3-confluent-kafka python3-psycopg2 python3-jsonschema
   python3-requests python3-websocket python3-venv

@@ -2,6 +2,7 @@
 #include "ev/outbox.h"
 #include "ev/events.h"
 #include "ev/log.h"
+#include "ev/trace.h"
 #include "ev/util.h"
 
 #include <errno.h>
@@ -57,8 +58,8 @@ int ev_outbox_add(PGconn *tx, const char *topic, const char *aggregate_id, const
     char *message = ev_envelope_serialize(e);
     if (!message)
         return ev_fail(err, errlen, "cannot serialize %s", e->event_type);
-    char traceparent[EV_TRACEPARENT_LEN];
-    ev_traceparent_new(e->correlation_id, traceparent);
+    char traceparent[EV_TRACEPARENT_SIZE];
+    ev_outbox_traceparent(e->correlation_id, traceparent);
     const char *params[] = {aggregate_id, topic,        e->event_id, e->event_type,
                             message,      causation_id, traceparent};
     int rc = ev_pg_exec(tx,
@@ -85,6 +86,12 @@ static int emit(PGconn *tx, const char *producer, const char *correlation_id,
     int rc = ev_outbox_add(tx, topic, order_id, &e, causation_id, err, errlen);
     ev_envelope_clear(&e);
     return rc;
+}
+
+void ev_outbox_traceparent(const char *correlation_id, char out[EV_TRACEPARENT_SIZE])
+{
+    if (!ev_trace_current_traceparent(out))
+        ev_traceparent_new(correlation_id, out);
 }
 
 int ev_emit(PGconn *tx, const char *producer, const ev_envelope *cause, const char *event_type,
@@ -160,10 +167,19 @@ int ev_relay_wait_ms(int published, int batch_size, int failed, int consecutive_
 
 /* --- relay ------------------------------------------------------------------------------- */
 
-enum { COL_ID, COL_TOPIC, COL_KEY, COL_MESSAGE, COL_CAUSATION, COL_TRACEPARENT, COL_TYPE };
+enum {
+    COL_ID,
+    COL_TOPIC,
+    COL_KEY,
+    COL_MESSAGE,
+    COL_CAUSATION,
+    COL_TRACEPARENT,
+    COL_TYPE,
+    COL_EVENT_ID
+};
 
 static const char select_batch_sql[] =
-    "SELECT id, topic, aggregate_id, message, causation_id, traceparent, event_type"
+    "SELECT id, topic, aggregate_id, message, causation_id, traceparent, event_type, event_id"
     "  FROM outbox o"
     " WHERE published_at IS NULL"
     "   AND NOT EXISTS (SELECT 1 FROM outbox e"
@@ -171,18 +187,47 @@ static const char select_batch_sql[] =
     "                      AND e.published_at IS NULL)"
     " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED";
 
+/* The publish span of row i: the child of the context the row was written under, so the
+ * trace goes on from the request or handler through the outbox; its context is what the
+ * message's traceparent header carries to the consumers. */
+static ev_span *start_publish_span(PGresult *rows, int i)
+{
+    const char *stored = PQgetvalue(rows, i, COL_TRACEPARENT);
+    const char *topic = PQgetvalue(rows, i, COL_TOPIC);
+    ev_trace_ctx parent;
+    bool has_parent = ev_traceparent_parse(stored, strlen(stored), &parent) == 0;
+    char name[96];
+    snprintf(name, sizeof name, "publish %s", topic);
+    ev_span *span = ev_span_start(name, EV_SPAN_PRODUCER, has_parent ? &parent : NULL);
+    if (ev_span_recording(span)) {
+        ev_span_attr_str(span, "messaging.system", "kafka");
+        ev_span_attr_str(span, "messaging.operation.type", "send");
+        ev_span_attr_str(span, "messaging.destination.name", topic);
+        ev_span_attr_str(span, "messaging.message.id", PQgetvalue(rows, i, COL_EVENT_ID));
+        ev_span_attr_str(span, "messaging.kafka.message.key", PQgetvalue(rows, i, COL_KEY));
+        ev_span_attr_str(span, "eventify.event.type", PQgetvalue(rows, i, COL_TYPE));
+        ev_span_attr_int(span, "eventify.outbox.id",
+                         strtoll(PQgetvalue(rows, i, COL_ID), NULL, 10));
+    }
+    return span;
+}
+
 /* Sends the selected rows; fills ids and delivered. Returns the number delivered. */
 static size_t send_rows(PGresult *rows, const ev_relay_config *cfg, int64_t *ids, bool *delivered)
 {
     int n = PQntuples(rows);
     ev_message *msgs = calloc((size_t)n, sizeof *msgs);
     ev_header(*headers)[4] = calloc((size_t)n, sizeof *headers);
+    char(*traceparents)[EV_TRACEPARENT_SIZE] = calloc((size_t)n, sizeof *traceparents);
+    ev_span **spans = calloc((size_t)n, sizeof *spans);
     size_t ok = 0;
-    if (msgs && headers) {
+    if (msgs && headers && traceparents && spans) {
         for (int i = 0; i < n; i++) {
             ids[i] = strtoll(PQgetvalue(rows, i, COL_ID), NULL, 10);
+            spans[i] = start_publish_span(rows, i);
+            ev_traceparent_format(ev_span_context(spans[i]), traceparents[i]);
             size_t h = 0;
-            headers[i][h++] = (ev_header){"traceparent", PQgetvalue(rows, i, COL_TRACEPARENT)};
+            headers[i][h++] = (ev_header){"traceparent", traceparents[i]};
             headers[i][h++] = (ev_header){"contentType", "application/json"};
             headers[i][h++] = (ev_header){"eventType", PQgetvalue(rows, i, COL_TYPE)};
             if (!PQgetisnull(rows, i, COL_CAUSATION))
@@ -197,14 +242,20 @@ static size_t send_rows(PGresult *rows, const ev_relay_config *cfg, int64_t *ids
             };
         }
         ok = ev_producer_send(cfg->producer, msgs, (size_t)n, delivered);
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n; i++) {
             if (delivered[i])
                 ev_metrics_count_event(cfg->metrics, "events_published_total", msgs[i].topic);
+            else
+                ev_span_error(spans[i], "not acknowledged by Kafka: published again later");
+            ev_span_end(spans[i]);
+        }
     } else {
         memset(delivered, 0, (size_t)n * sizeof *delivered);
     }
     free(msgs);
     free(headers);
+    free(traceparents);
+    free(spans);
     return ok;
 }
 
