@@ -238,6 +238,7 @@ typedef struct {
     bool stopping;
     pthread_t thread;
     bool thread_started;
+    bool failing; /* the last export failed (exporter thread only) */
 } tracer;
 
 static tracer *the_tracer; /* set once by ev_tracer_start, before other threads start */
@@ -315,12 +316,16 @@ static bool export_batch(tracer *t, CURL *curl, json_t **spans, size_t n)
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
     curl_slist_free_all(headers);
     free(text);
-    if (rc != CURLE_OK || status < 200 || status > 299) {
-        ev_warn("trace export to %s failed (%s, HTTP %ld): %zu span(s) dropped", t->url,
-                rc != CURLE_OK ? curl_easy_strerror(rc) : "refused", status, n);
-        return false;
-    }
-    return true;
+    bool ok = rc == CURLE_OK && status >= 200 && status <= 299;
+    /* said once per outage, not per batch: the counter tells how much was lost */
+    if (!ok && !t->failing)
+        ev_warn("trace export to %s failed (%s, HTTP %ld); spans are dropped and counted in"
+                " eventify_trace_spans_dropped_total until it works again",
+                t->url, rc != CURLE_OK ? curl_easy_strerror(rc) : "refused", status);
+    else if (ok && t->failing)
+        ev_info("trace export to %s works again", t->url);
+    t->failing = !ok;
+    return ok;
 }
 
 static void *exporter_main(void *arg)
