@@ -248,7 +248,7 @@ int ev_tracer_config_load(ev_tracer_config *cfg, char *endpoint_buf, size_t n,
 {
     long queue = 0;
     if (ev_env_str(getenv_fn, "EVENTIFY_OTLP_ENDPOINT", "", endpoint_buf, n, err, errlen) != 0 ||
-        ev_env_long(getenv_fn, "EVENTIFY_TRACE_QUEUE", 4096, 16, 1000000, &queue, err, errlen) != 0)
+        ev_env_long(getenv_fn, "EVENTIFY_TRACE_QUEUE", 2048, 16, 1000000, &queue, err, errlen) != 0)
         return -1;
     if (endpoint_buf[0] && strncmp(endpoint_buf, "http://", 7) != 0 &&
         strncmp(endpoint_buf, "https://", 8) != 0)
