@@ -7,7 +7,6 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -221,6 +220,93 @@ static void new_span_id(uint8_t id[8])
     while (all_zero(id, 8));
 }
 
+/* --- JSON text ----------------------------------------------------------------------------
+ * Spans are written as OTLP JSON text as they are built, not as a tree of JSON objects: a
+ * span costs one buffer, and the exporter only joins texts. */
+
+typedef struct {
+    char *p;
+    size_t len, cap;
+    bool failed; /* an allocation failed: the text is incomplete and must not be sent */
+} json_text;
+
+static void text_addn(json_text *t, const char *s, size_t n)
+{
+    if (t->failed)
+        return;
+    if (t->len + n + 1 > t->cap) {
+        size_t cap = t->cap ? t->cap : 512;
+        while (cap < t->len + n + 1)
+            cap *= 2;
+        char *grown = realloc(t->p, cap);
+        if (!grown) {
+            t->failed = true;
+            return;
+        }
+        t->p = grown;
+        t->cap = cap;
+    }
+    memcpy(t->p + t->len, s, n);
+    t->len += n;
+    t->p[t->len] = '\0';
+}
+
+static void text_add(json_text *t, const char *s)
+{
+    text_addn(t, s, strlen(s));
+}
+
+/* Length of the valid UTF-8 sequence at s (of n bytes), or 0 when it is not one. */
+static size_t utf8_sequence(const unsigned char *s, size_t n)
+{
+    size_t len = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
+    if (len == 0 || s[0] >= 0xf5 || len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    return len;
+}
+
+/* Appends value as a JSON string: quotes and control characters escaped, bytes that are not
+ * UTF-8 replaced by '?' (a header from a client may hold anything). */
+static void text_json_string(json_text *t, const char *value)
+{
+    const unsigned char *v = (const unsigned char *)(value ? value : "");
+    size_t n = strlen((const char *)v);
+    text_addn(t, "\"", 1);
+    for (size_t i = 0; i < n;) {
+        size_t run = i;
+        while (run < n && v[run] >= 0x20 && v[run] < 0x80 && v[run] != '"' && v[run] != '\\')
+            run++;
+        text_addn(t, (const char *)v + i, run - i);
+        if (run == n)
+            break;
+        i = run;
+        if (v[i] >= 0x80) {
+            size_t len = utf8_sequence(v + i, n - i);
+            text_addn(t, len ? (const char *)v + i : "?", len ? len : 1);
+            i += len ? len : 1;
+        } else {
+            char esc[8];
+            if (v[i] == '"' || v[i] == '\\')
+                snprintf(esc, sizeof esc, "\\%c", v[i]);
+            else
+                snprintf(esc, sizeof esc, "\\u%04x", v[i]);
+            text_add(t, esc);
+            i++;
+        }
+    }
+    text_addn(t, "\"", 1);
+}
+
+static void text_nanos(json_text *t, uint64_t ns)
+{
+    char digits[32];
+    snprintf(digits, sizeof digits, "\"%" PRIu64 "\"", ns);
+    text_add(t, digits);
+}
+
 /* --- the tracer -------------------------------------------------------------------------- */
 
 typedef struct {
@@ -233,7 +319,7 @@ typedef struct {
     /* the queue: a ring of finished spans as OTLP JSON objects */
     pthread_mutex_t lock;
     pthread_cond_t wake;
-    json_t **ring;
+    char **ring; /* finished spans as OTLP JSON text, owned */
     size_t capacity, head, count;
     bool stopping;
     pthread_t thread;
@@ -272,7 +358,7 @@ int ev_tracer_config_load(ev_tracer_config *cfg, char *endpoint_buf, size_t n,
 }
 
 /* Takes up to max spans off the ring into out; the caller holds the lock. */
-static size_t take(tracer *t, json_t **out, size_t max)
+static size_t take(tracer *t, char **out, size_t max)
 {
     size_t n = 0;
     while (n < max && t->count) {
@@ -290,20 +376,25 @@ static size_t discard_body(char *ptr, size_t size, size_t nmemb, void *user)
     return size * nmemb;
 }
 
-/* One OTLP/HTTP request with n spans (references stolen). Returns true when accepted. */
-static bool export_batch(tracer *t, CURL *curl, json_t **spans, size_t n)
+/* One OTLP/HTTP request with n spans (their text stays the caller's). True when accepted. */
+static bool export_batch(tracer *t, CURL *curl, char **spans, size_t n)
 {
-    json_t *list = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(list, spans[i]);
-    json_t *body =
-        json_pack("{s:[{s:{s:[{s:s, s:{s:s}}]}, s:[{s:{s:s}, s:o}]}]}", "resourceSpans", "resource",
-                  "attributes", "key", "service.name", "value", "stringValue", t->service,
-                  "scopeSpans", "scope", "name", "eventify", "spans", list);
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    json_decref(body);
-    if (!text)
+    json_text body = {0};
+    text_add(&body, "{\"resourceSpans\":[{\"resource\":{\"attributes\":[{\"key\":\"service.name\","
+                    "\"value\":{\"stringValue\":");
+    text_json_string(&body, t->service);
+    text_add(&body, "}}]},\"scopeSpans\":[{\"scope\":{\"name\":\"eventify\"},\"spans\":[");
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            text_add(&body, ",");
+        text_add(&body, spans[i]);
+    }
+    text_add(&body, "]}]}]}");
+    if (body.failed) {
+        free(body.p);
         return false;
+    }
+    char *text = body.p;
     struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
     curl_easy_setopt(curl, CURLOPT_URL, t->url);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
@@ -332,7 +423,7 @@ static void *exporter_main(void *arg)
 {
     tracer *t = arg;
     CURL *curl = curl_easy_init();
-    json_t **batch = calloc(t->batch_max, sizeof *batch);
+    char **batch = calloc(t->batch_max, sizeof *batch);
     int64_t stop_deadline = 0;
     for (;;) {
         pthread_mutex_lock(&t->lock);
@@ -352,15 +443,13 @@ static void *exporter_main(void *arg)
         if (n) {
             bool late = stop_deadline && ev_monotonic_ms() > stop_deadline;
             bool sent = curl && !late && export_batch(t, curl, batch, n);
-            if (sent) {
+            for (size_t i = 0; i < n; i++)
+                free(batch[i]);
+            if (sent)
                 ev_metrics_add(t->metrics, "eventify_trace_spans_exported_total", NULL, n);
-            } else {
-                if (!curl || late)
-                    for (size_t i = 0; i < n; i++)
-                        json_decref(batch[i]);
+            else
                 ev_metrics_add(t->metrics, "eventify_trace_spans_dropped_total",
                                "reason=\"export_failed\"", n);
-            }
         }
         if (stopping && n == 0)
             break;
@@ -372,7 +461,7 @@ static void *exporter_main(void *arg)
 }
 
 /* Hands a finished span to the exporter; never waits for it. */
-static void enqueue(tracer *t, json_t *span)
+static void enqueue(tracer *t, char *span)
 {
     bool queued = false, wake = false;
     pthread_mutex_lock(&t->lock);
@@ -386,7 +475,7 @@ static void enqueue(tracer *t, json_t *span)
     if (wake)
         pthread_cond_signal(&t->wake);
     if (!queued) {
-        json_decref(span);
+        free(span);
         ev_metrics_add(t->metrics, "eventify_trace_spans_dropped_total", "reason=\"queue_full\"",
                        1);
     }
@@ -462,7 +551,11 @@ struct ev_span {
     const ev_trace_ctx *previous; /* the current context before ev_span_enter */
     bool entered;
     bool is_static;
-    json_t *otlp; /* the OTLP span being built; NULL when not recording */
+    bool recording;   /* sampled, and a tracer exports */
+    json_text json;   /* the OTLP span so far: ids, name, kind, start, then attributes */
+    json_text events; /* the events' JSON objects, comma-separated */
+    json_text links;  /* the links' JSON objects, comma-separated */
+    json_text status; /* ",\"status\":{...}" once failed */
 };
 
 static ev_span fallback_span; /* returned when a span cannot be allocated: records nothing */
@@ -474,27 +567,28 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static json_t *nanos(uint64_t ns)
+/* Writes the span's head; attributes follow, each ending with a comma. */
+static void begin_otlp_span(ev_span *s, const char *name, ev_span_kind kind,
+                            const ev_trace_ctx *parent)
 {
-    char text[24];
-    snprintf(text, sizeof text, "%" PRIu64, ns);
-    return json_string(text);
-}
-
-static json_t *new_otlp_span(const char *name, ev_span_kind kind, const ev_trace_ctx *ctx,
-                             const ev_trace_ctx *parent)
-{
-    char trace[EV_TRACE_ID_HEX], span[EV_SPAN_ID_HEX], parent_span[EV_SPAN_ID_HEX];
-    ev_trace_id_hex(ctx, trace);
-    ev_span_id_hex(ctx, span);
-    json_t *otlp = json_pack("{s:s, s:s, s:s, s:i, s:o, s:[], s:[], s:[]}", "traceId", trace,
-                             "spanId", span, "name", name, "kind", (int)kind, "startTimeUnixNano",
-                             nanos(now_ns()), "attributes", "events", "links");
-    if (otlp && parent) {
+    char trace[EV_TRACE_ID_HEX], span[EV_SPAN_ID_HEX], head[160];
+    ev_trace_id_hex(&s->ctx, trace);
+    ev_span_id_hex(&s->ctx, span);
+    snprintf(head, sizeof head, "{\"traceId\":\"%s\",\"spanId\":\"%s\",\"kind\":%d,", trace, span,
+             (int)kind);
+    text_add(&s->json, head);
+    if (parent) {
+        char parent_span[EV_SPAN_ID_HEX];
         ev_span_id_hex(parent, parent_span);
-        json_object_set_new(otlp, "parentSpanId", json_string(parent_span));
+        text_add(&s->json, "\"parentSpanId\":\"");
+        text_add(&s->json, parent_span);
+        text_add(&s->json, "\",");
     }
-    return otlp;
+    text_add(&s->json, "\"name\":");
+    text_json_string(&s->json, name);
+    text_add(&s->json, ",\"startTimeUnixNano\":");
+    text_nanos(&s->json, now_ns());
+    text_add(&s->json, ",\"attributes\":[");
 }
 
 static ev_span *span_start(const char *name, ev_span_kind kind, const ev_trace_ctx *parent,
@@ -518,8 +612,9 @@ static ev_span *span_start(const char *name, ev_span_kind kind, const ev_trace_c
             ev_trace_sample(s->ctx.trace_id, the_tracer ? the_tracer->sample_ratio : 1.0);
     }
     new_span_id(s->ctx.span_id);
-    if (s->ctx.sampled && the_tracer && the_tracer->thread_started)
-        s->otlp = new_otlp_span(name, kind, &s->ctx, child ? parent : NULL);
+    s->recording = s->ctx.sampled && the_tracer && the_tracer->thread_started;
+    if (s->recording)
+        begin_otlp_span(s, name, kind, child ? parent : NULL);
     return s;
 }
 
@@ -540,71 +635,117 @@ const ev_trace_ctx *ev_span_context(const ev_span *s)
 
 bool ev_span_recording(const ev_span *s)
 {
-    return s && s->otlp;
+    return s && s->recording;
 }
 
-static json_t *attribute(const char *key, json_t *value)
+/* {"key":<key>,"value":{"stringValue":<value>}} with a trailing comma */
+static void add_string_attribute(json_text *t, const char *key, const char *value)
 {
-    return json_pack("{s:s, s:o}", "key", key, "value", value);
+    text_add(t, "{\"key\":");
+    text_json_string(t, key);
+    text_add(t, ",\"value\":{\"stringValue\":");
+    text_json_string(t, value);
+    text_add(t, "}},");
 }
 
-static json_t *string_value(const char *value)
+static void add_int_attribute(json_text *t, const char *key, int64_t value)
 {
-    return json_pack("{s:s?}", "stringValue", value ? value : "");
+    char number[48];
+    text_add(t, "{\"key\":");
+    text_json_string(t, key);
+    snprintf(number, sizeof number, ",\"value\":{\"intValue\":\"%" PRId64 "\"}},", value);
+    text_add(t, number);
 }
 
-static json_t *int_value(int64_t value)
+/* Drops the comma after a list's last element. */
+static void trim_comma(json_text *t)
 {
-    char text[24];
-    snprintf(text, sizeof text, "%" PRId64, value);
-    return json_pack("{s:s}", "intValue", text);
+    if (t->len && t->p[t->len - 1] == ',')
+        t->p[--t->len] = '\0';
 }
 
 void ev_span_attr_str(ev_span *s, const char *key, const char *value)
 {
     if (ev_span_recording(s))
-        json_array_append_new(json_object_get(s->otlp, "attributes"),
-                              attribute(key, string_value(value)));
+        add_string_attribute(&s->json, key, value);
 }
 
 void ev_span_attr_int(ev_span *s, const char *key, int64_t value)
 {
     if (ev_span_recording(s))
-        json_array_append_new(json_object_get(s->otlp, "attributes"),
-                              attribute(key, int_value(value)));
+        add_int_attribute(&s->json, key, value);
 }
 
 void ev_span_event(ev_span *s, const char *name, const char *str_key, const char *str_value,
-                   const char *int_key, int64_t int_value_)
+                   const char *int_key, int64_t int_value)
 {
     if (!ev_span_recording(s))
         return;
-    json_t *attrs = json_array();
+    json_text *t = &s->events;
+    text_add(t, "{\"timeUnixNano\":");
+    text_nanos(t, now_ns());
+    text_add(t, ",\"name\":");
+    text_json_string(t, name);
+    text_add(t, ",\"attributes\":[");
     if (str_key)
-        json_array_append_new(attrs, attribute(str_key, string_value(str_value)));
+        add_string_attribute(t, str_key, str_value);
     if (int_key)
-        json_array_append_new(attrs, attribute(int_key, int_value(int_value_)));
-    json_array_append_new(json_object_get(s->otlp, "events"),
-                          json_pack("{s:o, s:s, s:o}", "timeUnixNano", nanos(now_ns()), "name",
-                                    name, "attributes", attrs));
+        add_int_attribute(t, int_key, int_value);
+    trim_comma(t);
+    text_add(t, "]},");
 }
 
 void ev_span_link(ev_span *s, const ev_trace_ctx *ctx)
 {
     if (!ev_span_recording(s) || !ev_trace_ctx_valid(ctx))
         return;
-    char trace[EV_TRACE_ID_HEX], span[EV_SPAN_ID_HEX];
+    char trace[EV_TRACE_ID_HEX], span[EV_SPAN_ID_HEX], link[96];
     ev_trace_id_hex(ctx, trace);
     ev_span_id_hex(ctx, span);
-    json_array_append_new(json_object_get(s->otlp, "links"),
-                          json_pack("{s:s, s:s}", "traceId", trace, "spanId", span));
+    snprintf(link, sizeof link, "{\"traceId\":\"%s\",\"spanId\":\"%s\"},", trace, span);
+    text_add(&s->links, link);
 }
 
 void ev_span_error(ev_span *s, const char *message)
 {
-    if (ev_span_recording(s))
-        json_object_set_new(s->otlp, "status",
-                            json_pack("{s:i, s:s}", "code", 2, "message", message ? message : ""));
+    if (!ev_span_recording(s))
+        return;
+    s->status.len = 0; /* the last word counts */
+    text_add(&s->status, ",\"status\":{\"code\":2,\"message\":");
+    text_json_string(&s->status, message);
+    text_add(&s->status, "}");
+}
+
+/* Closes the span's JSON and hands its text over; NULL when it could not be built. */
+static char *finish_otlp_span(ev_span *s)
+{
+    json_text *t = &s->json;
+    trim_comma(t);
+    text_add(t, "],\"events\":[");
+    if (s->events.len) {
+        trim_comma(&s->events);
+        text_addn(t, s->events.p, s->events.len);
+    }
+    text_add(t, "],\"links\":[");
+    if (s->links.len) {
+        trim_comma(&s->links);
+        text_addn(t, s->links.p, s->links.len);
+    }
+    text_add(t, "]");
+    if (s->status.len)
+        text_addn(t, s->status.p, s->status.len);
+    text_add(t, ",\"endTimeUnixNano\":");
+    text_nanos(t, now_ns());
+    text_add(t, "}");
+    bool ok = !t->failed && !s->events.failed && !s->links.failed && !s->status.failed;
+    free(s->events.p);
+    free(s->links.p);
+    free(s->status.p);
+    if (!ok) {
+        free(t->p);
+        return NULL;
+    }
+    return t->p;
 }
 
 void ev_span_enter(ev_span *s)
@@ -630,13 +771,16 @@ void ev_span_end(ev_span *s)
     if (!s || s->is_static)
         return;
     ev_span_leave(s);
-    if (s->otlp) {
-        json_object_set_new(s->otlp, "endTimeUnixNano", nanos(now_ns()));
+    if (s->recording) {
+        char *json = finish_otlp_span(s);
         tracer *t = the_tracer;
-        if (t && t->thread_started)
-            enqueue(t, s->otlp);
-        else
-            json_decref(s->otlp);
+        if (json && t && t->thread_started)
+            enqueue(t, json);
+        else if (t)
+            ev_metrics_add(t->metrics, "eventify_trace_spans_dropped_total",
+                           "reason=\"out_of_memory\"", 1);
+        if (!json || !t || !t->thread_started)
+            free(json);
     }
     free(s);
 }

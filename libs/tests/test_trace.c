@@ -355,6 +355,7 @@ static void spans_are_exported_as_otlp_json(void **state)
     assert_true(ev_span_recording(s));
     ev_span_attr_str(s, "messaging.destination.name", "orders.events");
     ev_span_attr_int(s, "messaging.kafka.offset", 42);
+    ev_span_attr_str(s, "user_agent.original", "q\"b\\s\n\x01 caf\xc3\xa9 \xff\xc3");
     ev_span_event(s, "retry", "error.message", "deadlock", "eventify.attempt", 1);
     ev_span_link(s, &linked);
     ev_span_error(s, "gave up");
@@ -384,6 +385,11 @@ static void spans_are_exported_as_otlp_json(void **state)
     const json_t *offset =
         attribute_value(json_object_get(span, "attributes"), "messaging.kafka.offset");
     assert_string_equal(json_string_value(json_object_get(offset, "intValue")), "42");
+    /* escaped, UTF-8 kept, bytes that are not UTF-8 replaced: the batch stays valid JSON */
+    const json_t *agent =
+        attribute_value(json_object_get(span, "attributes"), "user_agent.original");
+    assert_string_equal(json_string_value(json_object_get(agent, "stringValue")),
+                        "q\"b\\s\n\x01 caf\xc3\xa9 ??");
     json_t *event = json_array_get(json_object_get(span, "events"), 0);
     assert_string_equal(json_string_value(json_object_get(event, "name")), "retry");
     json_t *link = json_array_get(json_object_get(span, "links"), 0);
