@@ -3,7 +3,7 @@ then on (the stack restarted in between with EVENTIFY_OTLP_ENDPOINT empty, then 
 the CPU time (utime + stime from /proc) of every process of the stack over each run divided
 by the orders placed in it. Not a test: it measures and prints a Markdown table.
 
-    EVENTIFY_PORT_OFFSET=400 python3 bench/trace_cost.py [RATE] [SECONDS]
+    EVENTIFY_PORT_OFFSET=400 /usr/bin/python3 bench/trace_cost.py [RATE] [SECONDS]
 
 CPU time, not wall time: the machine may be shared. Processes that end within a window
 (none of the stack's, normally) are not counted."""
@@ -112,7 +112,10 @@ def measure(label, rate, seconds):
         if pid in before:
             per_group[group] = per_group.get(group, 0.0) + cpu - before[pid][1]
     orders = n1 - n0
-    return {"label": label, "orders": orders, "wall": wall, "groups": per_group}
+    with open(os.path.join(RUN, "bench", "report.md")) as f:
+        rss = [line for line in f if line.startswith("Peak RSS")]
+    return {"label": label, "orders": orders, "wall": wall, "groups": per_group,
+            "rss": rss[0].strip() if rss else ""}
 
 
 def main():
@@ -139,6 +142,8 @@ def main():
     s_on = on["groups"].get("services", 0) / max(on["orders"], 1)
     t_off = sum(off["groups"].values()) / max(off["orders"], 1)
     t_on = sum(on["groups"].values()) / max(on["orders"], 1)
+    for r in runs:
+        print(f"\n{r['label']}: {r['rss']}")
     print(f"\nCPU per order, services: {100 * (s_on / s_off - 1):+.1f} %;"
           f" whole stack incl. Jaeger: {100 * (t_on / t_off - 1):+.1f} %")
 

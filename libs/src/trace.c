@@ -235,7 +235,7 @@ static void text_addn(json_text *t, const char *s, size_t n)
     if (t->failed)
         return;
     if (t->len + n + 1 > t->cap) {
-        size_t cap = t->cap ? t->cap : 512;
+        size_t cap = t->cap ? t->cap : 2048; /* most spans fit: one allocation */
         while (cap < t->len + n + 1)
             cap *= 2;
         char *grown = realloc(t->p, cap);
