@@ -26,7 +26,10 @@ otlp_port=$((4318 + port_offset))
 trace_query_port=$((16686 + port_offset))
 trace_grpc_port=$((16685 + port_offset))
 trace_health_port=$((13133 + port_offset))
-jaeger_bin=$run/jaeger/bin/jaeger
+# Its binary: the run folder's own build, or the main run folder's (as the chaos stack shares
+# the Kafka jars), or EVENTIFY_JAEGER_BIN.
+jaeger_bin=${EVENTIFY_JAEGER_BIN:-$run/jaeger/bin/jaeger}
+[ -x "$jaeger_bin" ] || [ -n "${EVENTIFY_JAEGER_BIN:-}" ] || jaeger_bin=$root/.run/jaeger/bin/jaeger
 kafka_nodes=${EVENTIFY_KAFKA_NODES:-1}
 replicas=${EVENTIFY_REPLICAS:-1}
 # The broker jars: the run folder's own, or another run folder's (the chaos stack shares them).
