@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs whatever the project needs and is missing on Debian 12: apt packages, the Kafka
-# broker jars (Maven Central, via infra/kafka/pom.xml), the web UI's npm packages and the
+# broker jars (Maven Central, via infra/kafka/pom.xml), the trace backend (Jaeger, built
+# with the Go module proxy), the web UI's npm packages and the
 # Python tools that Debian does not package (schemathesis, into a virtual environment in the
 # run folder).
 # Idempotent: a second run checks and does nothing.
@@ -11,7 +12,7 @@ run=${EVENTIFY_RUN_DIR:-$root/.run}
 packages=(
   build-essential cmake ninja-build pkg-config git
   librdkafka-dev libssl-dev libpq-dev libulfius-dev libmicrohttpd-dev libwslay-dev libgnutls28-dev
-  libjansson-dev uuid-dev libcmocka-dev libunistring-dev
+  libjansson-dev uuid-dev libcmocka-dev libunistring-dev libcurl4-openssl-dev
   postgresql postgresql-contrib supervisor kcat nginx openjdk-17-jre-headless maven
   prometheus
   python3 python3-pytest python3-confluent-kafka python3-psycopg2 python3-jsonschema
@@ -46,6 +47,23 @@ if ! compgen -G "$run/kafka/lib/kafka_2.13-*.jar" >/dev/null; then
     -DoutputDirectory="$run/kafka/lib" -DincludeScope=runtime
 fi
 echo "deps: Kafka broker jars in $run/kafka/lib"
+
+# The trace backend: Jaeger v2 built from its Go module (pinned in infra/jaeger/go.mod, a
+# wrapper module whose one tool is cmd/jaeger) into the run folder, once: about five
+# minutes on two cores; a changed go.sum builds it again. Needs Go >= 1.24 (the machine's
+# /usr/local/go; Debian 12's golang is too old).
+jaeger_bin=$run/jaeger/bin/jaeger
+jaeger_stamp=$run/jaeger/bin/go.sum
+if [ ! -x "$jaeger_bin" ] || ! cmp -s "$root/infra/jaeger/go.sum" "$jaeger_stamp"; then
+  go=$(command -v go || echo /usr/local/go/bin/go)
+  [ -x "$go" ] || { echo "deps: Go >= 1.24 is needed to build the trace backend (Jaeger)" >&2; exit 1; }
+  echo "deps: building the trace backend (Jaeger v2, go install; about five minutes the first time)"
+  mkdir -p "$run/jaeger/bin"
+  (cd "$root/infra/jaeger" && GOBIN="$run/jaeger/bin" GOFLAGS=-mod=readonly \
+    "$go" install -trimpath -ldflags="-s -w" tool)
+  cp "$root/infra/jaeger/go.sum" "$jaeger_stamp"
+fi
+echo "deps: Jaeger in $jaeger_bin"
 
 for dir in web tests/browser; do
   if [ -f "$root/$dir/package-lock.json" ] && [ ! -d "$root/$dir/node_modules" ]; then

@@ -23,6 +23,15 @@ kafka_port=${EVENTIFY_KAFKA_PORT:-$((9092 + port_offset))}
 controller_port=${EVENTIFY_KAFKA_CONTROLLER_PORT:-$((9093 + port_offset))}
 web_port=${EVENTIFY_WEB_PORT:-$((3000 + port_offset))}
 prometheus_port=${EVENTIFY_PROMETHEUS_PORT:-$((9090 + port_offset))}
+# The trace backend (Jaeger v2, docs/observability.md): OTLP/HTTP in, query API, health.
+otlp_port=$((4318 + port_offset))
+trace_query_port=$((16686 + port_offset))
+trace_grpc_port=$((16685 + port_offset))
+trace_health_port=$((13133 + port_offset))
+# Its binary: the run folder's own build, or the main run folder's (as the chaos stack shares
+# the Kafka jars), or EVENTIFY_JAEGER_BIN.
+jaeger_bin=${EVENTIFY_JAEGER_BIN:-$run/jaeger/bin/jaeger}
+[ -x "$jaeger_bin" ] || [ -n "${EVENTIFY_JAEGER_BIN:-}" ] || jaeger_bin=$root/.run/jaeger/bin/jaeger
 kafka_nodes=${EVENTIFY_KAFKA_NODES:-1}
 replicas=${EVENTIFY_REPLICAS:-1}
 # The broker jars: the run folder's own, or another run folder's (the chaos stack shares them).
@@ -166,6 +175,16 @@ new_secret() { # FILE: 32 random bytes as hex, written owner-only
   (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$1")
 }
 
+# Jaeger's configuration with this stack's ports (infra/jaeger/config.yaml.in).
+init_jaeger() {
+  [ -x "$jaeger_bin" ] || die "$jaeger_bin is missing: run infra/scripts/install-deps.sh (make deps)"
+  mkdir -p "$run/jaeger"
+  sed -e "s#@OTLP_PORT@#$otlp_port#g" -e "s#@QUERY_PORT@#$trace_query_port#g" \
+    -e "s#@QUERY_GRPC_PORT@#$trace_grpc_port#g" -e "s#@HEALTH_PORT@#$trace_health_port#g" \
+    -e "s#@MAX_TRACES@#${EVENTIFY_TRACE_MAX_TRACES:-5000}#g" \
+    "$root/infra/jaeger/config.yaml.in" >"$run/jaeger/config.yaml"
+}
+
 init_secrets() {
   mkdir -p "$run/secrets"
   chmod 700 "$run/secrets"
@@ -191,13 +210,16 @@ service_env() { # PROGRAM PORT DATABASE -> supervisor environment= value
   env+=",EVENTIFY_PG_HOST=\"localhost\",EVENTIFY_PG_PORT=\"$pg_port\",EVENTIFY_PG_DATABASE=\"$3\""
   env+=",EVENTIFY_PG_USER=\"$3\",EVENTIFY_PG_PASSWORD=\"$(pg_password "$3")\",EVENTIFY_LOG_LEVEL=\"${EVENTIFY_LOG_LEVEL:-info}\""
   env+=",EVENTIFY_LOG_FILE=\"$run/logs/$1.log\""
+  # Spans go to the stack's trace backend; EVENTIFY_OTLP_ENDPOINT= (empty) turns export off.
+  env+=",EVENTIFY_OTLP_ENDPOINT=\"${EVENTIFY_OTLP_ENDPOINT-http://127.0.0.1:$otlp_port}\""
   # The web UI's pages are the only browser pages that may open the live-update WebSocket.
   # (every instance of the read model: its programs are read-model, read-model-2, ...)
   [[ $1 != read-model && $1 != read-model-* ]] ||
     env+=",EVENTIFY_WS_ALLOWED_ORIGINS=\"http://localhost:$web_port,http://127.0.0.1:$web_port\""
   local v
   for v in EVENTIFY_SAGA_TIMEOUT_MS EVENTIFY_PAYMENT_LIMIT_CENTS EVENTIFY_MAX_ATTEMPTS \
-    EVENTIFY_RETRY_BACKOFF_MS EVENTIFY_PG_POOL_SIZE EVENTIFY_MODE EVENTIFY_SEED_CATALOG; do
+    EVENTIFY_RETRY_BACKOFF_MS EVENTIFY_PG_POOL_SIZE EVENTIFY_MODE EVENTIFY_SEED_CATALOG \
+    EVENTIFY_TRACE_SAMPLE_RATIO; do
     [ -z "${!v:-}" ] || env+=",$v=\"${!v}\""
   done
   # admission control of POST /orders under overload (docs/overload.md)
@@ -256,6 +278,9 @@ $upstreams  server {
     location / { try_files \$uri \$uri.html \$uri/ =404; }
     error_page 404 /404.html;
     location /api/ { proxy_pass http://read-model; }
+    # the trace backend's query API, for the order page's trace waterfall (read-only)
+    location /trace/api/ { limit_except GET { deny all; }
+      proxy_pass http://127.0.0.1:$trace_query_port/api/; }
 $service_routes    location /prometheus/ { proxy_pass http://127.0.0.1:$prometheus_port; }
     location /ws { proxy_pass http://read-model; proxy_http_version 1.1;
       proxy_set_header Upgrade \$http_upgrade; proxy_set_header Connection "upgrade";
@@ -329,6 +354,15 @@ childlogdir=$run/logs
 supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
 [supervisorctl]
 serverurl=unix://$run/supervisor/supervisor.sock
+
+[program:jaeger]
+command=$jaeger_bin --config $run/jaeger/config.yaml
+priority=15
+autorestart=true
+stopwaitsecs=10
+redirect_stderr=true
+stdout_logfile=$run/logs/jaeger.log
+stdout_logfile_maxbytes=10MB
 
 [program:postgres]
 command=$pg_bin/postgres -D $run/pg
@@ -474,12 +508,14 @@ up() {
   init_secrets
   init_postgres
   init_kafka
+  init_jaeger
   write_nginx_conf
   write_prometheus_conf
   write_supervisor_conf
   if sup_running; then
     sup reread >/dev/null && sup update >/dev/null
     sup start postgres >/dev/null 2>&1 || true
+    sup start jaeger >/dev/null 2>&1 || true
     for ((i = 1; i <= kafka_nodes; i++)); do sup start "$(node_program "$i")" >/dev/null 2>&1 || true; done
   else
     if ss -Hltn "sport = :$pg_port" | grep -q .; then
@@ -492,6 +528,8 @@ up() {
   wait_for 60 "PostgreSQL" "$pg_bin/pg_isready" -q -h localhost -p "$pg_port" ||
     die "PostgreSQL did not start: $(tail -n 20 "$run/logs/postgres.log")"
   create_databases
+  wait_for 60 "trace backend (Jaeger)" curl -sf -o /dev/null "http://127.0.0.1:$trace_health_port/status" ||
+    die "Jaeger did not start: $(tail -n 20 "$run/logs/jaeger.log")"
   for ((i = 1; i <= kafka_nodes; i++)); do
     wait_for 120 "Kafka node $i" kcat -b "localhost:$(node_port "$i")" -L -m 2 ||
       die "Kafka node $i did not start: $(tail -n 20 "$run/logs/$(node_program "$i").log")"
@@ -527,6 +565,7 @@ print_urls() {
   while read -r program name port db; do printf '  %-14s http://localhost:%s\n' "$program" "$port"; done < <(instances)
   echo "  Prometheus     http://localhost:$prometheus_port/prometheus/   (alerts: .../classic/alerts; also the web UI's /prometheus/)"
   echo "  Kafka          $(kafka_brokers) ($kafka_nodes node(s))"
+  echo "  traces         http://localhost:$trace_query_port/api/traces?service=order  (Jaeger query API; OTLP in on :$otlp_port; the UI's order page draws each order's trace)"
   echo "  PostgreSQL     localhost:$pg_port (database = role, e.g. orders; password in $run/secrets/pg-<role>)"
   echo "  logs           $run/logs   (make logs SERVICE=order)"
   echo "  admin token    $(cat "$run/secrets/admin-token")   (Authorization: Bearer <token>; kept in $run/secrets/admin-token)"

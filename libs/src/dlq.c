@@ -5,6 +5,7 @@
 #include "ev/dlq_headers.h"
 #include "ev/log.h"
 #include "ev/topology.h"
+#include "ev/trace.h"
 #include "ev/util.h"
 
 #include <ctype.h>
@@ -106,6 +107,8 @@ static json_t *letter_json(const rd_kafka_message_t *m, bool with_value)
         header_string(m, EV_DLQ_FAILED_AT), "eventType", json_is_string(type) ? type : NULL,
         "eventId", json_is_string(id) ? id : NULL, "valueBytes", (json_int_t)m->len);
     json_decref(value);
+    if (letter)
+        json_object_set_new(letter, "traceparent", header_string(m, "traceparent"));
     if (letter && with_value) {
         /* A value that is not UTF-8 cannot be a JSON string: null, and not replayable. */
         json_t *raw = m->payload ? json_stringn(m->payload, m->len) : json_string("");
@@ -426,15 +429,36 @@ static int replay_one(json_t *letter, void *user)
     } else if (!json_is_string(value)) {
         replay_failed(r, letter, "is not UTF-8");
     } else {
-        ev_header headers[] = {{"x-replayed-from", from}, {EV_REPLAY_FOR, consumer}};
+        /* The replay joins the letter's own trace (its span is a child of the context the
+         * letter carried) and links to whoever asked for it (the current context). */
+        const char *original = json_string_value(json_object_get(letter, "traceparent"));
+        ev_trace_ctx parent;
+        bool has_parent =
+            original && ev_traceparent_parse(original, strlen(original), &parent) == 0;
+        char name[96], traceparent[EV_TRACEPARENT_SIZE];
+        snprintf(name, sizeof name, "replay %s", origin);
+        ev_span *span = ev_span_start(name, EV_SPAN_PRODUCER, has_parent ? &parent : NULL);
+        ev_span_link(span, ev_trace_current());
+        ev_span_attr_str(span, "messaging.system", "kafka");
+        ev_span_attr_str(span, "messaging.operation.type", "send");
+        ev_span_attr_str(span, "messaging.destination.name", origin);
+        ev_span_attr_str(span, "eventify.replayed_from", from);
+        ev_span_attr_str(span, "eventify.replay_for", consumer);
+        ev_traceparent_format(ev_span_context(span), traceparent);
+        ev_header headers[] = {
+            {"x-replayed-from", from}, {EV_REPLAY_FOR, consumer}, {"traceparent", traceparent}};
         ev_message msg = {.topic = origin,
                           .key = key && *key ? key : NULL,
                           .value = json_string_value(value),
                           .value_len = json_string_length(value),
                           .headers = headers,
-                          .header_count = 2};
+                          .header_count = 3};
         bool delivered = false;
-        if (ev_producer_send(r->producer, &msg, 1, &delivered) == 1) {
+        bool sent = ev_producer_send(r->producer, &msg, 1, &delivered) == 1;
+        if (!sent)
+            ev_span_error(span, "not delivered to its origin topic");
+        ev_span_end(span);
+        if (sent) {
             r->replayed++;
             if (r->on_replayed)
                 r->on_replayed(letter, r->user);

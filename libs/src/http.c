@@ -11,6 +11,7 @@
 #define _GNU_SOURCE /* strcasestr */
 #include "ev/http.h"
 #include "ev/log.h"
+#include "ev/trace.h"
 #include "ev/util.h"
 
 #include <arpa/inet.h>
@@ -72,6 +73,7 @@ typedef struct {
     size_t body_len;
     int64_t started_ms;
     bool answered; /* a response is queued: the rest of the body is not read */
+    ev_span *span; /* the server span, from the headers until the connection is done */
 } request_state;
 
 /* One upgraded connection, handed to its thread. */
@@ -326,6 +328,55 @@ static enum MHD_Result queue(struct MHD_Connection *conn, const struct _u_respon
     return rc;
 }
 
+/* --- tracing ------------------------------------------------------------------------------
+ * Every request gets a server span, the child of its traceparent header when that is valid
+ * (a malformed one is ignored: a new trace starts). Probes and scrapes start no trace of
+ * their own. The answer carries the span's traceparent and the request's tracestate. */
+
+/* Probes, scrapes, the document and unknown paths (scanners) start no trace. */
+static bool quiet_route(const route *r)
+{
+    return !r ||
+           (strcmp(r->method, "GET") == 0 &&
+            (strcmp(r->pattern, "/health") == 0 || strcmp(r->pattern, "/ready") == 0 ||
+             strcmp(r->pattern, "/metrics") == 0 || strcmp(r->pattern, "/openapi.json") == 0));
+}
+
+static void start_span(request_state *st, const char *method, const char *url)
+{
+    const char *header = ev_http_header(&st->req, "traceparent");
+    ev_trace_ctx parent;
+    bool has_parent = header && ev_traceparent_parse(header, strlen(header), &parent) == 0;
+    char name[120];
+    snprintf(name, sizeof name, "%s %s", st->route ? st->route->method : "HTTP",
+             st->route ? st->route->pattern : "");
+    st->span = quiet_route(st->route)
+                   ? ev_span_start_quiet(name, EV_SPAN_SERVER, has_parent ? &parent : NULL)
+                   : ev_span_start(name, EV_SPAN_SERVER, has_parent ? &parent : NULL);
+    ev_span_attr_str(st->span, "http.request.method", method);
+    ev_span_attr_str(st->span, "url.path", url);
+    ev_span_attr_str(st->span, "url.scheme", "http");
+    if (st->route)
+        ev_span_attr_str(st->span, "http.route", st->route->pattern);
+    const char *agent = ev_http_header(&st->req, "User-Agent");
+    if (agent)
+        ev_span_attr_str(st->span, "user_agent.original", agent);
+}
+
+/* Puts traceparent (and a valid tracestate) on an answer and its status on the span. */
+static void answer_trace(request_state *st, struct _u_response *resp, unsigned status)
+{
+    char traceparent[EV_TRACEPARENT_SIZE];
+    ev_traceparent_format(ev_span_context(st->span), traceparent);
+    u_map_put(resp->map_header, "traceparent", traceparent);
+    const char *state = ev_http_header(&st->req, "tracestate");
+    if (state && ev_tracestate_valid(state, strlen(state)))
+        u_map_put(resp->map_header, "tracestate", state);
+    ev_span_attr_int(st->span, "http.response.status_code", status);
+    if (status >= 500)
+        ev_span_error(st->span, "server error");
+}
+
 /* Answers an error at once; an unread body is then skipped by closing the connection. */
 static enum MHD_Result refuse(struct MHD_Connection *conn, request_state *st, unsigned status,
                               const char *code, const char *message)
@@ -335,6 +386,7 @@ static enum MHD_Result refuse(struct MHD_Connection *conn, request_state *st, un
         return MHD_NO;
     ev_http_reply_error(&resp, status, code, "%s", message);
     st->answered = true;
+    answer_trace(st, &resp, status);
     if (st->route) {
         char labels[200];
         snprintf(labels, sizeof labels, "%s,status=\"%u\"", st->route->label, status);
@@ -424,10 +476,15 @@ static enum MHD_Result upgrade(struct MHD_Connection *conn, request_state *st)
         if (up) {
             MHD_add_response_header(up, MHD_HTTP_HEADER_UPGRADE, "websocket");
             MHD_add_response_header(up, "Sec-WebSocket-Accept", accept);
+            char traceparent[EV_TRACEPARENT_SIZE];
+            ev_traceparent_format(ev_span_context(st->span), traceparent);
+            MHD_add_response_header(up, "traceparent", traceparent);
+            ev_span_attr_int(st->span, "http.response.status_code", 101);
             rc = MHD_queue_response(conn, MHD_HTTP_SWITCHING_PROTOCOLS, up);
             MHD_destroy_response(up);
         }
     } else {
+        answer_trace(st, &resp, (unsigned)resp.status);
         rc = queue(conn, &resp);
     }
     ulfius_clean_response(&resp);
@@ -447,6 +504,7 @@ static enum MHD_Result begin(ev_http *h, struct MHD_Connection *conn, request_st
     MHD_get_connection_values(conn, MHD_HEADER_KIND, copy_value, st->req.map_header);
     MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, copy_value, st->req.map_url);
     st->route = find_route(h, method, url);
+    start_span(st, method, url);
     if (!st->route) {
         char message[160];
         snprintf(message, sizeof message, "no route for %.8s %.120s", method, url);
@@ -500,6 +558,7 @@ static enum MHD_Result refuse_mid_body(struct MHD_Connection *conn, request_stat
     char labels[200];
     snprintf(labels, sizeof labels, "%s,status=\"%u\"", st->route->label, status);
     ev_metrics_add(st->route->http->metrics, "http_requests_total", labels, 1);
+    ev_span_attr_int(st->span, "http.response.status_code", status);
     ulfius_clean_response(&resp);
     return MHD_NO; /* closes the connection, the rest of the body unread */
 }
@@ -542,7 +601,10 @@ static enum MHD_Result finish(struct MHD_Connection *conn, request_state *st)
     if (ulfius_init_response(&resp) != U_OK)
         return MHD_NO;
     int64_t start = ev_monotonic_ms();
+    ev_span_enter(st->span); /* what the handler writes and logs joins the request's trace */
     r->handler(&st->req, &resp, r->user);
+    ev_span_leave(st->span);
+    answer_trace(st, &resp, (unsigned)resp.status);
     char labels[200];
     snprintf(labels, sizeof labels, "%s,status=\"%ld\"", r->label, resp.status);
     ev_metrics_add(r->http->metrics, "http_requests_total", labels, 1);
@@ -584,6 +646,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     request_state *st = *con_cls;
     if (!st)
         return;
+    ev_span_end(st->span);
     ulfius_clean_request(&st->req);
     free(st->body);
     free(st);

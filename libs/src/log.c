@@ -1,5 +1,6 @@
 /* Structured JSON logging; see ev/log.h. jansson does the string escaping. */
 #include "ev/log.h"
+#include "ev/trace.h"
 #include "ev/util.h"
 
 #include <jansson.h>
@@ -55,6 +56,14 @@ void ev_log(ev_log_level level, const char *correlation_id, const char *event_id
                              correlation_id, "eventId", event_id, "message", message);
     if (!line)
         return;
+    const ev_trace_ctx *trace = ev_trace_current();
+    if (ev_trace_ctx_valid(trace)) {
+        char trace_id[EV_TRACE_ID_HEX], span_id[EV_SPAN_ID_HEX];
+        ev_trace_id_hex(trace, trace_id);
+        ev_span_id_hex(trace, span_id);
+        json_object_set_new(line, "traceId", json_string(trace_id));
+        json_object_set_new(line, "spanId", json_string(span_id));
+    }
     char *text = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(line);
     if (!text)

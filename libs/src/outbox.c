@@ -2,6 +2,7 @@
 #include "ev/outbox.h"
 #include "ev/events.h"
 #include "ev/log.h"
+#include "ev/trace.h"
 #include "ev/util.h"
 
 #include <errno.h>
@@ -63,8 +64,8 @@ int ev_outbox_add(PGconn *tx, const char *topic, const char *aggregate_id, const
     char *message = ev_envelope_serialize(e);
     if (!message)
         return ev_fail(err, errlen, "cannot serialize %s", e->event_type);
-    char traceparent[EV_TRACEPARENT_LEN];
-    ev_traceparent_new(e->correlation_id, traceparent);
+    char traceparent[EV_TRACEPARENT_SIZE];
+    ev_outbox_traceparent(e->correlation_id, traceparent);
     const char *params[] = {aggregate_id, topic,        e->event_id, e->event_type,
                             message,      causation_id, traceparent};
     int rc = ev_pg_exec(tx,
@@ -91,6 +92,12 @@ static int emit(PGconn *tx, const char *producer, const char *correlation_id,
     int rc = ev_outbox_add(tx, topic, order_id, &e, causation_id, err, errlen);
     ev_envelope_clear(&e);
     return rc;
+}
+
+void ev_outbox_traceparent(const char *correlation_id, char out[EV_TRACEPARENT_SIZE])
+{
+    if (!ev_trace_current_traceparent(out))
+        ev_traceparent_new(correlation_id, out);
 }
 
 int ev_emit(PGconn *tx, const char *producer, const ev_envelope *cause, const char *event_type,
@@ -247,6 +254,7 @@ enum {
     COL_CAUSATION,
     COL_TRACEPARENT,
     COL_TYPE,
+    COL_EVENT_ID,
     COL_WINDOW,
     COL_AGE
 };
@@ -264,7 +272,7 @@ static const char select_batch_sql[] =
     " first AS ("
     "  SELECT min(id) AS id FROM head GROUP BY aggregate_id)"
     "SELECT o.id, o.topic, o.aggregate_id, o.message, o.causation_id, o.traceparent,"
-    "       o.event_type, (SELECT count(*) FROM head) AS window_rows,"
+    "       o.event_type, o.event_id, (SELECT count(*) FROM head) AS window_rows,"
     "       extract(epoch FROM clock_timestamp() - o.created_at)"
     "  FROM outbox o JOIN first f ON f.id = o.id"
     " WHERE o.published_at IS NULL"
@@ -279,18 +287,47 @@ static void observe_publish_latency(ev_metrics *m, const char *topic, double sec
         ev_metrics_observe(m, "outbox_publish_latency_seconds", labels, seconds);
 }
 
+/* The publish span of row i: the child of the context the row was written under, so the
+ * trace goes on from the request or handler through the outbox; its context is what the
+ * message's traceparent header carries to the consumers. */
+static ev_span *start_publish_span(PGresult *rows, int i)
+{
+    const char *stored = PQgetvalue(rows, i, COL_TRACEPARENT);
+    const char *topic = PQgetvalue(rows, i, COL_TOPIC);
+    ev_trace_ctx parent;
+    bool has_parent = ev_traceparent_parse(stored, strlen(stored), &parent) == 0;
+    char name[96];
+    snprintf(name, sizeof name, "publish %s", topic);
+    ev_span *span = ev_span_start(name, EV_SPAN_PRODUCER, has_parent ? &parent : NULL);
+    if (ev_span_recording(span)) {
+        ev_span_attr_str(span, "messaging.system", "kafka");
+        ev_span_attr_str(span, "messaging.operation.type", "send");
+        ev_span_attr_str(span, "messaging.destination.name", topic);
+        ev_span_attr_str(span, "messaging.message.id", PQgetvalue(rows, i, COL_EVENT_ID));
+        ev_span_attr_str(span, "messaging.kafka.message.key", PQgetvalue(rows, i, COL_KEY));
+        ev_span_attr_str(span, "eventify.event.type", PQgetvalue(rows, i, COL_TYPE));
+        ev_span_attr_int(span, "eventify.outbox.id",
+                         strtoll(PQgetvalue(rows, i, COL_ID), NULL, 10));
+    }
+    return span;
+}
+
 /* Sends the selected rows; fills ids and delivered. Returns the number delivered. */
 static size_t send_rows(PGresult *rows, const ev_relay_config *cfg, int64_t *ids, bool *delivered)
 {
     int n = PQntuples(rows);
     ev_message *msgs = calloc((size_t)n, sizeof *msgs);
     ev_header(*headers)[4] = calloc((size_t)n, sizeof *headers);
+    char(*traceparents)[EV_TRACEPARENT_SIZE] = calloc((size_t)n, sizeof *traceparents);
+    ev_span **spans = calloc((size_t)n, sizeof *spans);
     size_t ok = 0;
-    if (msgs && headers) {
+    if (msgs && headers && traceparents && spans) {
         for (int i = 0; i < n; i++) {
             ids[i] = strtoll(PQgetvalue(rows, i, COL_ID), NULL, 10);
+            spans[i] = start_publish_span(rows, i);
+            ev_traceparent_format(ev_span_context(spans[i]), traceparents[i]);
             size_t h = 0;
-            headers[i][h++] = (ev_header){"traceparent", PQgetvalue(rows, i, COL_TRACEPARENT)};
+            headers[i][h++] = (ev_header){"traceparent", traceparents[i]};
             headers[i][h++] = (ev_header){"contentType", "application/json"};
             headers[i][h++] = (ev_header){"eventType", PQgetvalue(rows, i, COL_TYPE)};
             if (!PQgetisnull(rows, i, COL_CAUSATION))
@@ -307,17 +344,23 @@ static size_t send_rows(PGresult *rows, const ev_relay_config *cfg, int64_t *ids
         int64_t sent_at = ev_monotonic_ms();
         ok = ev_producer_send(cfg->producer, msgs, (size_t)n, delivered);
         double sending = (double)(ev_monotonic_ms() - sent_at) / 1000.0;
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n; i++) {
             if (delivered[i]) {
                 ev_metrics_count_event(cfg->metrics, "events_published_total", msgs[i].topic);
                 observe_publish_latency(cfg->metrics, msgs[i].topic,
                                         strtod(PQgetvalue(rows, i, COL_AGE), NULL) + sending);
+            } else {
+                ev_span_error(spans[i], "not acknowledged by Kafka: published again later");
             }
+            ev_span_end(spans[i]);
+        }
     } else {
         memset(delivered, 0, (size_t)n * sizeof *delivered);
     }
     free(msgs);
     free(headers);
+    free(traceparents);
+    free(spans);
     return ok;
 }
 

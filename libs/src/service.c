@@ -3,6 +3,7 @@
 #include "ev/log.h"
 #include "ev/openapi.h"
 #include "ev/outbox.h"
+#include "ev/trace.h"
 #include "ev/util.h"
 
 #include <malloc.h>
@@ -67,6 +68,23 @@ static int migrate(const ev_config *cfg, char *err, size_t errlen)
     return applied < 0 ? -1 : 0;
 }
 
+/* The process's tracer (ev/trace.h): exports to EVENTIFY_OTLP_ENDPOINT when it is set. */
+static int start_tracer(ev_service *s, char *err, size_t errlen)
+{
+    char endpoint[256];
+    ev_tracer_config cfg = {0};
+    if (ev_tracer_config_load(&cfg, endpoint, sizeof endpoint, ev_getenv, err, errlen) != 0)
+        return -1;
+    cfg.service = s->config.service;
+    cfg.metrics = s->metrics;
+    if (ev_tracer_start(&cfg, err, errlen) != 0)
+        return -1;
+    if (endpoint[0])
+        ev_info("exporting traces to %s (sample ratio %g for new traces)", endpoint,
+                cfg.sample_ratio);
+    return 0;
+}
+
 int ev_service_open(ev_service *s, const char *name, const char *default_migrations_dir, char *err,
                     size_t errlen)
 {
@@ -89,6 +107,10 @@ int ev_service_open(ev_service *s, const char *name, const char *default_migrati
     if (migrate(&s->config, err, errlen) != 0)
         return -1;
     s->metrics = ev_metrics_new(name);
+    if (start_tracer(s, err, errlen) != 0) {
+        ev_metrics_free(s->metrics);
+        return -1;
+    }
     s->pool = ev_pg_pool_new(s->config.pg_conninfo, s->config.pg_pool_size);
     s->producer = ev_producer_new(s->config.kafka_brokers, name, err, errlen);
     raise_fd_limit();
@@ -196,6 +218,7 @@ void ev_service_close(ev_service *s)
     ev_http_free(s->http);
     ev_producer_free(s->producer);
     ev_pg_pool_free(s->pool);
+    ev_tracer_stop(); /* its last export counts into the metrics */
     ev_metrics_free(s->metrics);
     if (s->log) {
         ev_log_setup(s->config.service, s->config.log_level, NULL);

@@ -7,6 +7,8 @@
 #include "ev/once.h"
 #include "ev/outbox.h"
 #include "ev/pg.h"
+#include "ev/topology.h"
+#include "ev/trace.h"
 #include "ev/util.h"
 
 #include <inttypes.h>
@@ -119,6 +121,7 @@ typedef struct {
     char dlq_topic[64];
     ev_once_set *warned;     /* (producer, event type) pairs already warned about */
     bool warned_full_logged; /* the set filled up and that was said once */
+    const char *database;    /* for the spans: the service's database */
 } loop_state;
 
 /* Makes sure st->conn is usable, waiting for PostgreSQL as long as it takes. */
@@ -136,6 +139,68 @@ static bool ensure_connection(loop_state *st)
     return !atomic_load(st->stop);
 }
 
+/* --- tracing ------------------------------------------------------------------------------
+ * One consumer span per handled message, the child of the context in its traceparent header
+ * (a message without one, or with a malformed one, starts a trace); under it one span per
+ * database transaction, current while the handler runs, so the events the handler emits
+ * carry it on. Retries and dead-lettering are events of the consumer span. */
+
+static ev_span *start_consumer_span(const loop_state *st, const rd_kafka_message_t *msg)
+{
+    char header[EV_TRACEPARENT_SIZE + 8], name[96];
+    ev_trace_ctx parent;
+    bool has_parent = ev_message_header(msg, "traceparent", header, sizeof header) &&
+                      ev_traceparent_parse(header, strlen(header), &parent) == 0;
+    const char *topic = rd_kafka_topic_name(msg->rkt);
+    snprintf(name, sizeof name, "process %s", topic);
+    ev_span *span = ev_span_start(name, EV_SPAN_CONSUMER, has_parent ? &parent : NULL);
+    if (ev_span_recording(span)) {
+        char partition[16];
+        snprintf(partition, sizeof partition, "%" PRId32, msg->partition);
+        ev_span_attr_str(span, "messaging.system", "kafka");
+        ev_span_attr_str(span, "messaging.operation.type", "process");
+        ev_span_attr_str(span, "messaging.destination.name", topic);
+        ev_span_attr_str(span, "messaging.destination.partition.id", partition);
+        ev_span_attr_int(span, "messaging.kafka.offset", msg->offset);
+        ev_span_attr_str(span, "messaging.consumer.group.name", st->w->config->service);
+        if (msg->key && msg->key_len < 128) {
+            char key[128];
+            memcpy(key, msg->key, msg->key_len);
+            key[msg->key_len] = '\0';
+            ev_span_attr_str(span, "messaging.kafka.message.key", key);
+        }
+    }
+    return span;
+}
+
+/* The envelope's facts, once it is parsed. */
+static void describe_event(ev_span *span, const ev_envelope *e)
+{
+    ev_span_attr_str(span, "messaging.message.id", e->event_id);
+    ev_span_attr_str(span, "eventify.event.type", e->event_type);
+    ev_span_attr_str(span, "eventify.correlation_id", e->correlation_id);
+}
+
+/* A transaction span under the current context (the consumer span). */
+static ev_span *start_tx_span(const loop_state *st, const char *what)
+{
+    char name[96];
+    snprintf(name, sizeof name, "transaction %s", what);
+    ev_span *span = ev_span_start(name, EV_SPAN_CLIENT, ev_trace_current());
+    ev_span_attr_str(span, "db.system.name", "postgresql");
+    ev_span_attr_str(span, "db.namespace", st->database);
+    ev_span_attr_str(span, "db.operation.name", "BEGIN");
+    return span;
+}
+
+static void end_tx_span(ev_span *span, bool committed, const char *reason)
+{
+    ev_span_attr_str(span, "eventify.transaction.outcome", committed ? "COMMIT" : "ROLLBACK");
+    if (!committed)
+        ev_span_error(span, reason && *reason ? reason : "rolled back");
+    ev_span_end(span);
+}
+
 typedef enum { TRY_DONE, TRY_DUPLICATE, TRY_RETRY, TRY_REJECT, TRY_DB_DOWN } try_result;
 
 static void notify_commit(const ev_worker *w, bool committed)
@@ -151,8 +216,12 @@ static try_result try_once(loop_state *st, ev_delivery *d)
     PGconn *c = st->conn;
     d->tx = c;
     d->reason[0] = '\0';
-    if (ev_pg_exec(c, "BEGIN", 0, NULL, err, sizeof err) != 0)
+    ev_span *tx = start_tx_span(st, d->event->event_type);
+    if (ev_pg_exec(c, "BEGIN", 0, NULL, err, sizeof err) != 0) {
+        end_tx_span(tx, false, err);
         return TRY_DB_DOWN;
+    }
+    ev_span_enter(tx);
     int fresh = ev_inbox_claim(c, d->event, d->topic, d->partition, d->offset, err, sizeof err);
     ev_outcome outcome = EV_RETRY;
     if (fresh == 1)
@@ -163,11 +232,13 @@ static try_result try_once(loop_state *st, ev_delivery *d)
     if (fresh == 1 && outcome == EV_HANDLED) {
         if (ev_pg_exec(c, "COMMIT", 0, NULL, err, sizeof err) == 0) {
             notify_commit(st->w, true);
+            end_tx_span(tx, true, NULL);
             return TRY_DONE;
         }
         ev_fail(d->reason, sizeof d->reason, "commit: %s", err);
         outcome = EV_RETRY;
     }
+    end_tx_span(tx, false, fresh == 0 ? "duplicate: already processed" : d->reason);
     PQclear(PQexec(c, "ROLLBACK"));
     notify_commit(st->w, false);
     if (ev_pg_broken(c))
@@ -177,9 +248,12 @@ static try_result try_once(loop_state *st, ev_delivery *d)
     return outcome == EV_REJECT ? TRY_REJECT : TRY_RETRY;
 }
 
-static bool dead_letter(loop_state *st, const rd_kafka_message_t *msg, const char *cid,
-                        const char *eid, const char *error, int attempts)
+static bool dead_letter(loop_state *st, ev_span *span, const rd_kafka_message_t *msg,
+                        const char *cid, const char *eid, const char *error, int attempts)
 {
+    ev_span_event(span, "dead-lettered", "eventify.dlq.topic", st->dlq_topic, "eventify.attempts",
+                  attempts);
+    ev_span_error(span, error);
     ev_log(EV_LOG_WARN, cid, eid,
            "dead-lettering %s[%" PRId32 "]@%" PRId64 " after %d attempt(s): %s",
            rd_kafka_topic_name(msg->rkt), msg->partition, msg->offset, attempts, error);
@@ -229,11 +303,12 @@ static ev_upcast_result upcast(loop_state *st, ev_envelope *e, const char *topic
 
 /* Handles one message to its end: processed, skipped, or dead-lettered. Returns false
  * only when stopping interrupted it (then the offset must not be committed). */
+static bool handle(loop_state *st, const rd_kafka_message_t *msg, ev_span *span);
+
 static bool process(loop_state *st, const rd_kafka_message_t *msg)
 {
     const ev_worker *w = st->w;
     const char *topic = rd_kafka_topic_name(msg->rkt);
-    char err[512];
     if (ev_worker_replay_action(msg, w->config->service) == EV_REPLAY_SKIP) {
         ev_metrics_count_event(w->metrics, "replays_skipped_total", topic);
         ev_log(EV_LOG_DEBUG, NULL, NULL,
@@ -241,17 +316,32 @@ static bool process(loop_state *st, const rd_kafka_message_t *msg)
                msg->offset);
         return true;
     }
+    ev_span *span = start_consumer_span(st, msg);
+    ev_span_enter(span);
+    bool finished = handle(st, msg, span);
+    ev_span_end(span);
+    return finished;
+}
+
+/* process() under the message's consumer span. */
+static bool handle(loop_state *st, const rd_kafka_message_t *msg, ev_span *span)
+{
+    const ev_worker *w = st->w;
+    const char *topic = rd_kafka_topic_name(msg->rkt);
+    char err[512];
     ev_envelope e;
     if (ev_envelope_parse(msg->payload, msg->len, &e, err, sizeof err) != 0)
-        return dead_letter(st, msg, NULL, NULL, err, 1);
+        return dead_letter(st, span, msg, NULL, NULL, err, 1);
+    describe_event(span, &e);
     ev_upcast_result up = upcast(st, &e, topic, err, sizeof err);
     if (up == EV_UPCAST_UNKNOWN_TYPE) {
         ev_log(EV_LOG_DEBUG, e.correlation_id, e.event_id, "skipping: %s", err);
+        ev_span_event(span, "skipped", "eventify.reason", "unknown event type", NULL, 0);
         ev_envelope_clear(&e);
         return true;
     }
     if (up != EV_UPCAST_OK) {
-        bool written = dead_letter(st, msg, e.correlation_id, e.event_id, err, 1);
+        bool written = dead_letter(st, span, msg, e.correlation_id, e.event_id, err, 1);
         ev_envelope_clear(&e);
         return written;
     }
@@ -270,21 +360,24 @@ static bool process(loop_state *st, const rd_kafka_message_t *msg)
             finished = true;
             break;
         case TRY_DUPLICATE:
+            ev_span_event(span, "duplicate skipped", NULL, NULL, NULL, 0);
             ev_metrics_count_event(w->metrics, "events_duplicate_total", topic);
             ev_log(EV_LOG_INFO, e.correlation_id, e.event_id, "duplicate %s skipped", e.event_type);
             finished = true;
             break;
         case TRY_REJECT:
-            finished = dead_letter(st, msg, e.correlation_id, e.event_id, d.reason, attempt);
+            finished = dead_letter(st, span, msg, e.correlation_id, e.event_id, d.reason, attempt);
             break;
         case TRY_DB_DOWN:
             ev_warn("worker: database unavailable; waiting");
             break; /* not the message's fault: no attempt counted */
         case TRY_RETRY:
             if (attempt >= w->config->max_attempts) {
-                finished = dead_letter(st, msg, e.correlation_id, e.event_id, d.reason, attempt);
+                finished =
+                    dead_letter(st, span, msg, e.correlation_id, e.event_id, d.reason, attempt);
                 break;
             }
+            ev_span_event(span, "retry", "error.message", d.reason, "eventify.attempt", attempt);
             ev_metrics_add(w->metrics, "consumer_retries_total", NULL, 1);
             ev_log(EV_LOG_WARN, e.correlation_id, e.event_id, "attempt %d failed: %s", attempt,
                    d.reason);
@@ -312,6 +405,7 @@ typedef struct {
     ev_envelope event;
     bool decoded; /* valid and upcast: handled in the batch transaction */
     bool duplicate;
+    ev_span *span; /* its consumer span while the batch transaction runs */
 } batch_item;
 
 /* A replay for another group, or anything not valid, is left to process(). */
@@ -368,24 +462,47 @@ static bool try_batch(loop_state *st, batch_item *items, size_t n)
     if (ev_pg_broken(c) || ev_pg_exec(c, "BEGIN", 0, NULL, err, sizeof err) != 0)
         return false;
     bool ok = claim_batch(c, items, n);
+    /* One transaction span for the batch: the child of the first message's consumer span,
+     * linked to every other's; each handler runs under its own message's consumer span. */
+    ev_span *tx = NULL;
     for (size_t i = 0; i < n && ok; i++) {
         batch_item *it = &items[i];
-        if (!it->decoded || it->duplicate)
+        if (!it->decoded)
             continue;
-        ev_delivery d = {.tx = c,
-                         .event = &it->event,
-                         .topic = rd_kafka_topic_name(it->msg->rkt),
-                         .partition = it->msg->partition,
-                         .offset = it->msg->offset};
-        ok = st->w->handler(&d, st->w->user) == EV_HANDLED;
+        it->span = start_consumer_span(st, it->msg);
+        describe_event(it->span, &it->event);
+        ev_span_enter(it->span);
+        if (!tx)
+            tx = start_tx_span(st, "batch");
+        else
+            ev_span_link(tx, ev_span_context(it->span));
+        if (!it->duplicate) {
+            ev_delivery d = {.tx = c,
+                             .event = &it->event,
+                             .topic = rd_kafka_topic_name(it->msg->rkt),
+                             .partition = it->msg->partition,
+                             .offset = it->msg->offset};
+            ok = st->w->handler(&d, st->w->user) == EV_HANDLED;
+        }
+        ev_span_leave(it->span);
     }
-    if (ok && ev_pg_exec(c, "COMMIT", 0, NULL, err, sizeof err) == 0) {
-        notify_commit(st->w, true);
-        return true;
+    bool committed = ok && ev_pg_exec(c, "COMMIT", 0, NULL, err, sizeof err) == 0;
+    if (!committed)
+        PQclear(PQexec(c, "ROLLBACK"));
+    notify_commit(st->w, committed);
+    ev_span_attr_int(tx, "eventify.batch.size", (int64_t)n);
+    end_tx_span(tx, committed, "batch rolled back: handled one by one");
+    for (size_t i = 0; i < n; i++) {
+        if (!items[i].span)
+            continue;
+        if (items[i].duplicate)
+            ev_span_event(items[i].span, "duplicate skipped", NULL, NULL, NULL, 0);
+        if (!committed)
+            ev_span_event(items[i].span, "batch rolled back", NULL, NULL, NULL, 0);
+        ev_span_end(items[i].span);
+        items[i].span = NULL;
     }
-    PQclear(PQexec(c, "ROLLBACK"));
-    notify_commit(st->w, false);
-    return false;
+    return committed;
 }
 
 /* Handles n messages; returns how many, from the start, are finished (their offsets may be
@@ -460,7 +577,9 @@ int ev_worker_run(const ev_worker *w, const atomic_bool *stop)
         return -1;
     }
     ev_once_init(warned);
-    loop_state st = {.w = w, .stop = stop, .warned = warned};
+    const ev_topology_service *self = ev_topology_service_named(w->config->service);
+    loop_state st = {
+        .w = w, .stop = stop, .warned = warned, .database = self ? self->database : "unknown"};
     if (!w->dlq_topic || !ev_strlcpy(st.dlq_topic, w->dlq_topic, sizeof st.dlq_topic)) {
         ev_error("worker: the DLQ topic is missing or too long");
         free(warned);

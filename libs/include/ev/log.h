@@ -1,9 +1,11 @@
 /* Structured logging: one JSON object per line on stderr (or a chosen stream).
  *
  * Every line carries time, level, service, correlationId and eventId (null when not
- * known), and message. The service name and minimum level are set once at start-up by
- * ev_log_setup(); the logger is the only process-wide state of the runtime and is
- * written under a mutex so lines from different threads never interleave. */
+ * known), and message; and traceId and spanId when the thread has a current trace context
+ * (ev/trace.h), so a trace leads to its log lines and back. The service name and minimum
+ * level are set once at start-up by ev_log_setup(); the logger is process-wide state of the
+ * runtime (as is the tracer, ev/trace.h) and is written under a mutex so lines from
+ * different threads never interleave. */
 #ifndef EV_LOG_H
 #define EV_LOG_H
 

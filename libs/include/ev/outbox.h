@@ -19,6 +19,7 @@
 #include "ev/kafka.h"
 #include "ev/metrics.h"
 #include "ev/pg.h"
+#include "ev/trace.h"
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -32,6 +33,12 @@ extern const size_t ev_runtime_migration_count;
  * caller's open transaction. causation_id is the eventId that caused it, or NULL. */
 int ev_outbox_add(PGconn *tx, const char *topic, const char *aggregate_id, const ev_envelope *e,
                   const char *causation_id, char *err, size_t errlen);
+
+/* The traceparent an outbox row keeps: the thread's current trace context (the request's
+ * or the handler's span, ev/trace.h), or without one a new context whose trace id is the
+ * correlation id. out has EV_TRACEPARENT_SIZE bytes. The relay publishes each row under a
+ * span that is this context's child. */
+void ev_outbox_traceparent(const char *correlation_id, char out[EV_TRACEPARENT_SIZE]);
 
 /* Emits a new event caused by `cause`: same correlation id, causationId = cause's eventId,
  * topic from the event catalog, key = payload.orderId. Takes ownership of payload. */

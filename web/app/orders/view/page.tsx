@@ -1,5 +1,6 @@
 "use client";
-// Order detail: the saga drawn step by step, compensation, shipment and the raw events.
+// Order detail: the saga drawn step by step, compensation, shipment, the order's trace
+// across the services and the raw events.
 // A static export cannot pre-render unknown ids, so the id comes from ?id=.
 import { Suspense, useCallback, useState } from "react";
 import { useSearchParams } from "next/navigation";
@@ -7,6 +8,7 @@ import { ApiError, api, money, time, type OrderDetail, type Steps } from "@/lib/
 import { useLive, usePolling } from "@/lib/live";
 import Badge from "@/components/Badge";
 import LiveIndicator from "@/components/LiveIndicator";
+import TraceWaterfall from "@/components/TraceWaterfall";
 
 type StepState = "done" | "failed" | "pending" | "skipped" | "compensated";
 
@@ -138,6 +140,7 @@ function Detail() {
               </p>
             )}
           </section>
+          <TraceWaterfall orderId={id} finished={Boolean(finished)} />
           <section aria-labelledby="items-title">
             <h2 id="items-title">Items</h2>
             <ul>

@@ -1,0 +1,799 @@
+/* W3C Trace Context, spans, and the OTLP/HTTP (JSON) exporter thread; see ev/trace.h. */
+#include "ev/trace.h"
+#include "ev/config.h"
+#include "ev/log.h"
+#include "ev/util.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#define STOP_FLUSH_MS 2000
+#define EXPORT_TIMEOUT_MS 5000
+
+/* --- pure: W3C Trace Context ------------------------------------------------------------- */
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1; /* upper case is invalid in traceparent */
+}
+
+/* Decodes 2*n lower-case hex digits into out; false on any other character. */
+static bool decode_hex(const char *text, uint8_t *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int hi = hex_value(text[2 * i]), lo = hex_value(text[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return false;
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return true;
+}
+
+static bool all_zero(const uint8_t *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (b[i])
+            return false;
+    return true;
+}
+
+int ev_traceparent_parse(const char *text, size_t len, ev_trace_ctx *out)
+{
+    /* 00-<32>-<16>-<2>: 55 bytes; dashes at 2, 35, 52 */
+    if (!text || len < 55)
+        return -1;
+    uint8_t version, flags;
+    ev_trace_ctx ctx;
+    if (!decode_hex(text, &version, 1) || version == 0xff || text[2] != '-' ||
+        !decode_hex(text + 3, ctx.trace_id, 16) || text[35] != '-' ||
+        !decode_hex(text + 36, ctx.span_id, 8) || text[52] != '-' ||
+        !decode_hex(text + 53, &flags, 1))
+        return -1;
+    /* version 00 is exactly this; a later version may append fields after a dash */
+    if (len > 55 && (version == 0 || text[55] != '-'))
+        return -1;
+    if (all_zero(ctx.trace_id, 16) || all_zero(ctx.span_id, 8))
+        return -1;
+    ctx.sampled = flags & 1;
+    *out = ctx;
+    return 0;
+}
+
+static void encode_hex(const uint8_t *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+void ev_trace_id_hex(const ev_trace_ctx *ctx, char out[EV_TRACE_ID_HEX])
+{
+    encode_hex(ctx->trace_id, 16, out);
+}
+
+void ev_span_id_hex(const ev_trace_ctx *ctx, char out[EV_SPAN_ID_HEX])
+{
+    encode_hex(ctx->span_id, 8, out);
+}
+
+void ev_trace_id_uuid(const ev_trace_ctx *ctx, char out[37])
+{
+    char hex[EV_TRACE_ID_HEX];
+    ev_trace_id_hex(ctx, hex);
+    snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
+}
+
+void ev_traceparent_format(const ev_trace_ctx *ctx, char out[EV_TRACEPARENT_SIZE])
+{
+    memcpy(out, "00-", 3);
+    encode_hex(ctx->trace_id, 16, out + 3);
+    out[35] = '-';
+    encode_hex(ctx->span_id, 8, out + 36);
+    memcpy(out + 52, ctx->sampled ? "-01" : "-00", 4);
+}
+
+bool ev_trace_ctx_valid(const ev_trace_ctx *ctx)
+{
+    return ctx && !all_zero(ctx->trace_id, 16) && !all_zero(ctx->span_id, 8);
+}
+
+static bool key_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '*' ||
+           c == '/' || c == '@';
+}
+
+/* One list member "key=value" (surrounding spaces/tabs already stripped). */
+static bool member_valid(const char *m, size_t n)
+{
+    const char *eq = memchr(m, '=', n);
+    if (!eq || eq == m || eq == m + n - 1)
+        return false;
+    size_t klen = (size_t)(eq - m), vlen = n - klen - 1;
+    if (klen > 256 || vlen > 256)
+        return false;
+    /* a key starts with a letter or digit; one '@' separates tenant and system */
+    if (!((m[0] >= 'a' && m[0] <= 'z') || (m[0] >= '0' && m[0] <= '9')))
+        return false;
+    int ats = 0;
+    for (size_t i = 0; i < klen; i++) {
+        if (!key_char(m[i]))
+            return false;
+        ats += m[i] == '@';
+    }
+    if (ats > 1)
+        return false;
+    const char *v = eq + 1;
+    for (size_t i = 0; i < vlen; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (c < 0x20 || c > 0x7e || c == ',' || c == '=')
+            return false;
+    }
+    return v[vlen - 1] != ' '; /* a value does not end in a space */
+}
+
+bool ev_tracestate_valid(const char *text, size_t len)
+{
+    if (!text || len > EV_TRACESTATE_MAX)
+        return false;
+    int members = 0;
+    size_t start = 0;
+    while (start <= len) {
+        size_t end = start;
+        while (end < len && text[end] != ',')
+            end++;
+        size_t a = start, b = end;
+        while (a < b && (text[a] == ' ' || text[a] == '\t'))
+            a++;
+        while (b > a && (text[b - 1] == ' ' || text[b - 1] == '\t'))
+            b--;
+        if (b > a) {
+            if (!member_valid(text + a, b - a) || ++members > 32)
+                return false;
+        }
+        start = end + 1;
+    }
+    return true;
+}
+
+bool ev_trace_sample(const uint8_t trace_id[16], double ratio)
+{
+    if (ratio >= 1.0)
+        return true;
+    if (ratio <= 0.0)
+        return false;
+    uint64_t low = 0;
+    for (int i = 9; i < 16; i++)
+        low = low << 8 | trace_id[i];
+    return (double)low < ratio * (double)(UINT64_C(1) << 56);
+}
+
+/* --- ids --------------------------------------------------------------------------------- */
+
+/* splitmix64 per thread, seeded from the kernel once: ids need uniqueness, not secrecy, and
+ * a system call per span would be most of a span's cost. */
+static _Thread_local uint64_t rng_state;
+static _Thread_local bool rng_seeded;
+
+static uint64_t next_random(void)
+{
+    if (!rng_seeded) {
+        if (getrandom(&rng_state, sizeof rng_state, 0) != (ssize_t)sizeof rng_state)
+            rng_state = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)&rng_state;
+        rng_seeded = true;
+    }
+    uint64_t z = (rng_state += UINT64_C(0x9e3779b97f4a7c15));
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return z ^ (z >> 31);
+}
+
+static void random_bytes(uint8_t *out, size_t n)
+{
+    while (n) {
+        uint64_t r = next_random();
+        size_t k = n < 8 ? n : 8;
+        memcpy(out, &r, k);
+        out += k;
+        n -= k;
+    }
+}
+
+static void new_span_id(uint8_t id[8])
+{
+    do
+        random_bytes(id, 8);
+    while (all_zero(id, 8));
+}
+
+/* --- JSON text ----------------------------------------------------------------------------
+ * Spans are written as OTLP JSON text as they are built, not as a tree of JSON objects: a
+ * span costs one buffer, and the exporter only joins texts. */
+
+typedef struct {
+    char *p;
+    size_t len, cap;
+    bool failed; /* an allocation failed: the text is incomplete and must not be sent */
+} json_text;
+
+static void text_addn(json_text *t, const char *s, size_t n)
+{
+    if (t->failed)
+        return;
+    if (t->len + n + 1 > t->cap) {
+        size_t cap = t->cap ? t->cap : 2048; /* most spans fit: one allocation */
+        while (cap < t->len + n + 1)
+            cap *= 2;
+        char *grown = realloc(t->p, cap);
+        if (!grown) {
+            t->failed = true;
+            return;
+        }
+        t->p = grown;
+        t->cap = cap;
+    }
+    memcpy(t->p + t->len, s, n);
+    t->len += n;
+    t->p[t->len] = '\0';
+}
+
+static void text_add(json_text *t, const char *s)
+{
+    text_addn(t, s, strlen(s));
+}
+
+/* Length of the valid UTF-8 sequence at s (of n bytes), or 0 when it is not one. */
+static size_t utf8_sequence(const unsigned char *s, size_t n)
+{
+    size_t len = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
+    if (len == 0 || s[0] >= 0xf5 || len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    return len;
+}
+
+/* Appends value as a JSON string: quotes and control characters escaped, bytes that are not
+ * UTF-8 replaced by '?' (a header from a client may hold anything). */
+static void text_json_string(json_text *t, const char *value)
+{
+    const unsigned char *v = (const unsigned char *)(value ? value : "");
+    size_t n = strlen((const char *)v);
+    text_addn(t, "\"", 1);
+    for (size_t i = 0; i < n;) {
+        size_t run = i;
+        while (run < n && v[run] >= 0x20 && v[run] < 0x80 && v[run] != '"' && v[run] != '\\')
+            run++;
+        text_addn(t, (const char *)v + i, run - i);
+        if (run == n)
+            break;
+        i = run;
+        if (v[i] >= 0x80) {
+            size_t len = utf8_sequence(v + i, n - i);
+            text_addn(t, len ? (const char *)v + i : "?", len ? len : 1);
+            i += len ? len : 1;
+        } else {
+            char esc[8];
+            if (v[i] == '"' || v[i] == '\\')
+                snprintf(esc, sizeof esc, "\\%c", v[i]);
+            else
+                snprintf(esc, sizeof esc, "\\u%04x", v[i]);
+            text_add(t, esc);
+            i++;
+        }
+    }
+    text_addn(t, "\"", 1);
+}
+
+static void text_nanos(json_text *t, uint64_t ns)
+{
+    char digits[32];
+    snprintf(digits, sizeof digits, "\"%" PRIu64 "\"", ns);
+    text_add(t, digits);
+}
+
+/* --- the tracer -------------------------------------------------------------------------- */
+
+typedef struct {
+    char service[64];
+    char url[512]; /* endpoint + /v1/traces; empty: nothing is exported */
+    double sample_ratio;
+    ev_metrics *metrics;
+    size_t batch_max;
+    int flush_ms;
+    /* the queue: a ring of finished spans as OTLP JSON objects */
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    char **ring; /* finished spans as OTLP JSON text, owned */
+    size_t capacity, head, count;
+    bool stopping;
+    pthread_t thread;
+    bool thread_started;
+    bool failing; /* the last export failed (exporter thread only) */
+} tracer;
+
+static tracer *the_tracer; /* set once by ev_tracer_start, before other threads start */
+
+int ev_tracer_config_load(ev_tracer_config *cfg, char *endpoint_buf, size_t n,
+                          const char *(*getenv_fn)(const char *), char *err, size_t errlen)
+{
+    long queue = 0;
+    if (ev_env_str(getenv_fn, "EVENTIFY_OTLP_ENDPOINT", "", endpoint_buf, n, err, errlen) != 0 ||
+        ev_env_long(getenv_fn, "EVENTIFY_TRACE_QUEUE", 2048, 16, 1000000, &queue, err, errlen) != 0)
+        return -1;
+    if (endpoint_buf[0] && strncmp(endpoint_buf, "http://", 7) != 0 &&
+        strncmp(endpoint_buf, "https://", 8) != 0)
+        return ev_fail(err, errlen, "EVENTIFY_OTLP_ENDPOINT must be an http(s) URL, got %s",
+                       endpoint_buf);
+    double ratio = 1.0;
+    const char *text = getenv_fn("EVENTIFY_TRACE_SAMPLE_RATIO");
+    if (text && *text) {
+        char *end = NULL;
+        errno = 0;
+        ratio = strtod(text, &end);
+        if (errno || *end || end == text || !(ratio >= 0.0 && ratio <= 1.0))
+            return ev_fail(err, errlen, "EVENTIFY_TRACE_SAMPLE_RATIO must be a number in [0, 1]");
+    }
+    cfg->endpoint = endpoint_buf;
+    cfg->sample_ratio = ratio;
+    cfg->queue_capacity = (size_t)queue;
+    cfg->batch_max = 512;
+    cfg->flush_ms = 500;
+    return 0;
+}
+
+/* Takes up to max spans off the ring into out; the caller holds the lock. */
+static size_t take(tracer *t, char **out, size_t max)
+{
+    size_t n = 0;
+    while (n < max && t->count) {
+        out[n++] = t->ring[t->head];
+        t->head = (t->head + 1) % t->capacity;
+        t->count--;
+    }
+    return n;
+}
+
+static size_t discard_body(char *ptr, size_t size, size_t nmemb, void *user)
+{
+    (void)ptr;
+    (void)user;
+    return size * nmemb;
+}
+
+/* One OTLP/HTTP request with n spans (their text stays the caller's). True when accepted. */
+static bool export_batch(tracer *t, CURL *curl, char **spans, size_t n)
+{
+    json_text body = {0};
+    text_add(&body, "{\"resourceSpans\":[{\"resource\":{\"attributes\":[{\"key\":\"service.name\","
+                    "\"value\":{\"stringValue\":");
+    text_json_string(&body, t->service);
+    text_add(&body, "}}]},\"scopeSpans\":[{\"scope\":{\"name\":\"eventify\"},\"spans\":[");
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            text_add(&body, ",");
+        text_add(&body, spans[i]);
+    }
+    text_add(&body, "]}]}]}");
+    if (body.failed) {
+        free(body.p);
+        return false;
+    }
+    char *text = body.p;
+    struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
+    curl_easy_setopt(curl, CURLOPT_URL, t->url);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, text);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)EXPORT_TIMEOUT_MS);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard_body);
+    CURLcode rc = curl_easy_perform(curl);
+    long status = 0;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(headers);
+    free(text);
+    bool ok = rc == CURLE_OK && status >= 200 && status <= 299;
+    /* said once per outage, not per batch: the counter tells how much was lost */
+    if (!ok && !t->failing)
+        ev_warn("trace export to %s failed (%s, HTTP %ld); spans are dropped and counted in"
+                " eventify_trace_spans_dropped_total until it works again",
+                t->url, rc != CURLE_OK ? curl_easy_strerror(rc) : "refused", status);
+    else if (ok && t->failing)
+        ev_info("trace export to %s works again", t->url);
+    t->failing = !ok;
+    return ok;
+}
+
+static void *exporter_main(void *arg)
+{
+    tracer *t = arg;
+    CURL *curl = curl_easy_init();
+    char **batch = calloc(t->batch_max, sizeof *batch);
+    int64_t stop_deadline = 0;
+    for (;;) {
+        pthread_mutex_lock(&t->lock);
+        if (!t->stopping && t->count < t->batch_max) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += (long)t->flush_ms * 1000000L;
+            until.tv_sec += until.tv_nsec / 1000000000L;
+            until.tv_nsec %= 1000000000L;
+            pthread_cond_timedwait(&t->wake, &t->lock, &until);
+        }
+        bool stopping = t->stopping;
+        size_t n = batch ? take(t, batch, t->batch_max) : 0;
+        pthread_mutex_unlock(&t->lock);
+        if (stopping && !stop_deadline)
+            stop_deadline = ev_monotonic_ms() + STOP_FLUSH_MS;
+        if (n) {
+            bool late = stop_deadline && ev_monotonic_ms() > stop_deadline;
+            bool sent = curl && !late && export_batch(t, curl, batch, n);
+            for (size_t i = 0; i < n; i++)
+                free(batch[i]);
+            if (sent)
+                ev_metrics_add(t->metrics, "eventify_trace_spans_exported_total", NULL, n);
+            else
+                ev_metrics_add(t->metrics, "eventify_trace_spans_dropped_total",
+                               "reason=\"export_failed\"", n);
+        }
+        if (stopping && n == 0)
+            break;
+    }
+    free(batch);
+    if (curl)
+        curl_easy_cleanup(curl);
+    return NULL;
+}
+
+/* Hands a finished span to the exporter; never waits for it. */
+static void enqueue(tracer *t, char *span)
+{
+    bool queued = false, wake = false;
+    pthread_mutex_lock(&t->lock);
+    if (t->count < t->capacity && !t->stopping) {
+        t->ring[(t->head + t->count) % t->capacity] = span;
+        t->count++;
+        queued = true;
+        wake = t->count == t->batch_max;
+    }
+    pthread_mutex_unlock(&t->lock);
+    if (wake)
+        pthread_cond_signal(&t->wake);
+    if (!queued) {
+        free(span);
+        ev_metrics_add(t->metrics, "eventify_trace_spans_dropped_total", "reason=\"queue_full\"",
+                       1);
+    }
+}
+
+int ev_tracer_start(const ev_tracer_config *cfg, char *err, size_t errlen)
+{
+    if (the_tracer)
+        return ev_fail(err, errlen, "the tracer is already started");
+    tracer *t = calloc(1, sizeof *t);
+    if (!t)
+        return ev_fail(err, errlen, "out of memory");
+    if (!ev_strlcpy(t->service, cfg->service ? cfg->service : "unknown", sizeof t->service)) {
+        free(t);
+        return ev_fail(err, errlen, "service name too long for the tracer");
+    }
+    t->sample_ratio = cfg->sample_ratio;
+    t->metrics = cfg->metrics;
+    t->batch_max = cfg->batch_max ? cfg->batch_max : 512;
+    t->flush_ms = cfg->flush_ms > 0 ? cfg->flush_ms : 500;
+    t->capacity = cfg->queue_capacity ? cfg->queue_capacity : 4096;
+    pthread_mutex_init(&t->lock, NULL);
+    pthread_cond_init(&t->wake, NULL);
+    if (cfg->endpoint && cfg->endpoint[0]) {
+        const char *base = cfg->endpoint;
+        size_t len = strlen(base);
+        int w = snprintf(t->url, sizeof t->url, "%.*s/v1/traces",
+                         (int)(len && base[len - 1] == '/' ? len - 1 : len), base);
+        t->ring = calloc(t->capacity, sizeof *t->ring);
+        if (w < 0 || (size_t)w >= sizeof t->url || !t->ring ||
+            curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+            free(t->ring);
+            free(t);
+            return ev_fail(err, errlen, "cannot start the trace exporter for %s", base);
+        }
+        t->thread_started = pthread_create(&t->thread, NULL, exporter_main, t) == 0;
+        if (!t->thread_started) {
+            free(t->ring);
+            free(t);
+            return ev_fail(err, errlen, "cannot start the trace exporter thread");
+        }
+    }
+    the_tracer = t;
+    return 0;
+}
+
+void ev_tracer_stop(void)
+{
+    tracer *t = the_tracer;
+    if (!t)
+        return;
+    if (t->thread_started) {
+        pthread_mutex_lock(&t->lock);
+        t->stopping = true;
+        pthread_mutex_unlock(&t->lock);
+        pthread_cond_signal(&t->wake);
+        pthread_join(t->thread, NULL);
+        curl_global_cleanup();
+    }
+    the_tracer = NULL;
+    pthread_mutex_destroy(&t->lock);
+    pthread_cond_destroy(&t->wake);
+    free(t->ring);
+    free(t);
+}
+
+/* --- spans ------------------------------------------------------------------------------- */
+
+static _Thread_local const ev_trace_ctx *current;
+
+struct ev_span {
+    ev_trace_ctx ctx;
+    const ev_trace_ctx *previous; /* the current context before ev_span_enter */
+    bool entered;
+    bool is_static;
+    bool recording;   /* sampled, and a tracer exports */
+    json_text json;   /* the OTLP span so far: ids, name, kind, start, then attributes */
+    json_text events; /* the events' JSON objects, comma-separated */
+    json_text links;  /* the links' JSON objects, comma-separated */
+    json_text status; /* ",\"status\":{...}" once failed */
+};
+
+static ev_span fallback_span; /* returned when a span cannot be allocated: records nothing */
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Writes the span's head; attributes follow, each ending with a comma. */
+static void begin_otlp_span(ev_span *s, const char *name, ev_span_kind kind,
+                            const ev_trace_ctx *parent)
+{
+    char trace[EV_TRACE_ID_HEX], span[EV_SPAN_ID_HEX], head[160];
+    ev_trace_id_hex(&s->ctx, trace);
+    ev_span_id_hex(&s->ctx, span);
+    snprintf(head, sizeof head, "{\"traceId\":\"%s\",\"spanId\":\"%s\",\"kind\":%d,", trace, span,
+             (int)kind);
+    text_add(&s->json, head);
+    if (parent) {
+        char parent_span[EV_SPAN_ID_HEX];
+        ev_span_id_hex(parent, parent_span);
+        text_add(&s->json, "\"parentSpanId\":\"");
+        text_add(&s->json, parent_span);
+        text_add(&s->json, "\",");
+    }
+    text_add(&s->json, "\"name\":");
+    text_json_string(&s->json, name);
+    text_add(&s->json, ",\"startTimeUnixNano\":");
+    text_nanos(&s->json, now_ns());
+    text_add(&s->json, ",\"attributes\":[");
+}
+
+static ev_span *span_start(const char *name, ev_span_kind kind, const ev_trace_ctx *parent,
+                           bool sample_roots)
+{
+    ev_span *s = calloc(1, sizeof *s);
+    if (!s) {
+        fallback_span.is_static = true;
+        return &fallback_span;
+    }
+    bool child = ev_trace_ctx_valid(parent);
+    if (child) {
+        memcpy(s->ctx.trace_id, parent->trace_id, 16);
+        s->ctx.sampled = parent->sampled;
+    } else {
+        do
+            random_bytes(s->ctx.trace_id, 16);
+        while (all_zero(s->ctx.trace_id, 16));
+        s->ctx.sampled =
+            sample_roots &&
+            ev_trace_sample(s->ctx.trace_id, the_tracer ? the_tracer->sample_ratio : 1.0);
+    }
+    new_span_id(s->ctx.span_id);
+    s->recording = s->ctx.sampled && the_tracer && the_tracer->thread_started;
+    if (s->recording)
+        begin_otlp_span(s, name, kind, child ? parent : NULL);
+    return s;
+}
+
+ev_span *ev_span_start(const char *name, ev_span_kind kind, const ev_trace_ctx *parent)
+{
+    return span_start(name, kind, parent, true);
+}
+
+ev_span *ev_span_start_quiet(const char *name, ev_span_kind kind, const ev_trace_ctx *parent)
+{
+    return span_start(name, kind, parent, false);
+}
+
+const ev_trace_ctx *ev_span_context(const ev_span *s)
+{
+    return &s->ctx;
+}
+
+bool ev_span_recording(const ev_span *s)
+{
+    return s && s->recording;
+}
+
+/* {"key":<key>,"value":{"stringValue":<value>}} with a trailing comma */
+static void add_string_attribute(json_text *t, const char *key, const char *value)
+{
+    text_add(t, "{\"key\":");
+    text_json_string(t, key);
+    text_add(t, ",\"value\":{\"stringValue\":");
+    text_json_string(t, value);
+    text_add(t, "}},");
+}
+
+static void add_int_attribute(json_text *t, const char *key, int64_t value)
+{
+    char number[48];
+    text_add(t, "{\"key\":");
+    text_json_string(t, key);
+    snprintf(number, sizeof number, ",\"value\":{\"intValue\":\"%" PRId64 "\"}},", value);
+    text_add(t, number);
+}
+
+/* Drops the comma after a list's last element. */
+static void trim_comma(json_text *t)
+{
+    if (t->len && t->p[t->len - 1] == ',')
+        t->p[--t->len] = '\0';
+}
+
+void ev_span_attr_str(ev_span *s, const char *key, const char *value)
+{
+    if (ev_span_recording(s))
+        add_string_attribute(&s->json, key, value);
+}
+
+void ev_span_attr_int(ev_span *s, const char *key, int64_t value)
+{
+    if (ev_span_recording(s))
+        add_int_attribute(&s->json, key, value);
+}
+
+void ev_span_event(ev_span *s, const char *name, const char *str_key, const char *str_value,
+                   const char *int_key, int64_t int_value)
+{
+    if (!ev_span_recording(s))
+        return;
+    json_text *t = &s->events;
+    text_add(t, "{\"timeUnixNano\":");
+    text_nanos(t, now_ns());
+    text_add(t, ",\"name\":");
+    text_json_string(t, name);
+    text_add(t, ",\"attributes\":[");
+    if (str_key)
+        add_string_attribute(t, str_key, str_value);
+    if (int_key)
+        add_int_attribute(t, int_key, int_value);
+    trim_comma(t);
+    text_add(t, "]},");
+}
+
+void ev_span_link(ev_span *s, const ev_trace_ctx *ctx)
+{
+    if (!ev_span_recording(s) || !ev_trace_ctx_valid(ctx))
+        return;
+    char trace[EV_TRACE_ID_HEX], span[EV_SPAN_ID_HEX], link[96];
+    ev_trace_id_hex(ctx, trace);
+    ev_span_id_hex(ctx, span);
+    snprintf(link, sizeof link, "{\"traceId\":\"%s\",\"spanId\":\"%s\"},", trace, span);
+    text_add(&s->links, link);
+}
+
+void ev_span_error(ev_span *s, const char *message)
+{
+    if (!ev_span_recording(s))
+        return;
+    s->status.len = 0; /* the last word counts */
+    text_add(&s->status, ",\"status\":{\"code\":2,\"message\":");
+    text_json_string(&s->status, message);
+    text_add(&s->status, "}");
+}
+
+/* Closes the span's JSON and hands its text over; NULL when it could not be built. */
+static char *finish_otlp_span(ev_span *s)
+{
+    json_text *t = &s->json;
+    trim_comma(t);
+    text_add(t, "],\"events\":[");
+    if (s->events.len) {
+        trim_comma(&s->events);
+        text_addn(t, s->events.p, s->events.len);
+    }
+    text_add(t, "],\"links\":[");
+    if (s->links.len) {
+        trim_comma(&s->links);
+        text_addn(t, s->links.p, s->links.len);
+    }
+    text_add(t, "]");
+    if (s->status.len)
+        text_addn(t, s->status.p, s->status.len);
+    text_add(t, ",\"endTimeUnixNano\":");
+    text_nanos(t, now_ns());
+    text_add(t, "}");
+    bool ok = !t->failed && !s->events.failed && !s->links.failed && !s->status.failed;
+    free(s->events.p);
+    free(s->links.p);
+    free(s->status.p);
+    if (!ok) {
+        free(t->p);
+        return NULL;
+    }
+    return t->p;
+}
+
+void ev_span_enter(ev_span *s)
+{
+    if (s->is_static || s->entered)
+        return;
+    s->previous = current;
+    current = &s->ctx;
+    s->entered = true;
+}
+
+void ev_span_leave(ev_span *s)
+{
+    if (!s || !s->entered)
+        return;
+    if (current == &s->ctx)
+        current = s->previous;
+    s->entered = false;
+}
+
+void ev_span_end(ev_span *s)
+{
+    if (!s || s->is_static)
+        return;
+    ev_span_leave(s);
+    if (s->recording) {
+        char *json = finish_otlp_span(s);
+        tracer *t = the_tracer;
+        if (json && t && t->thread_started)
+            enqueue(t, json);
+        else if (t)
+            ev_metrics_add(t->metrics, "eventify_trace_spans_dropped_total",
+                           "reason=\"out_of_memory\"", 1);
+        if (!json || !t || !t->thread_started)
+            free(json);
+    }
+    free(s);
+}
+
+const ev_trace_ctx *ev_trace_current(void)
+{
+    return current;
+}
+
+bool ev_trace_current_traceparent(char out[EV_TRACEPARENT_SIZE])
+{
+    if (!ev_trace_ctx_valid(current))
+        return false;
+    ev_traceparent_format(current, out);
+    return true;
+}
