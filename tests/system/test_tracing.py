@@ -10,6 +10,7 @@ import os
 import re
 import uuid
 
+import pytest
 import requests
 
 from conftest import (CONSUMERS, DLQ, PORT_OFFSET, RUN, SERVICES, admin_headers, end_offsets,
@@ -79,6 +80,7 @@ def test_every_request_answers_a_traceparent_and_continues_the_callers_trace():
     assert m and m.group(1) != caller_trace and "tracestate" not in r.headers
 
 
+@pytest.mark.local_stack  # the trace backend runs in the local stack only
 def test_an_order_is_one_trace_across_every_service():
     r = requests.post(url("order", "/orders"), timeout=10, json={
         "customerId": "c-trace", "items": [{"sku": "SKU-BLUE-CAP", "quantity": 1}]})
@@ -150,6 +152,7 @@ def test_an_order_is_one_trace_across_every_service():
     assert line["traceId"] == trace_id and re.fullmatch(r"[0-9a-f]{16}", line["spanId"])
 
 
+@pytest.mark.local_stack  # the trace backend runs in the local stack only
 def test_retries_and_dead_lettering_are_span_events_and_a_replay_joins_the_trace():
     before = end_offsets([DLQ["payment"]])
     r = requests.post(url("order", "/orders"), timeout=10, json={
