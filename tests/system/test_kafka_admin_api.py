@@ -28,11 +28,12 @@ def post_message(topic, body, headers=None, expect=200):
 
 def test_cluster_names_the_brokers_and_the_controller():
     cluster = get("/api/kafka/cluster")
-    # the same brokers and controller as the cluster tells a client of its own (their ports may
-    # differ: in the Compose stack the read model sees the brokers' internal listener)
+    # the same brokers as the cluster tells a client of its own (their ports may differ: in the
+    # Compose stack the read model sees the brokers' internal listener). Under KRaft a client's
+    # metadata names some live broker as "controller", not always the same one, so the
+    # controller is only checked to be one of them.
     seen = AdminClient({"bootstrap.servers": BROKERS}).list_topics(timeout=10)
     assert sorted(b["id"] for b in cluster["brokers"]) == sorted(seen.brokers), cluster
-    assert cluster["controllerId"] == seen.controller_id
     [controller] = [b for b in cluster["brokers"] if b["controller"]]
     assert controller["id"] == cluster["controllerId"]
     assert cluster["topicCount"] >= len(TOPOLOGY["topics"])
