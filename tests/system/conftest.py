@@ -163,8 +163,21 @@ def metric(service, name):
                if line.startswith(name + "{") or line.startswith(name + " "))
 
 
-def assert_invariants(order_ids):
-    """The system's invariants for these orders, plus the stock ledger of every SKU."""
+def assert_invariants(order_ids, timeout=20):
+    """The system's invariants for these orders, plus the stock ledger of every SKU. They hold
+    once every participant has handled the decision (the inventory commits a reservation after
+    the order is CONFIRMED), so a failing check is retried until the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return check_invariants(order_ids)
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def check_invariants(order_ids):
     held = dict(sql("inventory", "SELECT order_id::text, status FROM reservations"))
     for oid in order_ids:
         o = order(oid)
