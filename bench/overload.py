@@ -23,6 +23,9 @@ import urllib.request
 
 import psycopg2
 
+# the shared helpers of the saga bench (shell, readiness, deadlines, secrets)
+from bench import pg_password, ready, sh, wait_until
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUN = os.environ.get("EVENTIFY_RUN_DIR", os.path.join(ROOT, ".run"))
 SUPERVISOR = ["supervisorctl", "-c", os.path.join(RUN, "supervisor", "supervisord.conf")]
@@ -42,38 +45,12 @@ MODES = os.environ.get("OVERLOAD_MODES", "off,on").split(",")
 DRAIN_TIMEOUT_S = int(os.environ.get("OVERLOAD_DRAIN_TIMEOUT", "1800"))
 
 
-def sh(*cmd, check=True, env=None):
-    return subprocess.run(cmd, check=check, capture_output=True, text=True, env=env).stdout
-
-
-def pg_password(role):
-    with open(os.path.join(RUN, "secrets", f"pg-{role}")) as f:
-        return f.read().strip()
-
-
 def query(sql, *args):
     name = SERVICES["order"][1]
     with psycopg2.connect(host="localhost", port=PG_PORT, dbname=name, user=name,
                           password=pg_password(name)) as c, c.cursor() as cur:
         cur.execute(sql, args)
         return cur.fetchall()
-
-
-def ready(port):
-    try:
-        with urllib.request.urlopen(f"http://localhost:{port}/ready", timeout=1) as r:
-            return r.status == 200
-    except OSError:
-        return False
-
-
-def wait_until(predicate, timeout, what, interval=0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(interval)
-    raise SystemExit(f"timed out after {timeout}s waiting for {what}")
 
 
 def supervise(action, names):
@@ -154,7 +131,7 @@ def run(mode):
     def finished():
         return query("SELECT count(*) FROM orders WHERE customer_id = %s AND status = 'PENDING'",
                      customer)[0][0] == 0
-    wait_until(finished, DRAIN_TIMEOUT_S, f"every {mode} order to finish", interval=2)
+    wait_until(finished, DRAIN_TIMEOUT_S, f"every {mode} order to finish", every=2)
     drained = time.monotonic() - intake_end
     rows = query("SELECT status, coalesce(cancel_reason, ''), count(*),"
                  " percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM updated_at - created_at)),"
