@@ -411,7 +411,7 @@ static bool export_batch(tracer *t, CURL *curl, char **spans, size_t n)
     /* said once per outage, not per batch: the counter tells how much was lost */
     if (!ok && !t->failing)
         ev_warn("trace export to %s failed (%s, HTTP %ld); spans are dropped and counted in"
-                " eventify_trace_spans_dropped_total until it works again",
+                " trace_spans_dropped_total until it works again",
                 t->url, rc != CURLE_OK ? curl_easy_strerror(rc) : "refused", status);
     else if (ok && t->failing)
         ev_info("trace export to %s works again", t->url);
@@ -446,9 +446,9 @@ static void *exporter_main(void *arg)
             for (size_t i = 0; i < n; i++)
                 free(batch[i]);
             if (sent)
-                ev_metrics_add(t->metrics, "eventify_trace_spans_exported_total", NULL, n);
+                ev_metrics_add(t->metrics, "trace_spans_exported_total", NULL, n);
             else
-                ev_metrics_add(t->metrics, "eventify_trace_spans_dropped_total",
+                ev_metrics_add(t->metrics, "trace_spans_dropped_total",
                                "reason=\"export_failed\"", n);
         }
         if (stopping && n == 0)
@@ -476,7 +476,7 @@ static void enqueue(tracer *t, char *span)
         pthread_cond_signal(&t->wake);
     if (!queued) {
         free(span);
-        ev_metrics_add(t->metrics, "eventify_trace_spans_dropped_total", "reason=\"queue_full\"",
+        ev_metrics_add(t->metrics, "trace_spans_dropped_total", "reason=\"queue_full\"",
                        1);
     }
 }
@@ -777,7 +777,7 @@ void ev_span_end(ev_span *s)
         if (json && t && t->thread_started)
             enqueue(t, json);
         else if (t)
-            ev_metrics_add(t->metrics, "eventify_trace_spans_dropped_total",
+            ev_metrics_add(t->metrics, "trace_spans_dropped_total",
                            "reason=\"out_of_memory\"", 1);
         if (!json || !t || !t->thread_started)
             free(json);

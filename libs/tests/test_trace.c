@@ -403,7 +403,7 @@ static void spans_are_exported_as_otlp_json(void **state)
     free(c.body);
 
     char *text = ev_metrics_render(m);
-    assert_non_null(strstr(text, "eventify_trace_spans_exported_total{service=\"test\"} 1"));
+    assert_non_null(strstr(text, "trace_spans_exported_total{service=\"test\"} 1"));
     free(text);
     ev_metrics_free(m);
 }
@@ -441,9 +441,9 @@ static void spans_that_cannot_leave_are_dropped_and_counted(void **state)
         ev_span_end(ev_span_start("s", EV_SPAN_INTERNAL, NULL));
     ev_tracer_stop();
     char *text = ev_metrics_render(m);
-    assert_int_equal(total_of(text, "eventify_trace_spans_dropped_total"), 100);
+    assert_int_equal(total_of(text, "trace_spans_dropped_total"), 100);
     assert_non_null(strstr(text, "reason=\"queue_full\""));
-    assert_null(strstr(text, "eventify_trace_spans_exported_total"));
+    assert_null(strstr(text, "trace_spans_exported_total"));
     free(text);
     ev_metrics_free(m);
 }

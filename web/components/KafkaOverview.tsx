@@ -3,6 +3,7 @@
 // their own pages.
 import Link from "next/link";
 import type { KafkaCluster, KafkaGroupSummary, KafkaTopicSummary } from "@/lib/kafka";
+import DataTable from "@/components/DataTable";
 
 export const topicHref = (topic: string) => `/events/topic/?name=${encodeURIComponent(topic)}`;
 export const groupHref = (group: string) => `/events/group/?id=${encodeURIComponent(group)}`;
@@ -45,62 +46,36 @@ export default function KafkaOverview({
       </section>
       <section aria-labelledby="topics-title">
         <h2 id="topics-title">Topics</h2>
-        <div className="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Topic</th>
-                <th scope="col">Kind</th>
-                <th scope="col">Partitions</th>
-                <th scope="col">Replication</th>
-                <th scope="col">Under-replicated</th>
-                <th scope="col">Messages</th>
-              </tr>
-            </thead>
-            <tbody>
-              {topics?.map((t) => (
-                <tr key={t.topic} data-testid="topic-row" data-topic={t.topic}>
-                  <td>
-                    <Link href={topicHref(t.topic)}>{t.topic}</Link>
-                  </td>
-                  <td>{t.internal ? "internal" : t.kind}</td>
-                  <td>{t.partitions}</td>
-                  <td>{t.replicationFactor}</td>
-                  <td className={t.underReplicated > 0 ? "error" : undefined}>{t.underReplicated}</td>
-                  <td>{t.messages}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable columns={["Topic", "Kind", "Partitions", "Replication", "Under-replicated", "Messages"]}>
+          {topics?.map((t) => (
+            <tr key={t.topic} data-testid="topic-row" data-topic={t.topic}>
+              <td>
+                <Link href={topicHref(t.topic)}>{t.topic}</Link>
+              </td>
+              <td>{t.internal ? "internal" : t.kind}</td>
+              <td>{t.partitions}</td>
+              <td>{t.replicationFactor}</td>
+              <td className={t.underReplicated > 0 ? "error" : undefined}>{t.underReplicated}</td>
+              <td>{t.messages}</td>
+            </tr>
+          ))}
+        </DataTable>
       </section>
       <section aria-labelledby="groups-title">
         <h2 id="groups-title">Consumer groups</h2>
         {groups && groups.length === 0 && <p className="muted">No consumer groups.</p>}
-        <div className="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Group</th>
-                <th scope="col">State</th>
-                <th scope="col">Partitions</th>
-                <th scope="col">Lag</th>
-              </tr>
-            </thead>
-            <tbody>
-              {groups?.map((g) => (
-                <tr key={g.group} data-testid="group-row" data-group={g.group}>
-                  <td>
-                    <Link href={groupHref(g.group)}>{g.group}</Link>
-                  </td>
-                  <td>{g.state}</td>
-                  <td>{g.partitions}</td>
-                  <td>{g.lag ?? "unknown"}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable columns={["Group", "State", "Partitions", "Lag"]}>
+          {groups?.map((g) => (
+            <tr key={g.group} data-testid="group-row" data-group={g.group}>
+              <td>
+                <Link href={groupHref(g.group)}>{g.group}</Link>
+              </td>
+              <td>{g.state}</td>
+              <td>{g.partitions}</td>
+              <td>{g.lag ?? "unknown"}</td>
+            </tr>
+          ))}
+        </DataTable>
       </section>
     </>
   );

@@ -159,7 +159,8 @@ function retryAfterSeconds(res: Response): number | null {
   return v && /^\d+$/.test(v.trim()) ? Number(v.trim()) : null;
 }
 
-async function send(path: string, init?: RequestInit): Promise<Response> {
+/** A request to the stack; a network failure becomes ApiError "unreachable". */
+export async function send(path: string, init?: RequestInit): Promise<Response> {
   try {
     return await fetch(path, { cache: "no-store", ...init });
   } catch {
@@ -167,11 +168,12 @@ async function send(path: string, init?: RequestInit): Promise<Response> {
   }
 }
 
-async function call<T>(path: string, init?: RequestInit): Promise<T> {
+export async function call<T>(path: string, init?: RequestInit): Promise<T> {
   return parse<T>(await send(path, init));
 }
 
-async function parse<T>(res: Response): Promise<T> {
+/** The JSON body of an answer; a non-2xx answer becomes ApiError with the server's code and message. */
+export async function parse<T>(res: Response): Promise<T> {
   const text = await res.text();
   let body: unknown = null;
   try {

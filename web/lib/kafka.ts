@@ -1,6 +1,6 @@
 // Typed client of the read model's Kafka UI routes (/api/kafka/...): brokers, topics,
 // messages, consumer groups, and the one admin action, producing a test message.
-import { ApiError } from "./api";
+import { call, parse, send } from "./api";
 import { withAdminToken } from "./admin-token";
 
 export interface KafkaCluster {
@@ -103,53 +103,27 @@ export interface TestMessage {
   partition?: number;
 }
 
-async function get<T>(path: string): Promise<T> {
-  let res: Response;
-  try {
-    res = await fetch(path, { cache: "no-store" });
-  } catch {
-    throw new ApiError(0, "unreachable", "The server cannot be reached");
-  }
-  return parse<T>(res);
-}
-
-async function parse<T>(res: Response): Promise<T> {
-  const text = await res.text();
-  let body: unknown = null;
-  try {
-    body = text ? JSON.parse(text) : null;
-  } catch {
-    throw new ApiError(res.status, "bad_response", `Unexpected answer (${res.status})`);
-  }
-  if (!res.ok) {
-    const err = (body as { error?: { code: string; message: string } })?.error;
-    throw new ApiError(res.status, err?.code ?? "error", err?.message ?? `HTTP ${res.status}`);
-  }
-  return body as T;
-}
-
 const topicPath = (topic: string) => `/api/kafka/topics/${encodeURIComponent(topic)}`;
 
 export const kafka = {
-  cluster: () => get<KafkaCluster>("/api/kafka/cluster"),
-  topics: () => get<KafkaTopicSummary[]>("/api/kafka/topics"),
-  topic: (name: string) => get<KafkaTopic>(topicPath(name)),
+  cluster: () => call<KafkaCluster>("/api/kafka/cluster"),
+  topics: () => call<KafkaTopicSummary[]>("/api/kafka/topics"),
+  topic: (name: string) => call<KafkaTopic>(topicPath(name)),
   messages: (topic: string, q: BrowseQuery) => {
     const p = new URLSearchParams({ partition: String(q.partition), limit: String(q.limit ?? 20) });
     if (q.offset !== undefined) p.set("offset", String(q.offset));
     if (q.timestamp !== undefined) p.set("timestamp", String(q.timestamp));
     if (q.search) p.set("search", q.search);
-    return get<KafkaMessagePage>(`${topicPath(topic)}/messages?${p}`);
+    return call<KafkaMessagePage>(`${topicPath(topic)}/messages?${p}`);
   },
-  groups: () => get<KafkaGroupSummary[]>("/api/kafka/consumer-groups"),
-  group: (id: string) => get<KafkaGroup>(`/api/kafka/consumer-groups/${encodeURIComponent(id)}`),
+  groups: () => call<KafkaGroupSummary[]>("/api/kafka/consumer-groups"),
+  group: (id: string) => call<KafkaGroup>(`/api/kafka/consumer-groups/${encodeURIComponent(id)}`),
   // An admin action: asks for the admin token once per tab (lib/admin-token.ts).
   produce: async (topic: string, message: TestMessage) =>
     parse<{ topic: string; partition: number; offset: number }>(
       await withAdminToken((headers) =>
-        fetch(`${topicPath(topic)}/messages`, {
+        send(`${topicPath(topic)}/messages`, {
           method: "POST",
-          cache: "no-store",
           headers: { "Content-Type": "application/json", ...headers },
           body: JSON.stringify(message),
         }),

@@ -11,7 +11,7 @@
  * Process-wide state, like the logger's: one tracer per process (ev_tracer_start), holding
  * the service name, the sampler and the exporter. The exporter is a background thread
  * with a bounded queue: ev_span_end never waits for the network; when the queue is full the
- * span is dropped and counted in eventify_trace_spans_dropped_total (so are the spans of a
+ * span is dropped and counted in trace_spans_dropped_total (so are the spans of a
  * batch the backend refused). Without a started tracer, or when a trace is not sampled,
  * spans still have contexts (propagation works) but record nothing.
  *

@@ -8,6 +8,7 @@ import { ApiError, admin, api, money, newKey, parseCents, time, type Product, ty
 import { forgetAdminToken, keepAdminToken, storedAdminToken } from "@/lib/admin-token";
 import { useLive, usePolling } from "@/lib/live";
 import LiveIndicator from "@/components/LiveIndicator";
+import DataTable from "@/components/DataTable";
 
 function explain(e: unknown): string {
   const err = e as ApiError;
@@ -296,23 +297,11 @@ export default function Admin() {
               The read model is unreachable: retrying… ({error})
             </p>
           )}
-          <div className="table-wrap">
-            <table>
-              <thead>
-                <tr>
-                  <th>Product</th>
-                  <th>Price</th>
-                  <th>Stock</th>
-                  <th>Receive / write off</th>
-                </tr>
-              </thead>
-              <tbody>
-                {products?.map((p) => (
-                  <ProductRow key={`${p.sku}-${p.revision}`} p={p} token={token} onDone={done} />
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable columns={["Product", "Price", "Stock", "Receive / write off"]}>
+            {products?.map((p) => (
+              <ProductRow key={`${p.sku}-${p.revision}`} p={p} token={token} onDone={done} />
+            ))}
+          </DataTable>
           {products && products.length === 0 && <p className="muted">No products yet: add the first one above.</p>}
         </>
       )}

@@ -15,6 +15,7 @@ import {
 import { kafka, type KafkaCluster, type KafkaGroupSummary, type KafkaTopicSummary } from "@/lib/kafka";
 import { usePolling } from "@/lib/live";
 import KafkaOverview from "@/components/KafkaOverview";
+import DataTable from "@/components/DataTable";
 
 const PAGE_SIZE = 50;
 
@@ -135,56 +136,39 @@ export default function Events() {
           </button>
         ))}
         {letters && letters.length > 0 && (
-          <div className="table-wrap">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Dead letter</th>
-                  <th scope="col">From</th>
-                  <th scope="col">Consumer</th>
-                  <th scope="col">Error</th>
-                  <th scope="col">Tries</th>
-                  <th scope="col">Failed</th>
-                  <th scope="col">
-                    <span className="sr-only">Action</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {letters.map((l) => (
-                  <tr key={letterId(l)} data-testid="dlq-row" data-key={l.key} data-topic={l.topic}>
-                    <td>
-                      {l.topic}[{l.partition}]@{l.offset}
-                      <br />
-                      <span className="muted">{l.eventType ?? "undecodable"}</span>
-                    </td>
-                    <td>
-                      {l.originTopic}[{l.originPartition}]@{l.originOffset}
-                    </td>
-                    <td>{l.consumer}</td>
-                    <td className="wrap">{l.error}</td>
-                    <td>{l.attempts}</td>
-                    <td>{time(l.failedAt)}</td>
-                    <td>
-                      <button type="button" onClick={() => replay({ topic: l.topic, partition: l.partition, offset: l.offset })} data-testid="replay-button">
-                        Replay
-                      </button>{" "}
-                      <button type="button" className="secondary" onClick={() => showValue(l)} data-testid="value-button">
-                        Value ({l.valueBytes} B)
-                      </button>
-                      {values[letterId(l)] !== undefined && (
-                        <pre className="wrap" data-testid="letter-value">
-                          {typeof values[letterId(l)] === "string"
-                            ? (values[letterId(l)] as string)
-                            : ((values[letterId(l)] as DeadLetterDetail).value ?? "(not UTF-8 text)")}
-                        </pre>
-                      )}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable columns={["Dead letter", "From", "Consumer", "Error", "Tries", "Failed", <span className="sr-only" key="action">Action</span>]}>
+            {letters.map((l) => (
+              <tr key={letterId(l)} data-testid="dlq-row" data-key={l.key} data-topic={l.topic}>
+                <td>
+                  {l.topic}[{l.partition}]@{l.offset}
+                  <br />
+                  <span className="muted">{l.eventType ?? "undecodable"}</span>
+                </td>
+                <td>
+                  {l.originTopic}[{l.originPartition}]@{l.originOffset}
+                </td>
+                <td>{l.consumer}</td>
+                <td className="wrap">{l.error}</td>
+                <td>{l.attempts}</td>
+                <td>{time(l.failedAt)}</td>
+                <td>
+                  <button type="button" onClick={() => replay({ topic: l.topic, partition: l.partition, offset: l.offset })} data-testid="replay-button">
+                    Replay
+                  </button>{" "}
+                  <button type="button" className="secondary" onClick={() => showValue(l)} data-testid="value-button">
+                    Value ({l.valueBytes} B)
+                  </button>
+                  {values[letterId(l)] !== undefined && (
+                    <pre className="wrap" data-testid="letter-value">
+                      {typeof values[letterId(l)] === "string"
+                        ? (values[letterId(l)] as string)
+                        : ((values[letterId(l)] as DeadLetterDetail).value ?? "(not UTF-8 text)")}
+                    </pre>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </DataTable>
         )}
       </section>
       <section aria-labelledby="latest-title">

@@ -6,6 +6,7 @@ import { ApiError, api, money, time, type OrderItem } from "@/lib/api";
 import { useLive, usePolling } from "@/lib/live";
 import Badge from "@/components/Badge";
 import LiveIndicator from "@/components/LiveIndicator";
+import DataTable from "@/components/DataTable";
 
 const PAGE_SIZE = 20;
 
@@ -76,36 +77,22 @@ export default function Orders() {
       )}
       {data && data.items.length === 0 && <p className="muted">No orders yet. Place one in the store.</p>}
       {data && data.items.length > 0 && (
-        <div className="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Order</th>
-                <th scope="col">Customer</th>
-                <th scope="col">Items</th>
-                <th scope="col">Total</th>
-                <th scope="col">Status</th>
-                <th scope="col">Updated</th>
-              </tr>
-            </thead>
-            <tbody>
-              {data.items.map((o) => (
-                <tr key={o.orderId} data-testid="order-row" data-order-id={o.orderId}>
-                  <td>
-                    <Link href={`/orders/view/?id=${o.orderId}`}>{o.orderId.slice(0, 8)}</Link>
-                  </td>
-                  <td>{o.customerId ?? <span className="muted">pending</span>}</td>
-                  <td>{o.itemCount}</td>
-                  <td>{money(o.totalCents, o.currency ?? "EUR")}</td>
-                  <td>
-                    <Badge status={o.status} shipped={o.shipped} />
-                  </td>
-                  <td>{time(o.updatedAt)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable columns={["Order", "Customer", "Items", "Total", "Status", "Updated"]}>
+          {data.items.map((o) => (
+            <tr key={o.orderId} data-testid="order-row" data-order-id={o.orderId}>
+              <td>
+                <Link href={`/orders/view/?id=${o.orderId}`}>{o.orderId.slice(0, 8)}</Link>
+              </td>
+              <td>{o.customerId ?? <span className="muted">pending</span>}</td>
+              <td>{o.itemCount}</td>
+              <td>{money(o.totalCents, o.currency ?? "EUR")}</td>
+              <td>
+                <Badge status={o.status} shipped={o.shipped} />
+              </td>
+              <td>{time(o.updatedAt)}</td>
+            </tr>
+          ))}
+        </DataTable>
       )}
       <nav className="pager" aria-label="Pages">
         <button type="button" className="secondary" disabled={page <= 1} onClick={() => setPage(page - 1)}>

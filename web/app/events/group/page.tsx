@@ -9,6 +9,7 @@ import type { ApiError } from "@/lib/api";
 import { kafka, type KafkaGroup } from "@/lib/kafka";
 import { usePolling } from "@/lib/live";
 import { topicHref } from "@/components/KafkaOverview";
+import DataTable from "@/components/DataTable";
 
 function Group() {
   const id = useSearchParams().get("id") ?? "";
@@ -46,57 +47,32 @@ function Group() {
       <section aria-labelledby="members-title">
         <h2 id="members-title">Members</h2>
         {group && group.members.length === 0 && <p className="muted">No member is connected.</p>}
-        <div className="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Member</th>
-                <th scope="col">Client</th>
-                <th scope="col">Host</th>
-                <th scope="col">Assigned partitions</th>
-              </tr>
-            </thead>
-            <tbody>
-              {group?.members.map((m) => (
-                <tr key={m.memberId} data-testid="member-row">
-                  <td className="wrap">{m.memberId}</td>
-                  <td>{m.clientId}</td>
-                  <td>{m.host}</td>
-                  <td className="wrap">{m.assignment.map((a) => `${a.topic}[${a.partition}]`).join(", ") || "none"}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable columns={["Member", "Client", "Host", "Assigned partitions"]}>
+          {group?.members.map((m) => (
+            <tr key={m.memberId} data-testid="member-row">
+              <td className="wrap">{m.memberId}</td>
+              <td>{m.clientId}</td>
+              <td>{m.host}</td>
+              <td className="wrap">{m.assignment.map((a) => `${a.topic}[${a.partition}]`).join(", ") || "none"}</td>
+            </tr>
+          ))}
+        </DataTable>
       </section>
       <section aria-labelledby="lag-title">
         <h2 id="lag-title">Offsets and lag</h2>
-        <div className="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Topic</th>
-                <th scope="col">Partition</th>
-                <th scope="col">Committed</th>
-                <th scope="col">End</th>
-                <th scope="col">Lag</th>
-              </tr>
-            </thead>
-            <tbody>
-              {offsets.map((o) => (
-                <tr key={`${o.topic}-${o.partition}`} data-testid="lag-row">
-                  <td>
-                    <Link href={topicHref(o.topic)}>{o.topic}</Link>
-                  </td>
-                  <td>{o.partition}</td>
-                  <td>{o.committedOffset ?? "none"}</td>
-                  <td>{o.endOffset ?? "unknown"}</td>
-                  <td className={o.lag ? "error" : undefined}>{o.lag ?? "unknown"}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable columns={["Topic", "Partition", "Committed", "End", "Lag"]}>
+          {offsets.map((o) => (
+            <tr key={`${o.topic}-${o.partition}`} data-testid="lag-row">
+              <td>
+                <Link href={topicHref(o.topic)}>{o.topic}</Link>
+              </td>
+              <td>{o.partition}</td>
+              <td>{o.committedOffset ?? "none"}</td>
+              <td>{o.endOffset ?? "unknown"}</td>
+              <td className={o.lag ? "error" : undefined}>{o.lag ?? "unknown"}</td>
+            </tr>
+          ))}
+        </DataTable>
       </section>
     </>
   );

@@ -17,6 +17,7 @@ import {
   type KafkaTopic,
 } from "@/lib/kafka";
 import { usePolling } from "@/lib/live";
+import DataTable from "@/components/DataTable";
 
 type From = "latest" | "offset" | "time";
 
@@ -276,32 +277,18 @@ function Topic() {
       )}
       <section aria-labelledby="partitions-title">
         <h2 id="partitions-title">Partitions</h2>
-        <div className="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Partition</th>
-                <th scope="col">Leader</th>
-                <th scope="col">Replicas</th>
-                <th scope="col">In sync</th>
-                <th scope="col">Low offset</th>
-                <th scope="col">High offset</th>
-              </tr>
-            </thead>
-            <tbody>
-              {topic?.partitions.map((p) => (
-                <tr key={p.partition} data-testid="partition-row">
-                  <td>{p.partition}</td>
-                  <td>{p.leader >= 0 ? `broker ${p.leader}` : "none"}</td>
-                  <td>{p.replicas.join(", ")}</td>
-                  <td className={p.isr.length < p.replicas.length ? "error" : undefined}>{p.isr.join(", ")}</td>
-                  <td>{p.lowOffset ?? "unknown"}</td>
-                  <td>{p.highOffset ?? "unknown"}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable columns={["Partition", "Leader", "Replicas", "In sync", "Low offset", "High offset"]}>
+          {topic?.partitions.map((p) => (
+            <tr key={p.partition} data-testid="partition-row">
+              <td>{p.partition}</td>
+              <td>{p.leader >= 0 ? `broker ${p.leader}` : "none"}</td>
+              <td>{p.replicas.join(", ")}</td>
+              <td className={p.isr.length < p.replicas.length ? "error" : undefined}>{p.isr.join(", ")}</td>
+              <td>{p.lowOffset ?? "unknown"}</td>
+              <td>{p.highOffset ?? "unknown"}</td>
+            </tr>
+          ))}
+        </DataTable>
       </section>
       {topic && <Messages topic={topic} />}
       {topic && topic.kind === "events" && <Produce topic={topic} onSent={load} />}
@@ -311,29 +298,18 @@ function Topic() {
           <input type="checkbox" checked={onlySet} onChange={(e) => setOnlySet(e.target.checked)} data-testid="configs-only-set" /> only
           settings that differ from the defaults
         </label>
-        <div className="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Value</th>
-                <th scope="col">Source</th>
-              </tr>
-            </thead>
-            <tbody>
-              {configs.map((c) => (
-                <tr key={c.name} data-testid="config-row" data-name={c.name}>
-                  <td>{c.name}</td>
-                  <td className="wrap">{c.sensitive ? "(sensitive)" : (c.value ?? "—")}</td>
-                  <td className="muted">
-                    {c.source}
-                    {c.readOnly ? " · read-only" : ""}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable columns={["Name", "Value", "Source"]}>
+          {configs.map((c) => (
+            <tr key={c.name} data-testid="config-row" data-name={c.name}>
+              <td>{c.name}</td>
+              <td className="wrap">{c.sensitive ? "(sensitive)" : (c.value ?? "—")}</td>
+              <td className="muted">
+                {c.source}
+                {c.readOnly ? " · read-only" : ""}
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       </section>
     </>
   );
