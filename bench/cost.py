@@ -146,6 +146,35 @@ def cpu_ms(stack, extra=None):
     return out
 
 
+def _title(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+def postgres_split(stack, cpu):
+    """Splits cpu["postgres"] (from cpu_ms) by database: "pg:<db>" is the time of the backends
+    serving that database (a backend's process title names it: `postgres: role db host(port)
+    state`), "postgres (other)" the rest (the postmaster, its helpers, backends that exited).
+    Returns a new dict; the other components are unchanged."""
+    out = dict(cpu)
+    total = out.pop("postgres", None)
+    postmaster = stack.programs.get("postgres")
+    if total is None or postmaster is None:
+        return out
+    table = _process_table()
+    for pid, (ppid, own, _) in table.items():
+        parts = _title(pid).split() if ppid == postmaster else []
+        if len(parts) >= 4 and parts[0] == "postgres:" and "(" in parts[3]:
+            key = f"pg:{parts[2]}"
+            out[key] = out.get(key, 0.0) + own * TICK_MS
+            total -= own * TICK_MS
+    out["postgres (other)"] = total
+    return out
+
+
 # ---- Kafka ---------------------------------------------------------------------------------
 
 def kafka_counts(stack):

@@ -3,9 +3,10 @@
 Offers orders with `hey` for BENCH_SECONDS at the rate given as the first argument (default
 200/s), waits until every one is shipped or cancelled, and divides the user+system time the
 stack's processes spent over that window (from /proc/<pid>/stat) by the orders shipped:
-PostgreSQL split by database (the backend's process title names it; exited backends and the
-background processes are reported as "postgres (other)"), the Kafka JVM, each service, and the
-load generator apart. A quick tool for weighing one change against another; `make bench`
+every component bench/cost.py reads (the Kafka JVMs, each service, Jaeger, Prometheus, nginx,
+supervisord) with PostgreSQL split by database (the backend's process title names it; exited
+backends and the background processes are reported as "postgres (other)"), and the load
+generator apart. A quick tool for weighing one change against another; `make bench`
 (bench/bench.py) is the full report.
 
     EVENTIFY_PORT_OFFSET=200 BENCH_SECONDS=20 /usr/bin/python3 bench/cpu_sample.py 200
@@ -17,72 +18,13 @@ import sys
 import time
 
 import bench as b
-
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def stat(pid):
-    """(utime+stime, cutime+cstime) in clock ticks, or None if the process is gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14])
+import cost
 
 
-def children(ppid):
-    out = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open(f"/proc/{d}/stat") as f:
-                    if int(f.read().rsplit(")", 1)[1].split()[1]) == ppid:
-                        out.append(int(d))
-            except OSError:
-                pass
-    return out
 
-
-def cmdline(pid):
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read().replace(b"\0", b" ").decode(errors="replace").strip()
-    except OSError:
-        return ""
-
-
-def supervisor_pid():
-    with open(os.path.join(b.RUN, "supervisor", "supervisord.pid")) as f:
-        return int(f.read().strip())
-
-
-def snapshot():
-    """Ticks per component. The postmaster's own and reaped children's time go to "other"."""
-    ticks = {}
-    sup = supervisor_pid()
-    for pid in children(sup):
-        line = cmdline(pid)
-        s = stat(pid)
-        if not s:
-            continue
-        if "postgres -D" in line or line.startswith("/usr/lib/postgresql"):
-            ticks["postgres (other)"] = ticks.get("postgres (other)", 0) + s[0] + s[1]
-            for child in children(pid):
-                title, cs = cmdline(child), stat(child)
-                if not cs:
-                    continue
-                parts = title.split()
-                key = "postgres (other)"
-                if len(parts) >= 4 and parts[0] == "postgres:" and "(" in parts[3]:
-                    key = f"pg:{parts[2]}"
-                ticks[key] = ticks.get(key, 0) + cs[0]
-        elif "kafka.Kafka" in line:
-            ticks["kafka"] = ticks.get("kafka", 0) + s[0]
-        elif "eventify-" in line:
-            name = line.split("eventify-", 1)[1].split()[0]
-            ticks[name] = ticks.get(name, 0) + s[0]
-    return ticks
+def snapshot(stack):
+    """CPU-ms so far per component (bench/cost.py), PostgreSQL split by database."""
+    return cost.postgres_split(stack, cost.cpu_ms(stack))
 
 
 COUNTS_SQL = """
@@ -112,7 +54,8 @@ def main():
     customer = f"cpu-{rate}-{int(time.time())}"
     body = json.dumps({"customerId": customer, "items": [{"sku": b.BENCH_SKU, "quantity": 1}]})
     workers = max(1, rate // 25)
-    counts0, before, t0, load0 = counts(), snapshot(), time.monotonic(), os.times()
+    stack = cost.Stack(b.RUN, b.OFFSET)
+    counts0, before, t0, load0 = counts(), snapshot(stack), time.monotonic(), os.times()
     b.sh("hey", "-z", f"{b.SECONDS}s", "-q", str(rate / workers), "-c", str(workers), "-m", "POST",
          "-T", "application/json", "-d", body, b.ORDERS_URL)
     load1 = os.times()
@@ -122,10 +65,10 @@ def main():
         return len(lat) + cancelled >= len(placed)
 
     b.wait_until(done, 600, "every order shipped or cancelled")
-    after, wall, counts1 = snapshot(), time.monotonic() - t0, counts()
+    after, wall, counts1 = snapshot(stack), time.monotonic() - t0, counts()
     placed, lat, cancelled = b.shipped_latencies(customer)
     shipped = len(lat)
-    per = {k: 1000.0 * (after.get(k, 0) - before.get(k, 0)) / TICK / max(shipped, 1)
+    per = {k: (after.get(k, 0) - before.get(k, 0)) / max(shipped, 1)
            for k in sorted(set(after) | set(before))}
     total = sum(per.values())
     load = 1000.0 * ((load1.children_user + load1.children_system) -

@@ -5,79 +5,26 @@ by the orders placed in it. Not a test: it measures and prints a Markdown table.
 
     EVENTIFY_PORT_OFFSET=400 /usr/bin/python3 bench/trace_cost.py [RATE] [SECONDS]
 
-CPU time, not wall time: the machine may be shared. Processes that end within a window
-(none of the stack's, normally) are not counted."""
+CPU time, not wall time: the machine may be shared. The CPU readings are bench/cost.py's."""
 import os
 import subprocess
 import sys
 import time
 
+import cost
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUN = os.environ.get("EVENTIFY_RUN_DIR", os.path.join(ROOT, ".run"))
 OFFSET = int(os.environ.get("EVENTIFY_PORT_OFFSET", "0"))
-TICKS = os.sysconf("SC_CLK_TCK")
-SERVICES = ["order", "inventory", "payment", "orchestrator", "shipping", "notification",
-            "read-model"]
-
-
-def supervisord_pid():
-    with open(os.path.join(RUN, "supervisor", "supervisord.pid")) as f:
-        return int(f.read())
-
-
-def children():
-    """pid -> parent pid of every process."""
-    out = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-                out[int(entry)] = int(fields[1])
-            except OSError:
-                pass
-    return out
-
-
-def cpu_seconds(pid):
-    """utime + stime of pid, and of its children it has waited for, in seconds."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return sum(int(x) for x in fields[11:15]) / TICKS
-
-
-def command(pid):
-    with open(f"/proc/{pid}/cmdline", "rb") as f:
-        return f.read().replace(b"\0", b" ").decode(errors="replace")
-
-
-def stack_processes():
-    """pid -> group ("services", "postgres", "kafka", "jaeger", "web") of every process under
-    the stack's supervisord."""
-    parents = children()
-    root = supervisord_pid()
-    groups = {}
-    for pid in parents:
-        p, chain = pid, []
-        while p in parents and p != root and p > 1:
-            chain.append(p)
-            p = parents[p]
-        if p != root or not chain:
-            continue
-        top = command(chain[-1])
-        group = ("services" if "eventify-" in top else "postgres" if "postgres" in top else
-                 "kafka" if "kafka.Kafka" in top else "jaeger" if "jaeger" in top else "web")
-        groups[pid] = group
-    return groups
 
 
 def snapshot():
-    out = {}
-    for pid, group in stack_processes().items():
-        try:
-            out[pid] = (group, cpu_seconds(pid))
-        except OSError:
-            pass
+    """CPU seconds so far per group: "services" (the seven services' instances together),
+    "postgres", "kafka", "jaeger", and the rest (nginx, Prometheus, supervisord) by name."""
+    stack, out = cost.Stack(RUN, OFFSET), {}
+    for comp, ms in cost.cpu_ms(stack).items():
+        group = "services" if comp in stack.http_ports else comp
+        out[group] = out.get(group, 0.0) + ms / 1000.0
     return out
 
 
@@ -107,10 +54,7 @@ def measure(label, rate, seconds):
                    stdout=subprocess.DEVNULL)
     wall = time.monotonic() - started
     after, n1 = snapshot(), orders_placed()
-    per_group = {}
-    for pid, (group, cpu) in after.items():
-        if pid in before:
-            per_group[group] = per_group.get(group, 0.0) + cpu - before[pid][1]
+    per_group = {g: after[g] - before.get(g, 0.0) for g in after}
     orders = n1 - n0
     with open(os.path.join(RUN, "bench", "report.md")) as f:
         rss = [line for line in f if line.startswith("Peak RSS")]
