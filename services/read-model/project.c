@@ -321,10 +321,11 @@ static int order_batch_make(order_batch *b, const ev_delivery *ds, size_t n, cha
                             size_t errlen)
 {
     size_t room = n ? n : 1;
-    *b = (order_batch){.events = calloc(room, sizeof *b->events),
-                       .fold = calloc(room, sizeof *b->fold),
-                       .order_of = calloc(room, sizeof *b->order_of),
-                       .orders = calloc(room, sizeof *b->orders)};
+    *b = (order_batch){0};
+    b->events = calloc(room, sizeof(const ev_delivery *));
+    b->fold = calloc(room, sizeof *b->fold);
+    b->order_of = calloc(room, sizeof *b->order_of);
+    b->orders = calloc(room, sizeof *b->orders);
     if (!b->events || !b->fold || !b->order_of || !b->orders)
         return ev_fail(err, errlen, "out of memory");
     for (size_t i = 0; i < n; i++) {
@@ -340,8 +341,10 @@ static int order_batch_make(order_batch *b, const ev_delivery *ds, size_t n, cha
                                        .correlation_id = e->correlation_id,
                                        .payload = e->payload};
     }
-    if (fold_collect(b->fold, b->n, b->orders, b->order_of, &b->count) != 0)
+    size_t count = 0;
+    if (fold_collect(b->fold, b->n, b->orders, b->order_of, &count) != 0)
         return ev_fail(err, errlen, "out of memory");
+    b->count = count;
     return 0;
 }
 
@@ -592,7 +595,7 @@ static int store_batch(PGconn *tx, order_batch *b, json_t *changes, char *err, s
 {
     text_table events, orders;
     char *params[EVENT_COLUMNS + ORDER_COLUMNS] = {0};
-    json_t **items = calloc(b->count, sizeof *items);
+    json_t **items = calloc(b->count ? b->count : 1, sizeof(json_t *));
     int rc = -1;
     bool made = text_table_init(&events, EVENT_COLUMNS, b->n) == 0;
     made = text_table_init(&orders, ORDER_COLUMNS, b->count) == 0 && made;

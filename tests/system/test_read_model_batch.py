@@ -1,7 +1,7 @@
 """Issue 10: the read model projects a fetched batch as a set (one statement to lock the
 orders' rows, one to write every table back) and ends in exactly the rows its per-event path
-gives. The read model is stopped while orders run through the saga, so their events wait in
-Kafka and arrive in batches when it starts again; the result must agree with the services and
+gives. The read model is stopped while a product is added and orders run through the saga,
+so their events wait in Kafka and arrive in batches when it starts again; the result must agree with the services and
 equal a rebuild from the log, which projects every event one by one."""
 import os
 import subprocess
@@ -44,10 +44,11 @@ def rebuilt():
 @pytest.mark.slow
 @pytest.mark.local_stack
 def test_a_backlog_projected_in_batches_equals_the_per_event_path():
-    sku = add_sku(f"SKU-BATCH-{uuid.uuid4().hex[:8].upper()}", 1999, 1000)
     batched_before = metric("read-model", "events_batch_handled_total")
     assert supervisorctl("stop", "services:read-model").returncode == 0
     try:
+        # the product's events (ProductUpserted, StockAdjusted) wait in the same backlog
+        sku = add_sku(f"SKU-BATCH-{uuid.uuid4().hex[:8].upper()}", 1999, 1000)
         ids = [place_order([{"sku": sku, "quantity": q}])["orderId"] for q in QUANTITIES]
         finals = {oid: wait_final(oid, timeout=60)["status"] for oid in ids}
     finally:
@@ -73,8 +74,9 @@ def test_a_backlog_projected_in_batches_equals_the_per_event_path():
                  "PaymentFailed"])
         assert types == want, (oid, types)
     inventory = stock()[sku]
-    wait_until(lambda: sql("read-model", "SELECT available, reserved FROM rm_stock WHERE sku = %s",
-                           sku) == [(inventory["available"], inventory["reserved"])], 30,
+    wait_until(lambda: sql("read-model", "SELECT name, price_cents, initial, available, reserved"
+                                         " FROM rm_stock WHERE sku = %s", sku) ==
+               [(sku, 1999, 1000, inventory["available"], inventory["reserved"])], 30,
                "the read model's stock to equal the inventory's")
     placed = sql("read-model", "SELECT count(*), sum(item_count) FROM rm_orders"
                                " WHERE order_id = ANY(%s::uuid[])", ids)
