@@ -50,6 +50,7 @@ static const struct {
     {"http_request_duration_seconds", "HTTP request latency"},
     {"events_consumed_total", "Events handled and committed, by topic"},
     {"events_duplicate_total", "Redelivered events skipped by the inbox"},
+    {"events_batch_handled_total", "Events handled by a service's batch handler, by topic"},
     {"events_published_total", "Outbox rows published to Kafka, by topic"},
     {"event_handle_duration_seconds", "Time to handle one event, transaction included"},
     {"consumer_retries_total", "Transient failures retried with backoff"},

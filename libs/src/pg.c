@@ -139,8 +139,8 @@ char *ev_pg_array_literal(const char *const *items, size_t n)
 {
     size_t size = 3; /* braces and the terminating NUL */
     for (size_t i = 0; i < n; i++) {
-        size += 3; /* quotes and a comma */
-        for (const char *p = items[i]; *p; p++)
+        size += 5; /* quotes and a comma, or NULL and a comma */
+        for (const char *p = items[i]; p && *p; p++)
             size += (*p == '"' || *p == '\\') ? 2 : 1;
     }
     char *out = malloc(size);
@@ -151,6 +151,11 @@ char *ev_pg_array_literal(const char *const *items, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (i)
             *w++ = ',';
+        if (!items[i]) {
+            memcpy(w, "NULL", 4);
+            w += 4;
+            continue;
+        }
         *w++ = '"';
         for (const char *p = items[i]; *p; p++) {
             if (*p == '"' || *p == '\\')

@@ -453,8 +453,23 @@ static bool claim_batch(PGconn *c, batch_item *items, size_t n)
     return true;
 }
 
+/* The service's batch handler over the fresh deliveries, under the batch's transaction span. */
+static bool run_batch_handler(loop_state *st, ev_span *tx, ev_delivery *fresh, size_t n)
+{
+    ev_batch b = {.tx = st->conn, .deliveries = fresh, .n = n};
+    ev_span_enter(tx);
+    ev_outcome outcome = st->w->handle_batch(&b, st->w->user);
+    ev_span_leave(tx);
+    if (outcome == EV_HANDLED)
+        return true;
+    ev_log(EV_LOG_INFO, NULL, NULL, "batch of %zu handled one by one: %s", n,
+           b.reason[0] ? b.reason : "the batch handler gave up");
+    return false;
+}
+
 /* Returns true when every decoded message of the batch was handled and committed: one
- * transaction, one inbox statement for the whole batch, then the handler of each new one. */
+ * transaction, one inbox statement for the whole batch, then the handler of each new one
+ * (or the batch handler once over all of them, when the service has one). */
 static bool try_batch(loop_state *st, batch_item *items, size_t n)
 {
     char err[512];
@@ -462,6 +477,10 @@ static bool try_batch(loop_state *st, batch_item *items, size_t n)
     if (ev_pg_broken(c) || ev_pg_exec(c, "BEGIN", 0, NULL, err, sizeof err) != 0)
         return false;
     bool ok = claim_batch(c, items, n);
+    /* with a batch handler the fresh deliveries are gathered here, then handled at once */
+    ev_delivery *fresh = st->w->handle_batch ? calloc(n, sizeof *fresh) : NULL;
+    size_t fresh_count = 0;
+    ok = ok && (fresh || !st->w->handle_batch);
     /* One transaction span for the batch: the child of the first message's consumer span,
      * linked to every other's; each handler runs under its own message's consumer span. */
     ev_span *tx = NULL;
@@ -482,11 +501,19 @@ static bool try_batch(loop_state *st, batch_item *items, size_t n)
                              .topic = rd_kafka_topic_name(it->msg->rkt),
                              .partition = it->msg->partition,
                              .offset = it->msg->offset};
-            ok = st->w->handler(&d, st->w->user) == EV_HANDLED;
+            if (fresh)
+                fresh[fresh_count++] = d;
+            else
+                ok = st->w->handler(&d, st->w->user) == EV_HANDLED;
         }
         ev_span_leave(it->span);
     }
+    if (ok && fresh_count > 0)
+        ok = run_batch_handler(st, tx, fresh, fresh_count);
     bool committed = ok && ev_pg_exec(c, "COMMIT", 0, NULL, err, sizeof err) == 0;
+    for (size_t i = 0; committed && i < fresh_count; i++)
+        ev_metrics_count_event(st->w->metrics, "events_batch_handled_total", fresh[i].topic);
+    free(fresh);
     if (!committed)
         PQclear(PQexec(c, "ROLLBACK"));
     notify_commit(st->w, committed);

@@ -1,5 +1,6 @@
 /* Unit tests of ev_pg_array_literal, which carries a batch's columns to PostgreSQL as array
- * parameters (the worker's one-statement inbox claim): quoting, escaping, empty arrays. */
+ * parameters (the worker's one-statement inbox claim): quoting, escaping, NULL elements, empty
+ * arrays. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -32,6 +33,13 @@ static void quotes_and_backslashes_are_escaped(void **state)
     check(odd, 4, "{\"a\\\"b\",\"c\\\\d\",\"{,}\",\"\"}");
 }
 
+static void null_items_are_sql_nulls(void **state)
+{
+    (void)state;
+    const char *some[] = {NULL, "x", NULL};
+    check(some, 3, "{NULL,\"x\",NULL}");
+}
+
 static void no_items_is_an_empty_array(void **state)
 {
     (void)state;
@@ -43,6 +51,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(elements_are_quoted),
         cmocka_unit_test(quotes_and_backslashes_are_escaped),
+        cmocka_unit_test(null_items_are_sql_nulls),
         cmocka_unit_test(no_items_is_an_empty_array),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

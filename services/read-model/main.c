@@ -55,6 +55,25 @@ static ev_outcome handle(ev_delivery *d, void *user)
     return EV_HANDLED;
 }
 
+/* A fetched batch projected as a set (project_batch), announced like handle's. Any failure
+ * rolls the batch back and the worker hands its events to handle one by one. */
+static ev_outcome handle_batch(ev_batch *b, void *user)
+{
+    (void)user;
+    char err[512];
+    json_t *changes = json_array();
+    int rc = changes ? project_batch(b->tx, b->deliveries, b->n, changes, err, sizeof err)
+                     : ev_fail(err, sizeof err, "out of memory");
+    if (rc == 0)
+        rc = live_feed_announce(b->tx, changes, err, sizeof err);
+    json_decref(changes);
+    if (rc != 0) {
+        ev_fail(b->reason, sizeof b->reason, "%s", err);
+        return EV_RETRY;
+    }
+    return EV_HANDLED;
+}
+
 /* Live updates go to the web UI's pages only: a browser on another site sends its own
  * Origin and is refused before the upgrade; clients that are not browsers send none. */
 static bool ws_admit(const struct _u_request *req, struct _u_response *resp, void *user)
@@ -260,6 +279,7 @@ int main(int argc, char **argv)
         ev_error("cannot set up the HTTP routes: %s", err);
     } else {
         ev_worker worker = ev_service_worker(&rm.base, handle, &rm);
+        worker.handle_batch = handle_batch;
         rc = ev_service_run(&rm.base, &worker, false) == 0 ? 0 : 1;
     }
     /* HTTP stops first (its WebSocket threads leave the hub), then the feed that fills the

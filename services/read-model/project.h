@@ -4,6 +4,7 @@
 #define PROJECT_H
 
 #include "ev/envelope.h"
+#include "ev/worker.h"
 
 #include <jansson.h>
 #include <libpq-fe.h>
@@ -27,6 +28,17 @@
  * err. */
 int project_event(PGconn *tx, const ev_envelope *e, const char *topic, int32_t partition,
                   int64_t offset, json_t *changes, char *err, size_t errlen);
+
+/* Projects the n deliveries of a fetched batch (validated, upcast, in the consumer's order)
+ * as a set, ending in exactly the rows project_event gives them one after the other: the
+ * orders' rows are locked and read in one statement (sorted by order id, so instances never
+ * deadlock on them), the events folded in C (fold.h), and every table written in one more
+ * statement; product events are projected one by one after them. When changes is not NULL,
+ * appends the live updates: each event's {"type":"event"…}, preceded at each order's last
+ * event by its {"type":"order"…} as the batch left it, then the products'. Returns 0, or -1
+ * with err (roll back: the per-event path takes the events one by one). */
+int project_batch(PGconn *tx, const ev_delivery *ds, size_t n, json_t *changes, char *err,
+                  size_t errlen);
 
 /* Empties every projection (stock and products too: they are the sum of events) and the
  * inbox. */

@@ -23,8 +23,8 @@ int ev_pg_exec(PGconn *c, const char *sql, int nparams, const char *const *param
 long ev_pg_affected(PGresult *r);
 
 /* The n strings as a PostgreSQL array literal, each element double-quoted with " and \
- * escaped: {"a","b\"c"}; a parameter for ANY($1) or unnest($1) of any element type. Returns a
- * string the caller frees, or NULL when out of memory. Pure. */
+ * escaped, a NULL item as NULL: {"a","b\"c",NULL}; a parameter for ANY($1) or unnest($1) of any
+ * element type. Returns a string the caller frees, or NULL when out of memory. Pure. */
 char *ev_pg_array_literal(const char *const *items, size_t n);
 
 /* True when the connection is unusable and should be reset. */

@@ -49,6 +49,27 @@ typedef struct {
 
 typedef ev_outcome (*ev_handler_fn)(ev_delivery *d, void *user);
 
+/* The fresh deliveries of one fetched batch, for a service that projects them as a set.
+ *
+ * The worker claims the whole batch in the inbox first, so `deliveries` holds only messages
+ * not handled before (duplicates left out), valid and upcast, in the consumer's order: the
+ * events of one key (one partition) in partition order, other partitions interleaved as they
+ * were fetched. Every delivery's tx is `tx`, inside the batch's one BEGIN. The array, its
+ * envelopes and its strings belong to the worker and live only during the call; reason is the
+ * handler's to fill. */
+typedef struct {
+    PGconn *tx;
+    ev_delivery *deliveries;
+    size_t n;         /* at least 1 */
+    char reason[256]; /* the handler says why, for any outcome but EV_HANDLED (logged) */
+} ev_batch;
+
+/* One outcome for the whole batch: EV_HANDLED commits it; anything else rolls it back and
+ * the worker hands every message, one by one, to the per-message handler, which then owns
+ * retries and dead-lettering exactly as without a batch handler. So the two must write the
+ * same rows for the same events; the batch handler may simply give up on anything unusual. */
+typedef ev_outcome (*ev_batch_handler_fn)(ev_batch *b, void *user);
+
 /* Periodic work on the worker's connection (e.g. saga deadlines), called about every
  * tick_ms while the loop runs. Returns 0 or -1 (logged). */
 typedef int (*ev_tick_fn)(PGconn *c, void *user);
@@ -58,6 +79,9 @@ typedef struct {
     const char *const *topics;
     size_t topic_count;
     ev_handler_fn handler;
+    /* optional: replaces `handler` for the fresh messages of a fetched batch of two or
+     * more; a single message, and every message of a batch it refused, goes to `handler` */
+    ev_batch_handler_fn handle_batch;
     void *user;
     /* optional: told after each transaction whether the handlers' writes were committed
      * (true) or rolled back (false), e.g. to publish or drop changes noted while handling */

@@ -1,0 +1,101 @@
+"""How fast the read model works through a backlog, and what each event costs it.
+
+With the read model stopped, offers ORDERS orders (default 3,000) with `hey` at RATE/s
+(default 200) and waits until the services have finished them (every order final in the order
+service, every confirmed one shipped); then starts the read model and waits until it shows
+them all final and their timelines stop growing. Prints the events projected per second (the
+order events' timeline rows over the span of their projected_at, so the consumer group's join
+is left out; the wall time from the start is printed too), and per event the CPU of the read
+model and of PostgreSQL's readmodel backends, with its database's commits and statements.
+While it drains, the other services are idle, so these are the read model's own costs.
+
+    EVENTIFY_PORT_OFFSET=200 /usr/bin/python3 bench/read_model_drain.py [ORDERS] [RATE]
+"""
+import json
+import sys
+import time
+
+import bench as b
+from cpu_sample import TICK, counts, snapshot
+
+SHIPPING_DB = b.SERVICES["shipping"][1]
+
+
+def query(database, sql, *args):
+    with b.db(database) as c, c.cursor() as cur:
+        cur.execute(sql, args)
+        return cur.fetchall()
+
+
+def order_ids(customer):
+    return [r[0] for r in query(b.ORDERS_DB, "SELECT id::text FROM orders WHERE customer_id = %s",
+                                customer)]
+
+
+def services_finished(ids):
+    """Every order final in the order service and every confirmed one shipped."""
+    [(final, confirmed)] = query(b.ORDERS_DB, "SELECT count(*) FILTER (WHERE status IN"
+                                 " ('CONFIRMED', 'CANCELLED')), count(*) FILTER (WHERE status ="
+                                 " 'CONFIRMED') FROM orders WHERE id = ANY(%s::uuid[])", ids)
+    [(shipped,)] = query(SHIPPING_DB, "SELECT count(*) FROM shipments"
+                         " WHERE order_id = ANY(%s::uuid[])", ids)
+    return final == len(ids) and shipped == confirmed
+
+
+def projected(ids):
+    """(orders final in the read model, timeline rows of the orders)."""
+    [(final,)] = query(b.READ_MODEL_DB, "SELECT count(*) FROM rm_orders WHERE order_id ="
+                       " ANY(%s::uuid[]) AND (status = 'CANCELLED' OR shipped)", ids)
+    [(events,)] = query(b.READ_MODEL_DB, "SELECT count(*) FROM rm_timeline"
+                        " WHERE order_id = ANY(%s::uuid[])", ids)
+    return final, events
+
+
+def main():
+    orders = int(sys.argv[1]) if len(sys.argv) > 1 else 3000
+    rate = int(sys.argv[2]) if len(sys.argv) > 2 else 200
+    b.add_bench_sku()
+    customer = f"drain-{orders}-{int(time.time())}"
+    body = json.dumps({"customerId": customer, "items": [{"sku": b.BENCH_SKU, "quantity": 1}]})
+    workers = max(1, rate // 25)
+    b.supervise("stop", ["read-model"])
+    try:
+        b.sh("hey", "-n", str(orders), "-q", str(rate / workers), "-c", str(workers), "-m",
+             "POST", "-T", "application/json", "-d", body, b.ORDERS_URL)
+        ids = order_ids(customer)
+        b.wait_until(lambda: services_finished(ids), 900, "the services to finish every order",
+                     every=1)
+        time.sleep(2)  # the last relays' publishes
+    finally:
+        counts0, before, t0 = counts(), snapshot(), time.monotonic()
+        b.supervise("start", ["read-model"])
+    last = [None, time.monotonic()]
+
+    def drained():
+        final, events = projected(ids)
+        if (final, events) != last[0]:
+            last[0], last[1] = (final, events), time.monotonic()
+        return final == len(ids) and time.monotonic() - last[1] >= 2
+
+    b.wait_until(drained, 1800, "the read model to project every order", every=0.5)
+    wall = last[1] - t0
+    after, counts1 = snapshot(), counts()
+    [(events, span)] = query(b.READ_MODEL_DB, "SELECT count(*), extract(epoch from"
+                             " max(projected_at) - min(projected_at)) FROM rm_timeline"
+                             " WHERE order_id = ANY(%s::uuid[])", ids)
+    cpu = {k: 1000.0 * (after.get(k, 0) - before.get(k, 0)) / TICK / events
+           for k in ("read-model", "pg:readmodel")}
+    per = {k: (counts1.get(k, 0) - counts0.get(k, 0)) / events
+           for k in ("commits:readmodel", "statements:readmodel")}
+    print(f"{len(ids)} orders, {events} events: projected in {float(span):.1f} s"
+          f" ({events / max(float(span), 0.001):.0f} events/s), {wall:.1f} s from the start")
+    for k, v in cpu.items():
+        print(f"  {k:24s} {v:6.3f} CPU-ms/event")
+    for k, v in per.items():
+        print(f"  {k:24s} {v:6.3f} per event")
+    print(json.dumps({"orders": len(ids), "events": events, "seconds": float(span),
+                      "wall": wall, "cpuMsPerEvent": cpu, "perEvent": per}))
+
+
+if __name__ == "__main__":
+    main()
