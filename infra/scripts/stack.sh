@@ -40,12 +40,54 @@ pg_bin=/usr/lib/postgresql/15/bin
 conf=$run/supervisor/supervisord.conf
 # PostgreSQL refuses to run as root: as root it runs as Debian's `postgres` user.
 if [ "$(id -u)" -eq 0 ]; then pg_os_user=postgres; else pg_os_user=$(id -un); fi
+# Nothing else needs a privilege either (every port is above 1024): as root, the services,
+# the Kafka nodes, Jaeger and Prometheus run as this system user (made at the first up),
+# nginx as www-data; supervisord alone stays root, to start each as its user.
+svc_user=""
+[ "$(id -u)" -ne 0 ] || svc_user=${EVENTIFY_SERVICE_USER:-eventify}
 
 say() { echo "stack: $*"; }
 die() { echo "stack: $*" >&2; exit 1; }
 sup() { supervisorctl -c "$conf" "$@"; }
 sup_running() { [ -S "$run/supervisor/supervisor.sock" ] && sup pid >/dev/null 2>&1; }
 as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+# reach USER PATH: give "search" permission on the way down to PATH where USER lacks it.
+reach() {
+  local d=$2
+  while [ "$d" != / ]; do
+    runuser -u "$1" -- test -x "$d" 2>/dev/null || chmod o+x "$d"
+    d=$(dirname "$d")
+  done
+}
+
+# As root: the service user exists, reaches the binaries and the run folder, owns what its
+# processes write (Kafka's, Jaeger's and Prometheus' data, the services' log files) and may
+# read the admin token (group-readable; the other secrets reach the services through
+# supervisor's environment, whose file stays root's own).
+init_service_user() {
+  [ -n "$svc_user" ] || return 0
+  id -u "$svc_user" >/dev/null 2>&1 ||
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$svc_user" ||
+    die "cannot create the system user $svc_user"
+  reach "$svc_user" "$root/build/release/bin"
+  reach "$svc_user" "$run/logs"
+  reach "$svc_user" "$kafka_lib"
+  reach "$svc_user" "$(dirname "$jaeger_bin")"
+  reach "$svc_user" "$root/infra/prometheus"
+  local program rest
+  while read -r program rest; do
+    touch "$run/logs/$program.log"
+    chown "$svc_user:" "$run/logs/$program.log"
+  done < <(instances)
+  chown -R "$svc_user:" "$run/kafka" "$run/jaeger" "$run/prometheus"
+  chgrp "$svc_user" "$run/secrets" "$run/secrets/admin-token"
+  chmod 750 "$run/secrets"
+  chmod 640 "$run/secrets/admin-token"
+}
+
+# supervisor's user= line for a program of the service user (nothing when not root)
+svc_user_line() { [ -z "$svc_user" ] || echo "user=$svc_user"; }
 
 # wait_for SECONDS WHAT COMMAND...: polls COMMAND until it succeeds or the deadline passes.
 wait_for() {
@@ -100,11 +142,7 @@ kafka_brokers() {
 init_postgres() {
   mkdir -p "$run/pg" "$run/pg-socket" "$run/logs"
   # The postgres user must reach $run: give "search" permission on the way down if needed.
-  local d=$run
-  while [ "$d" != / ]; do
-    as_pg test -x "$d" 2>/dev/null || chmod o+x "$d"
-    d=$(dirname "$d")
-  done
+  [ "$(id -u)" -ne 0 ] || reach postgres "$run"
   if [ ! -f "$run/pg/PG_VERSION" ]; then
     say "initialising PostgreSQL in $run/pg"
     [ "$(id -u)" -ne 0 ] || chown -R postgres:postgres "$run/pg" "$run/pg-socket"
@@ -294,11 +332,7 @@ CONF
     touch "$run/logs/nginx-error.log"
     chown -R www-data:www-data "$run/nginx"
     chown www-data:www-data "$run/logs/nginx-error.log"
-    local d=$root/web/out
-    while [ "$d" != / ]; do
-      runuser -u www-data -- test -x "$d" 2>/dev/null || chmod o+x "$d"
-      d=$(dirname "$d")
-    done
+    reach www-data "$root/web/out"
     [ ! -d "$root/web/out" ] || chmod -R o+rX "$root/web/out"
   fi
 }
@@ -357,6 +391,7 @@ serverurl=unix://$run/supervisor/supervisor.sock
 
 [program:jaeger]
 command=$jaeger_bin --config $run/jaeger/config.yaml
+$(svc_user_line)
 priority=15
 autorestart=true
 stopwaitsecs=10
@@ -384,6 +419,7 @@ CONF
 
 [program:$(node_program "$i")]
 command=java $heap -XX:+UseG1GC -Dlog4j2.configurationFile=$root/infra/kafka/log4j2.properties -cp "$kafka_lib/*" kafka.Kafka $(node_dir "$i")/server.properties
+$(svc_user_line)
 priority=20
 stopwaitsecs=$stopwait
 autorestart=true
@@ -401,6 +437,7 @@ CONF
 [program:$program]
 command=$root/build/release/bin/eventify-$service
 environment=$(service_env "$program" "$port" "$db")
+$(svc_user_line)
 autostart=false
 autorestart=true
 startsecs=1
@@ -419,6 +456,7 @@ CONF
 
 [program:prometheus]
 command=/usr/bin/prometheus --config.file=$run/prometheus/prometheus.yml --storage.tsdb.path=$run/prometheus/data --storage.tsdb.retention.time=7d --web.listen-address=127.0.0.1:$prometheus_port --web.external-url=http://localhost:$prometheus_port/prometheus/
+$(svc_user_line)
 autostart=false
 autorestart=true
 stopwaitsecs=20
@@ -512,6 +550,7 @@ up() {
   write_nginx_conf
   write_prometheus_conf
   write_supervisor_conf
+  init_service_user
   if sup_running; then
     sup reread >/dev/null && sup update >/dev/null
     sup start postgres >/dev/null 2>&1 || true

@@ -3,6 +3,7 @@ record; a DLQ replay reaches only the consumer group that failed the letter, so 
 cannot multiply letters; the DLQ listing is paged and values come one letter at a time; no
 request creates Kafka clients; nginx runs unprivileged, sends security headers and serves
 every UI page on a direct visit; database roles have random owner-only passwords."""
+import grp
 import os
 import stat
 import subprocess
@@ -110,11 +111,22 @@ def test_eventifyctl_replay_needs_the_token_file(tmp_path):
 
 
 def test_admin_token_and_database_passwords_are_owner_only_secrets():
+    """Owner-only; a stack started as root lets the services' user read the admin token
+    through its group (and list the folder), and nothing else."""
     secrets = os.path.join(RUN, "secrets")
-    assert stat.S_IMODE(os.stat(secrets).st_mode) == 0o700
-    for name in ["admin-token"] + [f"pg-{db}" for db in DATABASES.values()]:
-        mode = stat.S_IMODE(os.stat(os.path.join(secrets, name)).st_mode)
-        assert mode == 0o600, f"{name}: {oct(mode)}"
+
+    def mode_and_group(name):
+        st = os.stat(os.path.join(secrets, name))
+        return stat.S_IMODE(st.st_mode), grp.getgrgid(st.st_gid).gr_name
+
+    if os.getuid() == 0:
+        assert mode_and_group(".") == (0o750, "eventify")
+        assert mode_and_group("admin-token") == (0o640, "eventify")
+    else:
+        assert mode_and_group(".")[0] == 0o700
+        assert mode_and_group("admin-token")[0] == 0o600
+    for name in [f"pg-{db}" for db in DATABASES.values()]:
+        assert mode_and_group(name)[0] == 0o600, name
     # supervisor's configuration hands the passwords to the services
     conf = os.path.join(RUN, "supervisor", "supervisord.conf")
     assert stat.S_IMODE(os.stat(conf).st_mode) == 0o600
@@ -290,12 +302,35 @@ def test_ui_responses_carry_security_headers():
         assert h.get("Referrer-Policy") in ("no-referrer", "same-origin")
 
 
+def _uids(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return next(line for line in f if line.startswith("Uid:")).split()[1:]
+
+
+def test_no_process_of_the_stack_runs_as_root_but_supervisord():
+    """Every program supervisor runs (the services, the Kafka nodes, PostgreSQL, Jaeger,
+    Prometheus, nginx) and every process it starts runs without root's uid, also when the
+    stack was started as root; supervisord alone keeps it, to start each as its user."""
+    status = supervisorctl("status").stdout
+    pids = [int(line.split("pid ")[1].split(",")[0]) for line in status.splitlines()
+            if " RUNNING " in f" {line} " and "pid " in line]
+    programs = [line.split()[0] for line in status.splitlines() if "RUNNING" in line]
+    assert any(p.startswith("services:") for p in programs) and "postgres" in programs, status
+    children = subprocess.run(["pgrep", "-P", ",".join(map(str, pids))], capture_output=True,
+                              text=True).stdout.split()
+    for pid in pids + [int(c) for c in children]:
+        try:
+            uids = _uids(pid)
+        except (OSError, StopIteration):
+            continue  # ended meanwhile
+        assert "0" not in uids, f"pid {pid} ({open(f'/proc/{pid}/comm').read().strip()}) runs with uid {uids}"
+
+
 def test_nginx_does_not_run_as_root():
     master = int(supervisorctl("pid", "web").stdout.strip())
     pids = [master] + [int(p) for p in subprocess.run(["pgrep", "-P", str(master)],
                                                       capture_output=True, text=True).stdout.split()]
     assert len(pids) >= 2, "master and at least one worker"
     for pid in pids:
-        with open(f"/proc/{pid}/status") as f:
-            uids = next(line for line in f if line.startswith("Uid:")).split()[1:]
+        uids = _uids(pid)
         assert all(u != "0" for u in uids), f"nginx pid {pid} runs with uid {uids}"
