@@ -109,6 +109,7 @@ compose-validate: deps
 	@$${EVENTIFY_RUN_DIR:-$(ROOT)/.run}/venv/bin/check-jsonschema --builtin-schema vendor.compose-spec compose.yaml deploy/compose/compose.test.yaml
 
 test: build web unit-test fuzz-short
+	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory alerts-test
 	@$(MAKE) --no-print-directory k8s-validate
 	@$(TEST_ENV) $(STACK) up

@@ -319,7 +319,7 @@ static size_t send_rows(PGresult *rows, const ev_relay_config *cfg, int64_t *ids
     ev_message *msgs = calloc((size_t)n, sizeof *msgs);
     ev_header(*headers)[4] = calloc((size_t)n, sizeof *headers);
     char(*traceparents)[EV_TRACEPARENT_SIZE] = calloc((size_t)n, sizeof *traceparents);
-    ev_span **spans = calloc((size_t)n, sizeof *spans);
+    ev_span **spans = calloc((size_t)n, sizeof(ev_span *));
     size_t ok = 0;
     if (msgs && headers && traceparents && spans) {
         for (int i = 0; i < n; i++) {

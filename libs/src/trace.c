@@ -99,7 +99,7 @@ void ev_trace_id_uuid(const ev_trace_ctx *ctx, char out[37])
 
 void ev_traceparent_format(const ev_trace_ctx *ctx, char out[EV_TRACEPARENT_SIZE])
 {
-    memcpy(out, "00-", 3);
+    memcpy(out, "00-", 3); /* NOLINT(bugprone-not-null-terminated-result): ended below */
     encode_hex(ctx->trace_id, 16, out + 3);
     out[35] = '-';
     encode_hex(ctx->span_id, 8, out + 36);
@@ -448,8 +448,8 @@ static void *exporter_main(void *arg)
             if (sent)
                 ev_metrics_add(t->metrics, "trace_spans_exported_total", NULL, n);
             else
-                ev_metrics_add(t->metrics, "trace_spans_dropped_total",
-                               "reason=\"export_failed\"", n);
+                ev_metrics_add(t->metrics, "trace_spans_dropped_total", "reason=\"export_failed\"",
+                               n);
         }
         if (stopping && n == 0)
             break;
@@ -476,8 +476,7 @@ static void enqueue(tracer *t, char *span)
         pthread_cond_signal(&t->wake);
     if (!queued) {
         free(span);
-        ev_metrics_add(t->metrics, "trace_spans_dropped_total", "reason=\"queue_full\"",
-                       1);
+        ev_metrics_add(t->metrics, "trace_spans_dropped_total", "reason=\"queue_full\"", 1);
     }
 }
 
@@ -774,13 +773,15 @@ void ev_span_end(ev_span *s)
     if (s->recording) {
         char *json = finish_otlp_span(s);
         tracer *t = the_tracer;
-        if (json && t && t->thread_started)
-            enqueue(t, json);
-        else if (t)
-            ev_metrics_add(t->metrics, "trace_spans_dropped_total",
-                           "reason=\"out_of_memory\"", 1);
-        if (!json || !t || !t->thread_started)
+        if (json && t && t->thread_started) {
+            enqueue(t, json); /* takes json */
+        } else {
+            if (t)
+                ev_metrics_add(
+                    t->metrics, "trace_spans_dropped_total",
+                    json ? "reason=\"exporter_not_started\"" : "reason=\"out_of_memory\"", 1);
             free(json);
+        }
     }
     free(s);
 }
