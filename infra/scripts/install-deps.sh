@@ -40,11 +40,16 @@ if ((${#missing[@]})); then
 fi
 echo "deps: apt packages present"
 
-if ! compgen -G "$run/kafka/lib/kafka_2.13-*.jar" >/dev/null; then
+# The jars follow the pom: a changed pom (its hash kept beside them) resolves them anew.
+pom_hash=$(sha256sum "$root/infra/kafka/pom.xml" | cut -d' ' -f1)
+if ! compgen -G "$run/kafka/lib/kafka_2.13-*.jar" >/dev/null ||
+  [ "$(cat "$run/kafka/lib/.pom.sha256" 2>/dev/null)" != "$pom_hash" ]; then
   echo "deps: resolving the Kafka broker from Maven Central"
+  rm -rf "$run/kafka/lib"
   mkdir -p "$run/kafka/lib"
   mvn -q -B -Dstyle.color=never -f "$root/infra/kafka/pom.xml" dependency:copy-dependencies \
     -DoutputDirectory="$run/kafka/lib" -DincludeScope=runtime
+  echo "$pom_hash" >"$run/kafka/lib/.pom.sha256"
 fi
 echo "deps: Kafka broker jars in $run/kafka/lib"
 
