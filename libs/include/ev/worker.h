@@ -76,6 +76,12 @@ int ev_worker_run(const ev_worker *w, const atomic_bool *stop);
  * max_ms. Pure, unit-tested. */
 int ev_backoff_ms(int attempt, int base_ms, int max_ms);
 
+/* How long the loop may still wait for more messages of a batch: the batch holds `taken` of
+ * at most `max` messages and its window of window_ms opened at first_ms, when its first message
+ * arrived. 0 once the batch is full or the window is over (or was 0: take only what is already
+ * fetched). Pure, unit-tested. */
+int ev_batch_wait_ms(int64_t first_ms, int64_t now_ms, int window_ms, size_t taken, size_t max);
+
 typedef enum {
     EV_LETTER_WRITTEN, /* in the DLQ, whole or cut */
     EV_LETTER_REFUSED, /* a permanent error even for the cut letter: logged, given up */
