@@ -227,12 +227,10 @@ static try_result try_once(loop_state *st, ev_delivery *d)
     d->tx = c;
     d->reason[0] = '\0';
     ev_span *tx = start_tx_span(st, d->event->event_type);
-    if (ev_pg_exec(c, "BEGIN", 0, NULL, err, sizeof err) != 0) {
-        end_tx_span(tx, false, err);
-        return TRY_DB_DOWN;
-    }
     ev_span_enter(tx);
-    int fresh = ev_inbox_claim(c, d->event, d->topic, d->partition, d->offset, err, sizeof err);
+    /* BEGIN and the claim in one round trip; if either fails, the rollback below ends it */
+    int fresh =
+        ev_inbox_begin_claim(c, d->event, d->topic, d->partition, d->offset, err, sizeof err);
     ev_outcome outcome = EV_RETRY;
     if (fresh == 1)
         outcome = st->w->handler(d, st->w->user);
@@ -436,8 +434,9 @@ static void decode_for_batch(loop_state *st, batch_item *item)
     item->decoded = true;
 }
 
-/* Claims every decoded message of the batch in the inbox with one statement; sets each
- * item's duplicate flag. Returns false on a database error. */
+/* Opens the batch's transaction and claims every decoded message of the batch in the inbox
+ * with one statement, in one round trip; sets each item's duplicate flag. Returns false on a
+ * database error (then the transaction may or may not have begun: the caller rolls back). */
 static bool claim_batch(PGconn *c, batch_item *items, size_t n)
 {
     char err[512];
@@ -455,7 +454,7 @@ static bool claim_batch(PGconn *c, batch_item *items, size_t n)
                                       .offset = msg->offset};
         index[m++] = i;
     }
-    if (ev_inbox_claim_batch(c, entries, m, fresh, err, sizeof err) != 0) {
+    if (ev_inbox_begin_claim_batch(c, entries, m, fresh, err, sizeof err) != 0) {
         ev_warn("worker: batch inbox claim: %s", err);
         return false;
     }
@@ -470,7 +469,7 @@ static bool try_batch(loop_state *st, batch_item *items, size_t n)
 {
     char err[512];
     PGconn *c = st->conn;
-    if (ev_pg_broken(c) || ev_pg_exec(c, "BEGIN", 0, NULL, err, sizeof err) != 0)
+    if (ev_pg_broken(c))
         return false;
     bool ok = claim_batch(c, items, n);
     /* One transaction span for the batch: the child of the first message's consumer span,
