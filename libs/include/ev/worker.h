@@ -1,5 +1,11 @@
 /* The consumer loop every consuming service runs.
  *
+ * Messages are taken in batches: what the consumer already fetched, and what arrives within
+ * the batch window (config batch_wait_ms, EVENTIFY_BATCH_WAIT_MS) after the first, up to 128;
+ * a batch of several valid messages is handled in one transaction, and any failure in it
+ * replays its messages one by one as below. A message that finds nothing behind it waits the
+ * whole window: that is the latency the window adds to each hop.
+ *
  * For each message: decode the envelope and upcast it (undecodable, invalid or of an
  * unknown future version: straight to the DLQ); then, in one transaction, claim it in the
  * inbox (a duplicate is skipped) and call the service's handler, which writes its effects
