@@ -260,6 +260,8 @@ service_env() { # PROGRAM PORT DATABASE -> supervisor environment= value
     EVENTIFY_TRACE_SAMPLE_RATIO; do
     [ -z "${!v:-}" ] || env+=",$v=\"${!v}\""
   done
+  # the consumers' batch window (docs/benchmarks.md, "What moved the cost")
+  [ -z "${EVENTIFY_BATCH_WAIT_MS:-}" ] || env+=",EVENTIFY_BATCH_WAIT_MS=\"$EVENTIFY_BATCH_WAIT_MS\""
   # admission control of POST /orders under overload (docs/overload.md)
   for v in EVENTIFY_ADMISSION_MAX_DELAY_MS EVENTIFY_ADMISSION_MIN_BACKLOG; do
     [ -z "${!v:-}" ] || env+=",$v=\"${!v}\""

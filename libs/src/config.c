@@ -72,7 +72,7 @@ int ev_config_load(ev_config *cfg, const char *service, int default_port, const 
     if (!ev_strlcpy(cfg->service, service, sizeof cfg->service))
         return ev_fail(err, errlen, "service name too long");
 
-    long port = 0, pg_port = 0, pool = 0, attempts = 0, backoff = 0;
+    long port = 0, pg_port = 0, pool = 0, attempts = 0, backoff = 0, batch_wait = 0;
     long max_connections = 0, threads = 0, read_timeout = 0, body_timeout = 0;
     char host[128], db[64], user[64], password[128], level[16];
     if (ev_env_long(getenv_fn, "EVENTIFY_HTTP_PORT", default_port, 1, 65535, &port, err, errlen) ||
@@ -80,6 +80,8 @@ int ev_config_load(ev_config *cfg, const char *service, int default_port, const 
         ev_env_long(getenv_fn, "EVENTIFY_PG_POOL_SIZE", 8, 1, 256, &pool, err, errlen) ||
         ev_env_long(getenv_fn, "EVENTIFY_MAX_ATTEMPTS", 4, 1, 100, &attempts, err, errlen) ||
         ev_env_long(getenv_fn, "EVENTIFY_RETRY_BACKOFF_MS", 100, 1, 60000, &backoff, err, errlen) ||
+        ev_env_long(getenv_fn, "EVENTIFY_BATCH_WAIT_MS", EV_BATCH_WAIT_MS_DEFAULT, 0, 1000,
+                    &batch_wait, err, errlen) ||
         ev_env_long(getenv_fn, "EVENTIFY_HTTP_MAX_CONNECTIONS", 4096, 16, 60000, &max_connections,
                     err, errlen) ||
         ev_env_long(getenv_fn, "EVENTIFY_HTTP_THREADS", 4, 1, 64, &threads, err, errlen) ||
@@ -126,5 +128,6 @@ int ev_config_load(ev_config *cfg, const char *service, int default_port, const 
     cfg->pg_pool_size = (int)pool;
     cfg->max_attempts = (int)attempts;
     cfg->retry_backoff_ms = (int)backoff;
+    cfg->batch_wait_ms = (int)batch_wait;
     return 0;
 }

@@ -113,23 +113,38 @@ int ev_emit_uncaused(PGconn *tx, const char *producer, const char *correlation_i
     return emit(tx, producer, correlation_id, NULL, event_type, version, payload, err, errlen);
 }
 
-int ev_inbox_claim(PGconn *tx, const ev_envelope *e, const char *topic, int32_t partition,
-                   int64_t offset, char *err, size_t errlen)
+/* ev_pg_query, or ev_pg_begin_query for a claim that opens its transaction. */
+typedef PGresult *(*query_fn)(PGconn *c, const char *sql, int nparams, const char *const *params,
+                              char *err, size_t errlen);
+
+static int claim_one(query_fn query, PGconn *tx, const ev_envelope *e, const char *topic,
+                     int32_t partition, int64_t offset, char *err, size_t errlen)
 {
     char part[16], off[32];
     snprintf(part, sizeof part, "%" PRId32, partition);
     snprintf(off, sizeof off, "%" PRId64, offset);
     const char *params[] = {e->event_id, e->event_type, topic, part, off};
-    PGresult *r =
-        ev_pg_query(tx,
-                    "INSERT INTO inbox (event_id, event_type, topic, partition, \"offset\")"
-                    " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING",
-                    5, params, err, errlen);
+    PGresult *r = query(tx,
+                        "INSERT INTO inbox (event_id, event_type, topic, partition, \"offset\")"
+                        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING",
+                        5, params, err, errlen);
     if (!r)
         return -1;
     int fresh = ev_pg_affected(r) == 1;
     PQclear(r);
     return fresh;
+}
+
+int ev_inbox_claim(PGconn *tx, const ev_envelope *e, const char *topic, int32_t partition,
+                   int64_t offset, char *err, size_t errlen)
+{
+    return claim_one(ev_pg_query, tx, e, topic, partition, offset, err, errlen);
+}
+
+int ev_inbox_begin_claim(PGconn *c, const ev_envelope *e, const char *topic, int32_t partition,
+                         int64_t offset, char *err, size_t errlen)
+{
+    return claim_one(ev_pg_begin_query, c, e, topic, partition, offset, err, errlen);
 }
 
 static const char claim_batch_sql[] =
@@ -177,8 +192,8 @@ static int claim_arrays(const ev_inbox_entry *entries, size_t n, char (*numbers)
     return ok ? 0 : -1;
 }
 
-int ev_inbox_claim_batch(PGconn *tx, const ev_inbox_entry *entries, size_t n, bool *fresh,
-                         char *err, size_t errlen)
+static int claim_many(query_fn query, PGconn *tx, const ev_inbox_entry *entries, size_t n,
+                      bool *fresh, char *err, size_t errlen)
 {
     char(*numbers)[24] = calloc(2 * n + 1, sizeof *numbers);
     char *literals[5] = {0};
@@ -187,7 +202,7 @@ int ev_inbox_claim_batch(PGconn *tx, const ev_inbox_entry *entries, size_t n, bo
         return ev_fail(err, errlen, "inbox: out of memory");
     }
     const char *params[5] = {literals[0], literals[1], literals[2], literals[3], literals[4]};
-    PGresult *r = ev_pg_query(tx, claim_batch_sql, 5, params, err, errlen);
+    PGresult *r = query(tx, claim_batch_sql, 5, params, err, errlen);
     for (int k = 0; k < 5; k++)
         free(literals[k]);
     free(numbers);
@@ -198,6 +213,18 @@ int ev_inbox_claim_batch(PGconn *tx, const ev_inbox_entry *entries, size_t n, bo
         mark_fresh(entries, n, fresh, PQgetvalue(r, row, 0));
     PQclear(r);
     return 0;
+}
+
+int ev_inbox_claim_batch(PGconn *tx, const ev_inbox_entry *entries, size_t n, bool *fresh,
+                         char *err, size_t errlen)
+{
+    return claim_many(ev_pg_query, tx, entries, n, fresh, err, errlen);
+}
+
+int ev_inbox_begin_claim_batch(PGconn *c, const ev_inbox_entry *entries, size_t n, bool *fresh,
+                               char *err, size_t errlen)
+{
+    return claim_many(ev_pg_begin_query, c, entries, n, fresh, err, errlen);
 }
 
 /* --- pure policy ------------------------------------------------------------------------- */

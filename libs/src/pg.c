@@ -53,10 +53,8 @@ static uint64_t fnv1a(const char *s)
     return h;
 }
 
-/* The name of sql's prepared statement on c, preparing it first if needed; NULL when the
- * cache is full or missing (then the caller runs the statement unprepared). */
-static const char *prepared_name(PGconn *c, const char *sql, int nparams, char name[24],
-                                 PGresult **failure)
+/* The name of sql's prepared statement on c when it is prepared already, else NULL. */
+static const char *prepared_already(PGconn *c, const char *sql, char name[24])
 {
     prepared_cache *cache = PQinstanceData(c, pg_event);
     if (!cache)
@@ -66,6 +64,20 @@ static const char *prepared_name(PGconn *c, const char *sql, int nparams, char n
     for (size_t i = 0; i < cache->count; i++)
         if (cache->hashes[i] == h && strcmp(cache->texts[i], sql) == 0)
             return name;
+    return NULL;
+}
+
+/* The name of sql's prepared statement on c, preparing it first if needed; NULL when the
+ * cache is full or missing (then the caller runs the statement unprepared). */
+static const char *prepared_name(PGconn *c, const char *sql, int nparams, char name[24],
+                                 PGresult **failure)
+{
+    prepared_cache *cache = PQinstanceData(c, pg_event);
+    if (!cache)
+        return NULL;
+    if (prepared_already(c, sql, name))
+        return name;
+    uint64_t h = fnv1a(sql);
     if (cache->count == PREPARED_MAX)
         return NULL;
     PGresult *r = PQprepare(c, name, sql, nparams, NULL);
@@ -118,6 +130,89 @@ PGresult *ev_pg_query(PGconn *c, const char *sql, int nparams, const char *const
         err[n - 1] = '\0';
     PQclear(r);
     return NULL;
+}
+
+/* err from a failed result (or the connection's message), without its trailing newline. */
+static void result_error(PGconn *c, const PGresult *r, char *err, size_t errlen)
+{
+    const char *msg = r ? PQresultErrorMessage(r) : PQerrorMessage(c);
+    ev_fail(err, errlen, "%s", (msg && *msg) ? msg : "query failed");
+    size_t n = strlen(err ? err : "");
+    if (err && n > 0 && err[n - 1] == '\n')
+        err[n - 1] = '\0';
+}
+
+/* The results of a pipeline of BEGIN, one statement and a sync, in that order: each query's
+ * result is followed by a NULL, the sync by its own result. Keeps the statement's result in
+ * *stmt and returns false, with err, if BEGIN or the statement failed or the connection did;
+ * reads at most a bounded number of results, so a broken connection cannot hold it. */
+static bool read_pipeline(PGconn *c, PGresult **stmt, char *err, size_t errlen)
+{
+    bool ok = true;
+    int query = 0; /* 0: BEGIN, 1: the statement, 2: the sync */
+    for (int reads = 0; reads < 16 && query < 3; reads++) {
+        PGresult *r = PQgetResult(c);
+        if (!r) {
+            if (PQstatus(c) != CONNECTION_OK) {
+                if (ok)
+                    result_error(c, NULL, err, errlen);
+                return false;
+            }
+            query++; /* the end of one query's results */
+            continue;
+        }
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_PIPELINE_SYNC) {
+            PQclear(r);
+            return ok;
+        }
+        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && ok) {
+            /* the first error says why; later queries only report PGRES_PIPELINE_ABORTED */
+            result_error(c, r, err, errlen);
+            ok = false;
+        }
+        if (query == 1 && !*stmt)
+            *stmt = r;
+        else
+            PQclear(r);
+    }
+    if (ok)
+        ev_fail(err, errlen, "pipeline: no sync result");
+    return false;
+}
+
+PGresult *ev_pg_begin_query(PGconn *c, const char *sql, int nparams, const char *const *params,
+                            char *err, size_t errlen)
+{
+    char name[24];
+    const char *prepared = nparams > 0 ? prepared_already(c, sql, name) : NULL;
+    if (!prepared || PQpipelineStatus(c) != PQ_PIPELINE_OFF || !PQenterPipelineMode(c)) {
+        if (ev_pg_exec(c, "BEGIN", 0, NULL, err, errlen) != 0)
+            return NULL;
+        return ev_pg_query(c, sql, nparams, params, err, errlen);
+    }
+    PGresult *stmt = NULL;
+    bool ok = PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) &&
+              PQsendQueryPrepared(c, prepared, nparams, params, NULL, NULL, 0) && PQpipelineSync(c);
+    if (!ok)
+        result_error(c, NULL, err, errlen);
+    else
+        ok = read_pipeline(c, &stmt, err, errlen);
+    if (!PQexitPipelineMode(c)) {
+        /* results left unread: only a reset gives back a connection in a known state (the
+         * transaction, if it began, is gone with it) */
+        ev_warn("PostgreSQL pipeline left unfinished (%s); resetting the connection",
+                PQerrorMessage(c));
+        PQreset(c);
+        if (ok)
+            ev_fail(err, errlen, "pipeline left unfinished; connection reset");
+        ok = false;
+    }
+    if (!ok) {
+        PQclear(stmt);
+        return NULL;
+    }
+    return stmt;
 }
 
 int ev_pg_exec(PGconn *c, const char *sql, int nparams, const char *const *params, char *err,

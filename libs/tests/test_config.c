@@ -42,6 +42,7 @@ static void defaults_follow_the_spec(void **state)
     assert_int_equal(cfg.pg_pool_size, 8);
     assert_int_equal(cfg.max_attempts, 4);
     assert_int_equal(cfg.retry_backoff_ms, 100);
+    assert_int_equal(cfg.batch_wait_ms, EV_BATCH_WAIT_MS_DEFAULT);
     assert_int_equal(cfg.log_level, EV_LOG_INFO);
     assert_string_equal(cfg.migrations_dir, "/m");
     assert_non_null(strstr(cfg.pg_conninfo, "host='localhost'"));
@@ -96,6 +97,8 @@ static void bad_values_are_errors_naming_the_variable(void **state)
     expect_error("EVENTIFY_PG_POOL_SIZE", "1000");
     expect_error("EVENTIFY_RETRY_BACKOFF_MS", "99999999999999999999");
     expect_error("EVENTIFY_LOG_LEVEL", "loud");
+    expect_error("EVENTIFY_BATCH_WAIT_MS", "-1");
+    expect_error("EVENTIFY_BATCH_WAIT_MS", "1001");
     expect_error("EVENTIFY_HTTP_MAX_CONNECTIONS", "0");
     expect_error("EVENTIFY_HTTP_THREADS", "1000");
     expect_error("EVENTIFY_HTTP_READ_TIMEOUT_S", "0");

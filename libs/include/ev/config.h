@@ -10,6 +10,11 @@
 
 #include <stddef.h>
 
+/* The default of EVENTIFY_BATCH_WAIT_MS: how long a consumer keeps taking messages after the
+ * first one of a poll, so that several deliveries share one transaction at moderate rates
+ * (docs/benchmarks.md weighs it). */
+#define EV_BATCH_WAIT_MS_DEFAULT 5
+
 typedef struct {
     char service[32];         /* e.g. "order"; names the consumer group and the DLQ */
     int http_port;            /* EVENTIFY_HTTP_PORT */
@@ -24,6 +29,7 @@ typedef struct {
     ev_log_level log_level;   /* EVENTIFY_LOG_LEVEL */
     int max_attempts;         /* EVENTIFY_MAX_ATTEMPTS: tries of a transient failure */
     int retry_backoff_ms;     /* EVENTIFY_RETRY_BACKOFF_MS: first backoff, then doubled */
+    int batch_wait_ms;        /* EVENTIFY_BATCH_WAIT_MS: a consumer batch's window; 0: none */
     char migrations_dir[512]; /* EVENTIFY_MIGRATIONS_DIR */
     char log_file[512];       /* EVENTIFY_LOG_FILE: append JSON lines here; empty: stderr */
 } ev_config;

@@ -70,6 +70,14 @@ typedef struct {
 int ev_inbox_claim_batch(PGconn *tx, const ev_inbox_entry *entries, size_t n, bool *fresh,
                          char *err, size_t errlen);
 
+/* ev_inbox_claim and ev_inbox_claim_batch that also open the transaction: BEGIN goes with the
+ * claim in one round trip (ev_pg_begin_query). On -1 the caller rolls back as after any failed
+ * statement, whether or not the transaction began. */
+int ev_inbox_begin_claim(PGconn *c, const ev_envelope *e, const char *topic, int32_t partition,
+                         int64_t offset, char *err, size_t errlen);
+int ev_inbox_begin_claim_batch(PGconn *c, const ev_inbox_entry *entries, size_t n, bool *fresh,
+                               char *err, size_t errlen);
+
 typedef struct {
     const char *conninfo;
     ev_producer *producer; /* shared, not owned */

@@ -15,6 +15,14 @@ PGconn *ev_pg_connect(const char *conninfo, char *err, size_t errlen);
 PGresult *ev_pg_query(PGconn *c, const char *sql, int nparams, const char *const *params, char *err,
                       size_t errlen);
 
+/* BEGIN, then a statement as ev_pg_query runs it, sent together in one round trip (libpq
+ * pipeline mode) once the statement is prepared on c (its first run, which prepares it, takes
+ * two). The statement runs inside the new transaction either way. Returns its result (caller
+ * PQclear()s it), or NULL with err: then the caller rolls back as after any failed statement
+ * of a transaction (a connection the pipeline left unusable is reset first). */
+PGresult *ev_pg_begin_query(PGconn *c, const char *sql, int nparams, const char *const *params,
+                            char *err, size_t errlen);
+
 /* Like ev_pg_query for statements whose rows do not matter. Returns 0 or -1. */
 int ev_pg_exec(PGconn *c, const char *sql, int nparams, const char *const *params, char *err,
                size_t errlen);

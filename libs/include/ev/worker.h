@@ -1,5 +1,11 @@
 /* The consumer loop every consuming service runs.
  *
+ * Messages are taken in batches: what the consumer already fetched, and what arrives within
+ * the batch window (config batch_wait_ms, EVENTIFY_BATCH_WAIT_MS) after the first, up to 128;
+ * a batch of several valid messages is handled in one transaction, and any failure in it
+ * replays its messages one by one as below. A message that finds nothing behind it waits the
+ * whole window: that is the latency the window adds to each hop.
+ *
  * For each message: decode the envelope and upcast it (undecodable, invalid or of an
  * unknown future version: straight to the DLQ); then, in one transaction, claim it in the
  * inbox (a duplicate is skipped) and call the service's handler, which writes its effects
@@ -99,6 +105,12 @@ int ev_worker_run(const ev_worker *w, const atomic_bool *stop);
 /* Backoff before retry number `attempt` (1-based): base doubled each time, capped at
  * max_ms. Pure, unit-tested. */
 int ev_backoff_ms(int attempt, int base_ms, int max_ms);
+
+/* How long the loop may still wait for more messages of a batch: the batch holds `taken` of
+ * at most `max` messages and its window of window_ms opened at first_ms, when its first message
+ * arrived. 0 once the batch is full or the window is over (or was 0: take only what is already
+ * fetched). Pure, unit-tested. */
+int ev_batch_wait_ms(int64_t first_ms, int64_t now_ms, int window_ms, size_t taken, size_t max);
 
 typedef enum {
     EV_LETTER_WRITTEN, /* in the DLQ, whole or cut */
