@@ -371,12 +371,15 @@ static int store_sagas(PGconn *tx, saga_batch *b, char *err, size_t errlen)
     return rc;
 }
 
-/* Each decision of the batch, in its order: noted for metrics, and its event written to the
- * outbox under its cause's own trace context, as handle writes it. */
+/* Each decision of the batch, in its order: noted for metrics, and its event built as handle
+ * builds it, under its cause's own trace context; then all of them written to the outbox in
+ * one statement. */
 static int emit_decisions(PGconn *tx, orchestrator *o, const saga_batch *b, char *err,
                           size_t errlen)
 {
-    for (size_t i = 0; i < b->n; i++) {
+    ev_outbox_rows rows = {0};
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < b->n; i++) {
         const saga_step_result *step = &b->steps[i].step;
         const char *emitted = emitted_type(step->emit);
         if (!emitted)
@@ -392,15 +395,22 @@ static int emit_decisions(PGconn *tx, orchestrator *o, const saga_batch *b, char
                               : json_pack("{s:s}", "orderId", order_id);
         if (d->span)
             ev_span_enter(d->span);
-        int rc = ev_emit(tx, SERVICE, e, emitted, 1, payload, err, errlen);
+        rc = ev_outbox_rows_emit(&rows, SERVICE, e, emitted, 1, payload, err, errlen);
         if (d->span)
             ev_span_leave(d->span);
-        if (rc != 0)
-            return -1;
-        ev_log(EV_LOG_INFO, e->correlation_id, e->event_id, "order %s %s%s%s", order_id,
-               saga_state_name(step->state), step->reason[0] ? ": " : "", step->reason);
     }
-    return 0;
+    if (rc == 0)
+        rc = ev_outbox_rows_write(tx, &rows, err, errlen);
+    ev_outbox_rows_free(&rows);
+    for (size_t i = 0; rc == 0 && i < b->n; i++) {
+        const saga_step_result *step = &b->steps[i].step;
+        const ev_envelope *e = b->delivery[i]->event;
+        if (step->emit != SAGA_EMIT_NOTHING)
+            ev_log(EV_LOG_INFO, e->correlation_id, e->event_id, "order %s %s%s%s",
+                   b->events[i].order_id, saga_state_name(step->state), step->reason[0] ? ": " : "",
+                   step->reason);
+    }
+    return rc;
 }
 
 /* A fetched batch as a set: every saga locked (or created) in one statement, the events
