@@ -58,40 +58,148 @@ static const char runtime_sql[] =
 const ev_migration ev_runtime_migrations[] = {{"000_eventify_runtime", runtime_sql}};
 const size_t ev_runtime_migration_count = 1;
 
+/* The row's columns, as the outbox INSERT takes them; message and traceparent are written
+ * into the caller's buffers (message allocated, the caller frees it). */
+static int outbox_row(const char *topic, const char *aggregate_id, const ev_envelope *e,
+                      const char *causation_id, char **message,
+                      char traceparent[EV_TRACEPARENT_SIZE], const char *row[EV_OUTBOX_COLUMNS],
+                      char *err, size_t errlen)
+{
+    *message = ev_envelope_serialize(e);
+    if (!*message)
+        return ev_fail(err, errlen, "cannot serialize %s", e->event_type);
+    ev_outbox_traceparent(e->correlation_id, traceparent);
+    const char *values[EV_OUTBOX_COLUMNS] = {aggregate_id, topic,        e->event_id, e->event_type,
+                                             *message,     causation_id, traceparent};
+    memcpy(row, values, sizeof values);
+    return 0;
+}
+
 int ev_outbox_add(PGconn *tx, const char *topic, const char *aggregate_id, const ev_envelope *e,
                   const char *causation_id, char *err, size_t errlen)
 {
-    char *message = ev_envelope_serialize(e);
-    if (!message)
-        return ev_fail(err, errlen, "cannot serialize %s", e->event_type);
+    char *message;
     char traceparent[EV_TRACEPARENT_SIZE];
-    ev_outbox_traceparent(e->correlation_id, traceparent);
-    const char *params[] = {aggregate_id, topic,        e->event_id, e->event_type,
-                            message,      causation_id, traceparent};
+    const char *params[EV_OUTBOX_COLUMNS];
+    if (outbox_row(topic, aggregate_id, e, causation_id, &message, traceparent, params, err,
+                   errlen) != 0)
+        return -1;
     int rc = ev_pg_exec(tx,
                         "INSERT INTO outbox (aggregate_id, topic, event_id, event_type, message,"
                         " causation_id, traceparent) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                        7, params, err, errlen);
+                        EV_OUTBOX_COLUMNS, params, err, errlen);
     free(message);
     return rc;
+}
+
+/* The event ev_emit writes: its topic and key from the catalog and payload.orderId, its
+ * envelope built. Takes ownership of payload; on success e is to be cleared by the caller. */
+static int build_event(const char *producer, const char *correlation_id, const char *event_type,
+                       int version, json_t *payload, ev_envelope *e, const char **topic,
+                       const char **order_id, char *err, size_t errlen)
+{
+    *topic = ev_topic_of(event_type);
+    *order_id = json_string_value(json_object_get(payload, "orderId"));
+    if (!*topic || !*order_id) {
+        json_decref(payload);
+        return ev_fail(err, errlen, "cannot emit %s: unknown type or no orderId", event_type);
+    }
+    if (ev_envelope_init(e, event_type, version, producer, correlation_id, payload) != 0)
+        return ev_fail(err, errlen, "cannot build %s", event_type);
+    return 0;
 }
 
 static int emit(PGconn *tx, const char *producer, const char *correlation_id,
                 const char *causation_id, const char *event_type, int version, json_t *payload,
                 char *err, size_t errlen)
 {
-    const char *topic = ev_topic_of(event_type);
-    const char *order_id = json_string_value(json_object_get(payload, "orderId"));
-    if (!topic || !order_id) {
-        json_decref(payload);
-        return ev_fail(err, errlen, "cannot emit %s: unknown type or no orderId", event_type);
-    }
     ev_envelope e;
-    if (ev_envelope_init(&e, event_type, version, producer, correlation_id, payload) != 0)
-        return ev_fail(err, errlen, "cannot build %s", event_type);
+    const char *topic, *order_id;
+    if (build_event(producer, correlation_id, event_type, version, payload, &e, &topic, &order_id,
+                    err, errlen) != 0)
+        return -1;
     int rc = ev_outbox_add(tx, topic, order_id, &e, causation_id, err, errlen);
     ev_envelope_clear(&e);
     return rc;
+}
+
+int ev_outbox_rows_emit(ev_outbox_rows *rows, const char *producer, const ev_envelope *cause,
+                        const char *event_type, int version, json_t *payload, char *err,
+                        size_t errlen)
+{
+    if (rows->count == rows->capacity) {
+        size_t capacity = rows->capacity ? 2 * rows->capacity : 8;
+        char **cells = realloc(rows->cells, capacity * EV_OUTBOX_COLUMNS * sizeof *cells);
+        if (!cells) {
+            json_decref(payload);
+            return ev_fail(err, errlen, "out of memory");
+        }
+        rows->cells = cells;
+        rows->capacity = capacity;
+    }
+    ev_envelope e;
+    const char *topic, *order_id;
+    if (build_event(producer, cause->correlation_id, event_type, version, payload, &e, &topic,
+                    &order_id, err, errlen) != 0)
+        return -1;
+    char *message;
+    char traceparent[EV_TRACEPARENT_SIZE];
+    const char *row[EV_OUTBOX_COLUMNS];
+    int rc =
+        outbox_row(topic, order_id, &e, cause->event_id, &message, traceparent, row, err, errlen);
+    char **cells = rows->cells + rows->count * EV_OUTBOX_COLUMNS;
+    bool copied = rc == 0;
+    for (size_t c = 0; c < EV_OUTBOX_COLUMNS; c++) {
+        cells[c] = copied && row[c] ? strdup(row[c]) : NULL;
+        copied = copied && (cells[c] || !row[c]);
+    }
+    free(message);
+    ev_envelope_clear(&e);
+    if (rc == 0 && !copied) {
+        for (size_t c = 0; c < EV_OUTBOX_COLUMNS; c++)
+            free(cells[c]);
+        rc = ev_fail(err, errlen, "out of memory");
+    }
+    if (rc == 0)
+        rows->count++;
+    return rc;
+}
+
+int ev_outbox_rows_write(PGconn *tx, const ev_outbox_rows *rows, char *err, size_t errlen)
+{
+    if (rows->count == 0)
+        return 0;
+    char *params[EV_OUTBOX_COLUMNS] = {0};
+    const char **column = malloc(rows->count * sizeof *column);
+    int rc = column ? 0 : ev_fail(err, errlen, "out of memory");
+    for (size_t c = 0; rc == 0 && c < EV_OUTBOX_COLUMNS; c++) {
+        for (size_t r = 0; r < rows->count; r++)
+            column[r] = rows->cells[r * EV_OUTBOX_COLUMNS + c];
+        if (!(params[c] = ev_pg_array_literal(column, rows->count)))
+            rc = ev_fail(err, errlen, "out of memory");
+    }
+    /* ORDER BY ordinality: ids in the order the rows were added, as one ev_emit after
+     * another gives them */
+    if (rc == 0)
+        rc = ev_pg_exec(tx,
+                        "INSERT INTO outbox (aggregate_id, topic, event_id, event_type, message,"
+                        " causation_id, traceparent)"
+                        " SELECT a, t, e, y, m, c, p FROM unnest($1::text[], $2::text[],"
+                        " $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[])"
+                        " WITH ORDINALITY AS x(a, t, e, y, m, c, p, i) ORDER BY i",
+                        EV_OUTBOX_COLUMNS, (const char *const *)params, err, errlen);
+    for (size_t c = 0; c < EV_OUTBOX_COLUMNS; c++)
+        free(params[c]);
+    free(column);
+    return rc;
+}
+
+void ev_outbox_rows_free(ev_outbox_rows *rows)
+{
+    for (size_t i = 0; i < rows->count * EV_OUTBOX_COLUMNS; i++)
+        free(rows->cells[i]);
+    free(rows->cells);
+    *rows = (ev_outbox_rows){0};
 }
 
 void ev_outbox_traceparent(const char *correlation_id, char out[EV_TRACEPARENT_SIZE])

@@ -510,7 +510,8 @@ static bool try_batch(loop_state *st, batch_item *items, size_t n)
                              .event = &it->event,
                              .topic = rd_kafka_topic_name(it->msg->rkt),
                              .partition = it->msg->partition,
-                             .offset = it->msg->offset};
+                             .offset = it->msg->offset,
+                             .span = it->span};
             if (fresh)
                 fresh[fresh_count++] = d;
             else

@@ -50,6 +50,29 @@ int ev_emit_uncaused(PGconn *tx, const char *producer, const char *correlation_i
                      const char *event_type, int version, json_t *payload, char *err,
                      size_t errlen);
 
+/* Outbox rows gathered in memory and written with one statement, for a batch handler that
+ * emits several events: ev_outbox_rows_emit builds each row exactly as ev_emit does (the
+ * envelope, topic, key, causation id, and the thread's current trace context at the time of
+ * the call), ev_outbox_rows_write inserts them all in the order they were added. Zero-
+ * initialize; the strings are owned by the struct until ev_outbox_rows_free. */
+typedef struct {
+    char **cells; /* EV_OUTBOX_COLUMNS per row */
+    size_t count, capacity;
+} ev_outbox_rows;
+
+#define EV_OUTBOX_COLUMNS 7
+
+/* Like ev_emit, into rows instead of the database. Takes ownership of payload. */
+int ev_outbox_rows_emit(ev_outbox_rows *rows, const char *producer, const ev_envelope *cause,
+                        const char *event_type, int version, json_t *payload, char *err,
+                        size_t errlen);
+
+/* Inserts every row (nothing when there is none) inside the caller's open transaction, in
+ * one statement; the rows stay in `rows`. */
+int ev_outbox_rows_write(PGconn *tx, const ev_outbox_rows *rows, char *err, size_t errlen);
+
+void ev_outbox_rows_free(ev_outbox_rows *rows);
+
 /* Records the event as processed inside the caller's open transaction.
  * Returns 1 when new, 0 when it was processed before, -1 on error. */
 int ev_inbox_claim(PGconn *tx, const ev_envelope *e, const char *topic, int32_t partition,

@@ -33,6 +33,7 @@
 #include "ev/envelope.h"
 #include "ev/kafka.h"
 #include "ev/metrics.h"
+#include "ev/trace.h"
 
 #include <libpq-fe.h>
 #include <stdatomic.h>
@@ -50,6 +51,12 @@ typedef struct {
     const char *topic;
     int32_t partition;
     int64_t offset;
+    /* In a batch (ev_batch), the message's consumer span: only the batch's transaction span
+     * is current while a batch handler runs, so it enters this one (ev_span_enter, then
+     * ev_span_leave) around writes that must carry the message's own trace context, such as
+     * outbox rows. NULL for the per-message handler, under which that span is current.
+     * Borrowed. */
+    ev_span *span;
     char reason[256]; /* the handler says why, for EV_RETRY and EV_REJECT */
 } ev_delivery;
 

@@ -1,0 +1,97 @@
+"""How fast the orchestrator works through a backlog, and what each order costs it.
+
+With the orchestrator stopped, offers ORDERS orders (default 2,000) with `hey` at RATE/s
+(default 200; admission control refuses orders once the oldest PENDING one is too old, so
+run the stack with EVENTIFY_ADMISSION_MAX_DELAY_MS=0 to get them all in) and waits until inventory and payment have answered every one (a reservation
+and a payment row each), so the orchestrator's whole input waits in Kafka; then starts the
+orchestrator and waits until every saga is decided. Prints the drain time (from the start
+command to the last decision seen, and the span of the decisions' transaction times, which
+leaves the consumer group's join out), and per order the CPU of the orchestrator and of
+PostgreSQL's orchestrator backends, with its database's commits and statements. While it
+drains, the services upstream are idle, so these are mostly the orchestrator's own costs
+(the decisions it emits start the downstream services' work meanwhile).
+
+    EVENTIFY_PORT_OFFSET=300 EVENTIFY_ADMISSION_MAX_DELAY_MS=0 infra/scripts/stack.sh up
+    EVENTIFY_PORT_OFFSET=300 /usr/bin/python3 bench/saga_drain.py [ORDERS] [RATE]
+"""
+import json
+import sys
+import time
+
+import bench as b
+import cost
+from cpu_sample import counts, snapshot
+
+INVENTORY_DB = b.SERVICES["inventory"][1]
+PAYMENTS_DB = b.SERVICES["payment"][1]
+SAGAS_DB = b.SERVICES["orchestrator"][1]
+
+
+def query(database, sql, *args):
+    with b.db(database) as c, c.cursor() as cur:
+        cur.execute(sql, args)
+        return cur.fetchall()
+
+
+def order_ids(customer):
+    return [r[0] for r in query(b.ORDERS_DB, "SELECT id::text FROM orders WHERE customer_id = %s",
+                                customer)]
+
+
+def answered(ids):
+    """Every order reserved (or refused) by the inventory and charged (or declined)."""
+    [(held,)] = query(INVENTORY_DB, "SELECT count(*) FROM reservations"
+                      " WHERE order_id = ANY(%s::uuid[])", ids)
+    [(paid,)] = query(PAYMENTS_DB, "SELECT count(*) FROM payments"
+                      " WHERE order_id = ANY(%s::uuid[])", ids)
+    return held == len(ids) and paid == len(ids)
+
+
+def decided(ids):
+    [(n,)] = query(SAGAS_DB, "SELECT count(*) FROM sagas WHERE order_id = ANY(%s::uuid[])"
+                   " AND state IN ('CONFIRMED', 'CANCELLED')", ids)
+    return n
+
+
+def main():
+    orders = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
+    rate = int(sys.argv[2]) if len(sys.argv) > 2 else 200
+    b.add_bench_sku()
+    customer = f"saga-drain-{orders}-{int(time.time())}"
+    body = json.dumps({"customerId": customer, "items": [{"sku": b.BENCH_SKU, "quantity": 1}]})
+    workers = max(1, rate // 25)
+    stack = cost.Stack(b.RUN, b.OFFSET)
+    b.supervise("stop", ["orchestrator"])
+    try:
+        b.sh("hey", "-n", str(orders), "-q", str(rate / workers), "-c", str(workers), "-m",
+             "POST", "-T", "application/json", "-d", body, b.ORDERS_URL)
+        ids = order_ids(customer)
+        b.wait_until(lambda: answered(ids), 900, "inventory and payment to answer every order",
+                     every=1)
+        time.sleep(2)  # the last relays' publishes
+    finally:
+        counts0, before, t0 = counts(), snapshot(stack), time.monotonic()
+        b.supervise("start", ["orchestrator"])
+    b.wait_until(lambda: decided(ids) == len(ids), 1800, "every saga decided", every=0.2)
+    wall = time.monotonic() - t0
+    time.sleep(b.STATS_FLUSH_SECONDS)
+    stack.refresh()  # the orchestrator's new process
+    after, counts1 = snapshot(stack), counts()
+    [(span,)] = query(SAGAS_DB, "SELECT extract(epoch from max(at) - min(at)) FROM saga_history"
+                      " WHERE order_id = ANY(%s::uuid[])", ids)
+    cpu = {k: (after.get(k, 0) - before.get(k, 0)) / len(ids)
+           for k in ("orchestrator", "pg:orchestrator")}
+    per = {k: (counts1.get(k, 0) - counts0.get(k, 0)) / len(ids)
+           for k in ("commits:orchestrator", "statements:orchestrator")}
+    print(f"{len(ids)} orders: decided {wall:.1f} s after the start"
+          f" ({len(ids) / max(wall, 0.001):.0f} orders/s), history span {float(span):.1f} s")
+    for k, v in cpu.items():
+        print(f"  {k:24s} {v:6.3f} CPU-ms/order")
+    for k, v in per.items():
+        print(f"  {k:24s} {v:6.3f} per order")
+    print(json.dumps({"orders": len(ids), "wall": wall, "span": float(span),
+                      "cpuMsPerOrder": cpu, "perOrder": per}))
+
+
+if __name__ == "__main__":
+    main()
