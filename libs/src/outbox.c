@@ -142,9 +142,9 @@ int ev_outbox_rows_emit(ev_outbox_rows *rows, const char *producer, const ev_env
     if (build_event(producer, cause->correlation_id, event_type, version, payload, &e, &topic,
                     &order_id, err, errlen) != 0)
         return -1;
-    char *message;
+    char *message = NULL;
     char traceparent[EV_TRACEPARENT_SIZE];
-    const char *row[EV_OUTBOX_COLUMNS];
+    const char *row[EV_OUTBOX_COLUMNS] = {0};
     int rc =
         outbox_row(topic, order_id, &e, cause->event_id, &message, traceparent, row, err, errlen);
     char **cells = rows->cells + rows->count * EV_OUTBOX_COLUMNS;
@@ -171,7 +171,9 @@ int ev_outbox_rows_write(PGconn *tx, const ev_outbox_rows *rows, char *err, size
         return 0;
     char *params[EV_OUTBOX_COLUMNS] = {0};
     const char **column = malloc(rows->count * sizeof *column);
-    int rc = column ? 0 : ev_fail(err, errlen, "out of memory");
+    if (!column)
+        return ev_fail(err, errlen, "out of memory");
+    int rc = 0;
     for (size_t c = 0; rc == 0 && c < EV_OUTBOX_COLUMNS; c++) {
         for (size_t r = 0; r < rows->count; r++)
             column[r] = rows->cells[r * EV_OUTBOX_COLUMNS + c];

@@ -181,13 +181,13 @@ static void saga_batch_free(saga_batch *b)
 }
 
 /* The saga events among the deliveries (other facts are not the saga's input: skipped, as
- * handle does), collected by saga. -1 with err when one names no order or out of memory. */
+ * handle does), collected by saga into b (zeroed by the caller, who frees it with saga_batch_free
+ * whatever this returns). -1 with err when one names no order or out of memory. */
 static int saga_batch_make(saga_batch *b, const ev_delivery *ds, size_t n, char *err, size_t errlen)
 {
-    *b = (saga_batch){0};
     size_t room = n ? n : 1;
     b->events = calloc(room, sizeof *b->events);
-    b->delivery = calloc(room, sizeof *b->delivery);
+    b->delivery = calloc(room, sizeof(const ev_delivery *));
     b->sagas = calloc(room, sizeof *b->sagas);
     b->saga_of = calloc(room, sizeof *b->saga_of);
     b->steps = calloc(room, sizeof *b->steps);
@@ -209,8 +209,10 @@ static int saga_batch_make(saga_batch *b, const ev_delivery *ds, size_t n, char 
                               .event = (saga_event)event,
                               .detail = json_string_value(json_object_get(e->payload, "reason"))};
     }
-    if (saga_fold_collect(b->events, b->n, b->sagas, b->saga_of, &b->count) != 0)
+    size_t count = 0; /* through a local: the analyzer would forget b's pointers otherwise */
+    if (saga_fold_collect(b->events, b->n, b->sagas, b->saga_of, &count) != 0)
         return ev_fail(err, errlen, "out of memory");
+    b->count = count;
     return 0;
 }
 
@@ -251,16 +253,19 @@ static int lock_sagas(PGconn *tx, const orchestrator *o, saga_batch *b, char *er
 {
     const char **ids = calloc(b->count ? b->count : 1, sizeof *ids);
     const char **correlations = calloc(b->count ? b->count : 1, sizeof *correlations);
-    int rc = ids && correlations ? 0 : ev_fail(err, errlen, "out of memory");
-    for (size_t k = 0; rc == 0 && k < b->count; k++) {
+    if (!ids || !correlations) {
+        free(ids);
+        free(correlations);
+        return ev_fail(err, errlen, "out of memory");
+    }
+    for (size_t k = 0; k < b->count; k++) {
         ids[k] = b->sagas[k].order_id;
         correlations[k] = b->events[b->sagas[k].first_event].correlation_id;
     }
     char timeout[24];
     snprintf(timeout, sizeof timeout, "%ld", o->timeout_ms);
     const char *const *columns[] = {ids, correlations};
-    PGresult *r =
-        rc == 0 ? query_arrays(tx,
+    PGresult *r = query_arrays(tx,
                                "INSERT INTO sagas (order_id, state, correlation_id, deadline_at)"
                                " SELECT id, 'STARTED', correlation_id,"
                                "        now() + $3::bigint * interval '1 millisecond'"
@@ -268,10 +273,8 @@ static int lock_sagas(PGconn *tx, const orchestrator *o, saga_batch *b, char *er
                                "      AS x(id, correlation_id, i) ORDER BY i"
                                " ON CONFLICT (order_id) DO UPDATE SET order_id = EXCLUDED.order_id"
                                " RETURNING order_id::text, state",
-                               columns, 2, b->count, timeout, err, errlen)
-                : NULL;
-    if (rc == 0 && !r)
-        rc = -1;
+                               columns, 2, b->count, timeout, err, errlen);
+    int rc = r ? 0 : -1;
     for (int row = 0; r && rc == 0 && row < PQntuples(r); row++) {
         long k = saga_fold_find(b->sagas, b->count, PQgetvalue(r, row, 0));
         int state = saga_state_parse(PQgetvalue(r, row, 1));
@@ -421,7 +424,7 @@ static ev_outcome handle_batch(ev_batch *batch, void *user)
 {
     orchestrator *o = user;
     char err[512];
-    saga_batch b;
+    saga_batch b = {0};
     int rc = saga_batch_make(&b, batch->deliveries, batch->n, err, sizeof err);
     if (rc == 0 && b.n > 0) {
         rc = lock_sagas(batch->tx, o, &b, err, sizeof err);
