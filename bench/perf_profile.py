@@ -71,9 +71,15 @@ def _record(pids, seconds, start_load, top):
         data = os.path.join(tmp, "perf.data")
         try:
             time.sleep(2)  # past the load generator's start
-            rec = subprocess.run(["perf", "record", "-e", "cpu-clock", "-F", str(FREQUENCY), "-g", "-o", data,
-                                  "-p", ",".join(map(str, pids)), "--", "sleep", str(seconds)],
-                                 capture_output=True, text=True)
+            # A process of the list may end meanwhile (a PostgreSQL backend whose client left),
+            # and perf refuses a list with a gone pid: keep the living ones, and try once more.
+            for _ in range(2):
+                alive = [p for p in pids if os.path.exists(f"/proc/{p}")]
+                rec = subprocess.run(["perf", "record", "-e", "cpu-clock", "-F", str(FREQUENCY), "-g",
+                                      "-o", data, "-p", ",".join(map(str, alive)), "--", "sleep",
+                                      str(seconds)], capture_output=True, text=True)
+                if rec.returncode == 0 or "No such process" not in rec.stderr:
+                    break
         finally:
             load.wait()
         if rec.returncode != 0:
