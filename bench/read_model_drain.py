@@ -16,20 +16,10 @@ import sys
 import time
 
 import bench as b
-from cpu_sample import TICK, counts, snapshot
+import drain
+from drain import query
 
 SHIPPING_DB = b.SERVICES["shipping"][1]
-
-
-def query(database, sql, *args):
-    with b.db(database) as c, c.cursor() as cur:
-        cur.execute(sql, args)
-        return cur.fetchall()
-
-
-def order_ids(customer):
-    return [r[0] for r in query(b.ORDERS_DB, "SELECT id::text FROM orders WHERE customer_id = %s",
-                                customer)]
 
 
 def services_finished(ids):
@@ -54,41 +44,24 @@ def projected(ids):
 def main():
     orders = int(sys.argv[1]) if len(sys.argv) > 1 else 3000
     rate = int(sys.argv[2]) if len(sys.argv) > 2 else 200
-    b.add_bench_sku()
-    customer = f"drain-{orders}-{int(time.time())}"
-    body = json.dumps({"customerId": customer, "items": [{"sku": b.BENCH_SKU, "quantity": 1}]})
-    workers = max(1, rate // 25)
-    b.supervise("stop", ["read-model"])
-    try:
-        b.sh("hey", "-n", str(orders), "-q", str(rate / workers), "-c", str(workers), "-m",
-             "POST", "-T", "application/json", "-d", body, b.ORDERS_URL)
-        ids = order_ids(customer)
-        b.wait_until(lambda: services_finished(ids), 900, "the services to finish every order",
-                     every=1)
-        time.sleep(2)  # the last relays' publishes
-    finally:
-        counts0, before, t0 = counts(), snapshot(), time.monotonic()
-        b.supervise("start", ["read-model"])
     last = [None, time.monotonic()]
 
-    def drained():
+    def drained(ids):
+        """Every order final in the read model and its timelines not growing for 2 s."""
         final, events = projected(ids)
         if (final, events) != last[0]:
             last[0], last[1] = (final, events), time.monotonic()
         return final == len(ids) and time.monotonic() - last[1] >= 2
 
-    b.wait_until(drained, 1800, "the read model to project every order", every=0.5)
-    wall = last[1] - t0
-    after, counts1 = snapshot(), counts()
+    ids, wall, cpu, work = drain.run("read-model", orders, rate, services_finished, drained)
     [(events, span)] = query(b.READ_MODEL_DB, "SELECT count(*), extract(epoch from"
                              " max(projected_at) - min(projected_at)) FROM rm_timeline"
                              " WHERE order_id = ANY(%s::uuid[])", ids)
-    cpu = {k: 1000.0 * (after.get(k, 0) - before.get(k, 0)) / TICK / events
-           for k in ("read-model", "pg:readmodel")}
-    per = {k: (counts1.get(k, 0) - counts0.get(k, 0)) / events
-           for k in ("commits:readmodel", "statements:readmodel")}
+    cpu = {k: v / events for k, v in cpu.items()}
+    per = {k: v / events for k, v in work.items()}
     print(f"{len(ids)} orders, {events} events: projected in {float(span):.1f} s"
-          f" ({events / max(float(span), 0.001):.0f} events/s), {wall:.1f} s from the start")
+          f" ({events / max(float(span), 0.001):.0f} events/s), {wall:.1f} s from the start"
+          " (including the 2 s of quiet that ends it)")
     for k, v in cpu.items():
         print(f"  {k:24s} {v:6.3f} CPU-ms/event")
     for k, v in per.items():

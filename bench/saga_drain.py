@@ -16,26 +16,14 @@ drains, the services upstream are idle, so these are mostly the orchestrator's o
 """
 import json
 import sys
-import time
 
 import bench as b
-import cost
-from cpu_sample import counts, snapshot
+import drain
+from drain import query
 
 INVENTORY_DB = b.SERVICES["inventory"][1]
 PAYMENTS_DB = b.SERVICES["payment"][1]
 SAGAS_DB = b.SERVICES["orchestrator"][1]
-
-
-def query(database, sql, *args):
-    with b.db(database) as c, c.cursor() as cur:
-        cur.execute(sql, args)
-        return cur.fetchall()
-
-
-def order_ids(customer):
-    return [r[0] for r in query(b.ORDERS_DB, "SELECT id::text FROM orders WHERE customer_id = %s",
-                                customer)]
 
 
 def answered(ids):
@@ -56,33 +44,12 @@ def decided(ids):
 def main():
     orders = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
     rate = int(sys.argv[2]) if len(sys.argv) > 2 else 200
-    b.add_bench_sku()
-    customer = f"saga-drain-{orders}-{int(time.time())}"
-    body = json.dumps({"customerId": customer, "items": [{"sku": b.BENCH_SKU, "quantity": 1}]})
-    workers = max(1, rate // 25)
-    stack = cost.Stack(b.RUN, b.OFFSET)
-    b.supervise("stop", ["orchestrator"])
-    try:
-        b.sh("hey", "-n", str(orders), "-q", str(rate / workers), "-c", str(workers), "-m",
-             "POST", "-T", "application/json", "-d", body, b.ORDERS_URL)
-        ids = order_ids(customer)
-        b.wait_until(lambda: answered(ids), 900, "inventory and payment to answer every order",
-                     every=1)
-        time.sleep(2)  # the last relays' publishes
-    finally:
-        counts0, before, t0 = counts(), snapshot(stack), time.monotonic()
-        b.supervise("start", ["orchestrator"])
-    b.wait_until(lambda: decided(ids) == len(ids), 1800, "every saga decided", every=0.2)
-    wall = time.monotonic() - t0
-    time.sleep(b.STATS_FLUSH_SECONDS)
-    stack.refresh()  # the orchestrator's new process
-    after, counts1 = snapshot(stack), counts()
+    ids, wall, cpu, work = drain.run("orchestrator", orders, rate, answered,
+                                     lambda ids: decided(ids) == len(ids), drained_every=0.2)
     [(span,)] = query(SAGAS_DB, "SELECT extract(epoch from max(at) - min(at)) FROM saga_history"
                       " WHERE order_id = ANY(%s::uuid[])", ids)
-    cpu = {k: (after.get(k, 0) - before.get(k, 0)) / len(ids)
-           for k in ("orchestrator", "pg:orchestrator")}
-    per = {k: (counts1.get(k, 0) - counts0.get(k, 0)) / len(ids)
-           for k in ("commits:orchestrator", "statements:orchestrator")}
+    cpu = {k: v / len(ids) for k, v in cpu.items()}
+    per = {k: v / len(ids) for k, v in work.items()}
     print(f"{len(ids)} orders: decided {wall:.1f} s after the start"
           f" ({len(ids) / max(wall, 0.001):.0f} orders/s), history span {float(span):.1f} s")
     for k, v in cpu.items():

@@ -1,43 +1,28 @@
 /* Folding a batch of saga events over their sagas; see saga_fold.h. */
 #include "saga_fold.h"
 
+#include "ev/group.h"
+
 #include <stdlib.h>
 #include <strings.h>
 
-typedef struct {
-    const saga_fold_event *events;
-    size_t index;
-} ranked;
-
-/* By order id, then by position in the batch (qsort is not stable). */
-static int by_order(const void *a, const void *b)
+static const char *event_order_id(const void *events, size_t i)
 {
-    const ranked *x = a, *y = b;
-    int c = strcasecmp(x->events[x->index].order_id, y->events[y->index].order_id);
-    if (c)
-        return c;
-    return x->index < y->index ? -1 : x->index > y->index;
+    return ((const saga_fold_event *)events)[i].order_id;
 }
 
 int saga_fold_collect(const saga_fold_event *events, size_t n, saga_fold_saga *sagas,
                       size_t *saga_of, size_t *count)
 {
-    ranked *sorted = malloc((n ? n : 1) * sizeof *sorted);
-    if (!sorted)
+    size_t *first = malloc((n ? n : 1) * sizeof *first);
+    long m = first ? ev_group_by_key(events, n, event_order_id, saga_of, first) : -1;
+    for (long g = 0; g < m; g++)
+        sagas[g] = (saga_fold_saga){
+            .order_id = events[first[g]].order_id, .first_event = first[g], .state = SAGA_STARTED};
+    free(first);
+    if (m < 0)
         return -1;
-    for (size_t i = 0; i < n; i++)
-        sorted[i] = (ranked){.events = events, .index = i};
-    qsort(sorted, n, sizeof *sorted, by_order);
-    size_t m = 0;
-    for (size_t k = 0; k < n; k++) {
-        size_t i = sorted[k].index;
-        if (m == 0 || strcasecmp(sagas[m - 1].order_id, events[i].order_id) != 0)
-            sagas[m++] = (saga_fold_saga){
-                .order_id = events[i].order_id, .first_event = i, .state = SAGA_STARTED};
-        saga_of[i] = m - 1;
-    }
-    free(sorted);
-    *count = m;
+    *count = (size_t)m;
     return 0;
 }
 

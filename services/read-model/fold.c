@@ -1,9 +1,10 @@
 /* Folding a batch of order events into one row per order; see fold.h. */
 #include "fold.h"
 
+#include "ev/group.h"
+
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 int fold_item_count(const json_t *items)
 {
@@ -15,44 +16,27 @@ int fold_item_count(const json_t *items)
     return n;
 }
 
-typedef struct {
-    const fold_event *events;
-    size_t index;
-} ranked;
-
-/* By order id, then by position in the batch (qsort is not stable). */
-static int by_order(const void *a, const void *b)
+static const char *event_order_id(const void *events, size_t i)
 {
-    const ranked *x = a, *y = b;
-    int c = strcasecmp(x->events[x->index].order_id, y->events[y->index].order_id);
-    if (c)
-        return c;
-    return x->index < y->index ? -1 : x->index > y->index;
+    return ((const fold_event *)events)[i].order_id;
 }
 
 int fold_collect(const fold_event *events, size_t n, order_fold *orders, size_t *order_of,
                  size_t *count)
 {
-    ranked *sorted = malloc((n ? n : 1) * sizeof *sorted);
-    if (!sorted)
-        return -1;
-    for (size_t i = 0; i < n; i++)
-        sorted[i] = (ranked){.events = events, .index = i};
-    qsort(sorted, n, sizeof *sorted, by_order);
-    size_t m = 0;
-    for (size_t k = 0; k < n; k++) {
-        size_t i = sorted[k].index;
-        if (m == 0 || strcasecmp(orders[m - 1].order_id, events[i].order_id) != 0) {
-            orders[m] =
-                (order_fold){.order_id = events[i].order_id, .first_event = i, .placed_event = -1};
-            order_view_init(&orders[m].view);
-            m++;
-        }
-        orders[m - 1].last_event = i; /* indexes ascend within an order */
-        order_of[i] = m - 1;
+    size_t *first = malloc((n ? n : 1) * sizeof *first);
+    long m = first ? ev_group_by_key(events, n, event_order_id, order_of, first) : -1;
+    for (long g = 0; g < m; g++) {
+        orders[g] = (order_fold){
+            .order_id = events[first[g]].order_id, .first_event = first[g], .placed_event = -1};
+        order_view_init(&orders[g].view);
     }
-    free(sorted);
-    *count = m;
+    for (size_t i = 0; m >= 0 && i < n; i++)
+        orders[order_of[i]].last_event = i; /* indexes ascend: the last one stays */
+    free(first);
+    if (m < 0)
+        return -1;
+    *count = (size_t)m;
     return 0;
 }
 
