@@ -19,12 +19,11 @@ import re
 import subprocess
 import threading
 import time
-import urllib.request
 
 import psycopg2
 
-# the shared helpers of the saga bench (shell, readiness, deadlines, secrets)
-from bench import pg_password, ready, sh, wait_until
+# the shared helpers of the saga bench (shell, readiness, deadlines, secrets, admin API)
+from bench import inventory_api, pg_password, ready, sh, wait_until
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUN = os.environ.get("EVENTIFY_RUN_DIR", os.path.join(ROOT, ".run"))
@@ -67,19 +66,6 @@ def configure(mode):
         env["EVENTIFY_ADMISSION_MAX_DELAY_MS"] = "0"
     subprocess.run([os.path.join(ROOT, "infra", "scripts", "stack.sh"), "up"], check=True,
                    env=env, stdout=subprocess.DEVNULL)
-
-
-def inventory_api(method, path, body=None, key=None):
-    with open(os.path.join(RUN, "secrets", "admin-token")) as f:
-        token = f.read().strip()
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-    if key:
-        headers["Idempotency-Key"] = key
-    req = urllib.request.Request(f"http://localhost:{SERVICES['inventory'][0]}{path}",
-                                 method=method, headers=headers,
-                                 data=json.dumps(body).encode() if body is not None else None)
-    with urllib.request.urlopen(req, timeout=10) as r:
-        return json.loads(r.read())
 
 
 def stock_up(units):
