@@ -12,6 +12,7 @@
 #include "product_cache.h"
 
 #include "ev/events.h"
+#include "ev/group.h"
 #include "ev/log.h"
 #include "ev/outbox.h"
 #include "ev/service.h"
@@ -179,41 +180,41 @@ static void on_commit(void *user, bool committed)
 
 /* --- POST /orders ----------------------------------------------------------------------- */
 
-/* Appends value to a PostgreSQL array literal, quoted and escaped. */
-static void append_array_item(char *buf, size_t n, size_t *used, const char *value, int quote)
-{
-    *used += (size_t)snprintf(buf + *used, n - *used, "%s%s", buf[1] ? "," : "", quote ? "\"" : "");
-    for (const char *p = value; *p && *used + 3 < n; p++) {
-        if (*p == '"' || *p == '\\')
-            buf[(*used)++] = '\\';
-        buf[(*used)++] = *p;
-    }
-    *used += (size_t)snprintf(buf + *used, n - *used, "%s", quote ? "\"" : "");
-}
-
+/* The order's lines as three PostgreSQL array literals for insert_order_sql's unnest. Each
+ * belongs to the caller (free_line_arrays), all NULL when out of memory. */
 typedef struct {
-    char skus[ORDER_MAX_LINES * (ORDER_SKU_MAX * 2 + 3) + 3];
-    char quantities[ORDER_MAX_LINES * 12 + 3];
-    char prices[ORDER_MAX_LINES * 21 + 3];
+    char *skus;
+    char *quantities;
+    char *prices;
 } line_arrays;
 
-static void build_line_arrays(const order_request *req, line_arrays *a)
+static void free_line_arrays(line_arrays *a)
 {
-    size_t us = 1, uq = 1, up = 1;
-    strcpy(a->skus, "{");
-    strcpy(a->quantities, "{");
-    strcpy(a->prices, "{");
+    free(a->skus);
+    free(a->quantities);
+    free(a->prices);
+}
+
+static int build_line_arrays(const order_request *req, line_arrays *a)
+{
+    const char *skus[ORDER_MAX_LINES], *quantities[ORDER_MAX_LINES], *prices[ORDER_MAX_LINES];
+    char quantity_text[ORDER_MAX_LINES][16], price_text[ORDER_MAX_LINES][24];
     for (size_t i = 0; i < req->line_count; i++) {
-        char q[16], p[24];
-        snprintf(q, sizeof q, "%d", req->lines[i].quantity);
-        snprintf(p, sizeof p, "%lld", (long long)req->lines[i].unit_price_cents);
-        append_array_item(a->skus, sizeof a->skus, &us, req->lines[i].sku, 1);
-        append_array_item(a->quantities, sizeof a->quantities, &uq, q, 0);
-        append_array_item(a->prices, sizeof a->prices, &up, p, 0);
+        snprintf(quantity_text[i], sizeof quantity_text[i], "%d", req->lines[i].quantity);
+        snprintf(price_text[i], sizeof price_text[i], "%lld",
+                 (long long)req->lines[i].unit_price_cents);
+        skus[i] = req->lines[i].sku;
+        quantities[i] = quantity_text[i];
+        prices[i] = price_text[i];
     }
-    strcat(a->skus, "}");
-    strcat(a->quantities, "}");
-    strcat(a->prices, "}");
+    a->skus = ev_pg_array_literal(skus, req->line_count);
+    a->quantities = ev_pg_array_literal(quantities, req->line_count);
+    a->prices = ev_pg_array_literal(prices, req->line_count);
+    if (a->skus && a->quantities && a->prices)
+        return 0;
+    free_line_arrays(a);
+    *a = (line_arrays){0};
+    return -1;
 }
 
 /* The whole write side of an order in one statement: one round trip, one transaction.
@@ -345,15 +346,14 @@ static void place_order(PGconn *c, const struct _u_request *http_req, struct _u_
                          order_placed_payload(&in->req, order_id)) == 0) {
         message = ev_envelope_serialize(&e);
     }
-    line_arrays *arrays = malloc(sizeof *arrays);
-    if (!message || !fingerprint || !arrays) {
+    line_arrays arrays = {0};
+    if (!message || !fingerprint || build_line_arrays(&in->req, &arrays) != 0) {
         ev_http_reply_error(resp, 500, "internal", "out of memory");
         goto done;
     }
-    build_line_arrays(&in->req, arrays);
     const char *params[] = {order_id,           in->req.customer_id, total,       in->req.currency,
-                            in->correlation_id, in->idempotency_key, fingerprint, arrays->skus,
-                            arrays->quantities, arrays->prices,      e.event_id,  message,
+                            in->correlation_id, in->idempotency_key, fingerprint, arrays.skus,
+                            arrays.quantities,  arrays.prices,       e.event_id,  message,
                             traceparent};
     PGresult *r = ev_pg_query(c, insert_order_sql, 13, params, err, sizeof err);
     if (!r) {
@@ -373,7 +373,7 @@ done:
     ev_envelope_clear(&e);
     free(message);
     free(fingerprint);
-    free(arrays);
+    free_line_arrays(&arrays);
 }
 
 static bool valid_idempotency_key(const char *key)
@@ -479,6 +479,94 @@ static ev_outcome handle(ev_delivery *d, void *user)
     return EV_HANDLED;
 }
 
+/* The orchestrator's decisions of a fetched batch in one statement, as handle writes them one
+ * by one: the first decision of a PENDING order wins, a cancellation keeps its reason. A
+ * product change, or two decisions for one order (which handle would order), make the worker
+ * replay the batch one by one. */
+static const char *delivery_order_id(const void *items, size_t i)
+{
+    const ev_delivery *d = items;
+    return json_string_value(json_object_get(d[i].event->payload, "orderId"));
+}
+
+static bool batch_is_plain_decisions(const ev_batch *b, char *why, size_t whylen)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        const char *type = b->deliveries[i].event->event_type;
+        if (strcmp(type, "OrderConfirmed") != 0 && strcmp(type, "OrderCancelled") != 0) {
+            ev_fail(why, whylen, "%s in the batch", type);
+            return false;
+        }
+        if (!delivery_order_id(b->deliveries, i)) {
+            ev_fail(why, whylen, "a decision without an order id");
+            return false;
+        }
+    }
+    return true;
+}
+
+static ev_outcome handle_batch(ev_batch *b, void *user)
+{
+    (void)user;
+    size_t *group_of = malloc(b->n * sizeof *group_of), *first_of = malloc(b->n * sizeof *first_of);
+    const char **ids = malloc(b->n * sizeof *ids), **statuses = malloc(b->n * sizeof *statuses),
+               **reasons = malloc(b->n * sizeof *reasons);
+    char *id_array = NULL, *status_array = NULL, *reason_array = NULL, err[512];
+    ev_outcome outcome = EV_RETRY;
+    if (!group_of || !first_of || !ids || !statuses || !reasons) {
+        ev_fail(b->reason, sizeof b->reason, "out of memory");
+        goto done;
+    }
+    if (!batch_is_plain_decisions(b, b->reason, sizeof b->reason))
+        goto done;
+    long groups = ev_group_by_key(b->deliveries, b->n, delivery_order_id, group_of, first_of);
+    if (groups != (long)b->n) {
+        ev_fail(b->reason, sizeof b->reason, "%s",
+                groups < 0 ? "out of memory" : "two decisions for one order");
+        goto done;
+    }
+    for (size_t i = 0; i < b->n; i++) {
+        const ev_envelope *e = b->deliveries[i].event;
+        ids[i] = delivery_order_id(b->deliveries, i);
+        bool cancelled = strcmp(e->event_type, "OrderCancelled") == 0;
+        statuses[i] = cancelled ? "CANCELLED" : "CONFIRMED";
+        reasons[i] = cancelled ? json_string_value(json_object_get(e->payload, "reason")) : NULL;
+    }
+    id_array = ev_pg_array_literal(ids, b->n);
+    status_array = ev_pg_array_literal(statuses, b->n);
+    reason_array = ev_pg_array_literal(reasons, b->n);
+    if (!id_array || !status_array || !reason_array) {
+        ev_fail(b->reason, sizeof b->reason, "out of memory");
+        goto done;
+    }
+    const char *params[] = {id_array, status_array, reason_array};
+    if (ev_pg_exec(b->tx,
+                   "UPDATE orders o SET status = d.status, updated_at = now(),"
+                   " cancel_reason = CASE WHEN d.status = 'CANCELLED' THEN d.reason"
+                   "                      ELSE o.cancel_reason END"
+                   " FROM unnest($1::uuid[], $2::text[], $3::text[]) AS d(id, status, reason)"
+                   " WHERE o.id = d.id AND o.status = 'PENDING'",
+                   3, params, err, sizeof err) != 0) {
+        ev_fail(b->reason, sizeof b->reason, "%s", err);
+        goto done;
+    }
+    for (size_t i = 0; i < b->n; i++)
+        ev_log(EV_LOG_INFO, b->deliveries[i].event->correlation_id,
+               b->deliveries[i].event->event_id, "order %s: %s", ids[i],
+               b->deliveries[i].event->event_type);
+    outcome = EV_HANDLED;
+done:
+    free(group_of);
+    free(first_of);
+    free(ids);
+    free(statuses);
+    free(reasons);
+    free(id_array);
+    free(status_array);
+    free(reason_array);
+    return outcome;
+}
+
 /* Refusing starts at a quarter of the saga deadline by default. The backlog age tells how
  * long the orders ahead have already waited, so it lags the wait of a new order while intake
  * outruns the saga: the margin covers that lag and the order's own steps (docs/overload.md). */
@@ -532,6 +620,7 @@ int main(int argc, char **argv)
         ev_error("cannot register routes");
     } else {
         ev_worker worker = ev_service_worker(&os.base, handle, &os);
+        worker.handle_batch = handle_batch;
         worker.on_commit = on_commit;
         worker.tick = tick;
         worker.tick_ms = PRICES_REFRESH_MS;
