@@ -501,6 +501,8 @@ static size_t send_rows(PGresult *rows, const ev_relay_config *cfg, int64_t *ids
     return ok;
 }
 
+/* One pass is two round trips: BEGIN with the SELECT that locks the batch, and the DELETE of
+ * what Kafka acknowledged with the COMMIT (libpq pipelines). */
 int ev_relay_publish_once(PGconn *c, const ev_relay_config *cfg, int *failed, bool *more)
 {
     char err[512], limit[16];
@@ -508,11 +510,7 @@ int ev_relay_publish_once(PGconn *c, const ev_relay_config *cfg, int *failed, bo
     const char *params[] = {limit};
     *failed = 0;
     *more = false;
-    if (ev_pg_exec(c, "BEGIN", 0, NULL, err, sizeof err) != 0) {
-        ev_error("relay: %s", err);
-        return -1;
-    }
-    PGresult *rows = ev_pg_query(c, select_batch_sql, 1, params, err, sizeof err);
+    PGresult *rows = ev_pg_begin_query(c, select_batch_sql, 1, params, err, sizeof err);
     if (!rows) {
         ev_error("relay: %s", err);
         PQclear(PQexec(c, "ROLLBACK"));
@@ -531,19 +529,21 @@ int ev_relay_publish_once(PGconn *c, const ev_relay_config *cfg, int *failed, bo
         published = (int)send_rows(rows, cfg, ids, delivered);
         *failed = n - published;
         ev_relay_ids_literal(ids, delivered, (size_t)n, literal, literal_size);
-        const char *upd[] = {literal};
-        if (published > 0 && ev_pg_exec(c, "DELETE FROM outbox WHERE id = ANY($1::bigint[])", 1,
-                                        upd, err, sizeof err) != 0) {
-            ev_error("relay: %s", err);
-            published = -1;
-        }
     }
     PQclear(rows);
+    /* Rows sent but not deleted (a failed DELETE) go out again: consumers dedupe by eventId. */
+    const char *sent[] = {literal};
+    int rc = published < 0 ? -1
+             : published > 0
+                 ? ev_pg_exec_commit(c, "DELETE FROM outbox WHERE id = ANY($1::bigint[])", 1, sent,
+                                     err, sizeof err)
+                 : ev_pg_exec(c, "COMMIT", 0, NULL, err, sizeof err);
     free(ids);
     free(delivered);
     free(literal);
-    /* Rows sent but not deleted (a failed DELETE) go out again: consumers dedupe by eventId. */
-    if (published < 0 || ev_pg_exec(c, "COMMIT", 0, NULL, err, sizeof err) != 0) {
+    if (rc != 0) {
+        if (published >= 0)
+            ev_error("relay: %s", err);
         PQclear(PQexec(c, "ROLLBACK"));
         return -1;
     }

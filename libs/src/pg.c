@@ -142,14 +142,14 @@ static void result_error(PGconn *c, const PGresult *r, char *err, size_t errlen)
         err[n - 1] = '\0';
 }
 
-/* The results of a pipeline of BEGIN, one statement and a sync, in that order: each query's
- * result is followed by a NULL, the sync by its own result. Keeps the statement's result in
- * *stmt and returns false, with err, if BEGIN or the statement failed or the connection did;
- * reads at most a bounded number of results, so a broken connection cannot hold it. */
-static bool read_pipeline(PGconn *c, PGresult **stmt, char *err, size_t errlen)
+/* The results of a pipeline of two queries and a sync, in that order: each query's result is
+ * followed by a NULL, the sync by its own result. Keeps query number `keep`'s (0 or 1) result
+ * in *stmt and returns false, with err, if either query failed or the connection did; reads at
+ * most a bounded number of results, so a broken connection cannot hold it. */
+static bool read_pipeline(PGconn *c, int keep, PGresult **stmt, char *err, size_t errlen)
 {
     bool ok = true;
-    int query = 0; /* 0: BEGIN, 1: the statement, 2: the sync */
+    int query = 0; /* 0 and 1: the queries, 2: the sync */
     for (int reads = 0; reads < 16 && query < 3; reads++) {
         PGresult *r = PQgetResult(c);
         if (!r) {
@@ -171,7 +171,7 @@ static bool read_pipeline(PGconn *c, PGresult **stmt, char *err, size_t errlen)
             result_error(c, r, err, errlen);
             ok = false;
         }
-        if (query == 1 && !*stmt)
+        if (query == keep && !*stmt)
             *stmt = r;
         else
             PQclear(r);
@@ -179,6 +179,27 @@ static bool read_pipeline(PGconn *c, PGresult **stmt, char *err, size_t errlen)
     if (ok)
         ev_fail(err, errlen, "pipeline: no sync result");
     return false;
+}
+
+/* Leaves pipeline mode after read_pipeline; returns stmt when ok, else frees it and returns
+ * NULL. */
+static PGresult *leave_pipeline(PGconn *c, bool ok, PGresult *stmt, char *err, size_t errlen)
+{
+    if (!PQexitPipelineMode(c)) {
+        /* results left unread: only a reset gives back a connection in a known state (the
+         * transaction, if it began, is gone with it) */
+        ev_warn("PostgreSQL pipeline left unfinished (%s); resetting the connection",
+                PQerrorMessage(c));
+        PQreset(c);
+        if (ok)
+            ev_fail(err, errlen, "pipeline left unfinished; connection reset");
+        ok = false;
+    }
+    if (!ok) {
+        PQclear(stmt);
+        return NULL;
+    }
+    return stmt;
 }
 
 PGresult *ev_pg_begin_query(PGconn *c, const char *sql, int nparams, const char *const *params,
@@ -197,22 +218,32 @@ PGresult *ev_pg_begin_query(PGconn *c, const char *sql, int nparams, const char 
     if (!ok)
         result_error(c, NULL, err, errlen);
     else
-        ok = read_pipeline(c, &stmt, err, errlen);
-    if (!PQexitPipelineMode(c)) {
-        /* results left unread: only a reset gives back a connection in a known state (the
-         * transaction, if it began, is gone with it) */
-        ev_warn("PostgreSQL pipeline left unfinished (%s); resetting the connection",
-                PQerrorMessage(c));
-        PQreset(c);
-        if (ok)
-            ev_fail(err, errlen, "pipeline left unfinished; connection reset");
-        ok = false;
+        ok = read_pipeline(c, 1, &stmt, err, errlen);
+    return leave_pipeline(c, ok, stmt, err, errlen);
+}
+
+int ev_pg_exec_commit(PGconn *c, const char *sql, int nparams, const char *const *params, char *err,
+                      size_t errlen)
+{
+    char name[24];
+    const char *prepared = nparams > 0 ? prepared_already(c, sql, name) : NULL;
+    if (!prepared || PQpipelineStatus(c) != PQ_PIPELINE_OFF || !PQenterPipelineMode(c)) {
+        if (ev_pg_exec(c, sql, nparams, params, err, errlen) != 0)
+            return -1;
+        return ev_pg_exec(c, "COMMIT", 0, NULL, err, errlen);
     }
-    if (!ok) {
-        PQclear(stmt);
-        return NULL;
-    }
-    return stmt;
+    PGresult *stmt = NULL;
+    bool ok = PQsendQueryPrepared(c, prepared, nparams, params, NULL, NULL, 0) &&
+              PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) && PQpipelineSync(c);
+    if (!ok)
+        result_error(c, NULL, err, errlen);
+    else
+        ok = read_pipeline(c, 0, &stmt, err, errlen);
+    stmt = leave_pipeline(c, ok, stmt, err, errlen);
+    if (!stmt)
+        return -1;
+    PQclear(stmt);
+    return 0;
 }
 
 int ev_pg_exec(PGconn *c, const char *sql, int nparams, const char *const *params, char *err,

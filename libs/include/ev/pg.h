@@ -23,6 +23,14 @@ PGresult *ev_pg_query(PGconn *c, const char *sql, int nparams, const char *const
 PGresult *ev_pg_begin_query(PGconn *c, const char *sql, int nparams, const char *const *params,
                             char *err, size_t errlen);
 
+/* A statement of the open transaction as ev_pg_exec runs it, then COMMIT, sent together in
+ * one round trip (libpq pipeline mode) once the statement is prepared on c (its first run,
+ * which prepares it, takes two). Returns 0 when both succeeded (committed), or -1 with err:
+ * then the caller rolls back as after any failed statement (a connection the pipeline left
+ * unusable is reset first, which ends the transaction). */
+int ev_pg_exec_commit(PGconn *c, const char *sql, int nparams, const char *const *params, char *err,
+                      size_t errlen);
+
 /* Like ev_pg_query for statements whose rows do not matter. Returns 0 or -1. */
 int ev_pg_exec(PGconn *c, const char *sql, int nparams, const char *const *params, char *err,
                size_t errlen);
