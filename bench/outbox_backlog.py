@@ -7,6 +7,8 @@ before, or deleted as it does now), and times the batch
 selection of the relay as it was (NOT EXISTS over every unpublished row) and as it is now
 (the per-aggregate check within the window of the oldest 500 rows, libs/src/outbox.c,
 select_batch_sql), each in a transaction rolled back. Three runs each; the best is shown.
+The index by aggregate the old query walked is gone (runtime migration 001): the old query's
+figures in docs/benchmarks.md were taken with it.
 The rows are deleted again and the order service started at the end.
 
     EVENTIFY_PORT_OFFSET=200 /usr/bin/python3 bench/outbox_backlog.py [BACKLOG ...]

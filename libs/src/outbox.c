@@ -55,8 +55,18 @@ static const char runtime_sql[] =
     "  \"offset\"     bigint NOT NULL,"
     "  processed_at timestamptz NOT NULL DEFAULT now());";
 
-const ev_migration ev_runtime_migrations[] = {{"000_eventify_runtime", runtime_sql}};
-const size_t ev_runtime_migration_count = 1;
+/* The relay picks its batch from a window of the oldest rows (select_batch_sql), so the index
+ * by aggregate that the former NOT EXISTS query walked only cost every outbox insert a fourth
+ * index entry. */
+static const char drop_aggregate_index_sql[] =
+    "DROP INDEX IF EXISTS outbox_unpublished_by_aggregate;";
+
+const ev_migration ev_runtime_migrations[] = {
+    {"000_eventify_runtime", runtime_sql},
+    {"001_outbox_without_aggregate_index", drop_aggregate_index_sql},
+};
+const size_t ev_runtime_migration_count =
+    sizeof ev_runtime_migrations / sizeof *ev_runtime_migrations;
 
 /* The row's columns, as the outbox INSERT takes them; message and traceparent are written
  * into the caller's buffers (message allocated, the caller frees it). */
