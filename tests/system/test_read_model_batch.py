@@ -44,7 +44,6 @@ def rebuilt():
 @pytest.mark.slow
 @pytest.mark.local_stack
 def test_a_backlog_projected_in_batches_equals_the_per_event_path():
-    batched_before = metric("read-model", "events_batch_handled_total")
     assert supervisorctl("stop", "services:read-model").returncode == 0
     try:
         # the product's events (ProductUpserted, StockAdjusted) wait in the same backlog
@@ -56,8 +55,9 @@ def test_a_backlog_projected_in_batches_equals_the_per_event_path():
     assert sorted(finals.values()).count("CANCELLED") == 1, finals
     wait_until(lambda: projected_as_services_say(ids), 60, "the backlog projected")
 
-    # the backlog went through the batch path: at least a few orders' events at a time
-    batched = metric("read-model", "events_batch_handled_total") - batched_before
+    # the backlog went through the batch path: at least a few orders' events at a time (the
+    # process started afresh, so its counter counts only this backlog and what followed it)
+    batched = metric("read-model", "events_batch_handled_total")
     assert batched >= 10, f"only {batched} events were projected in batches"
 
     # what the services say: shipments, stock, and every event on each order's timeline
