@@ -9,6 +9,7 @@
 #include "ev/events.h"
 #include "ev/log.h"
 #include "ev/service.h"
+#include "ev/trace.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -73,7 +74,7 @@ static ev_outcome handle(ev_delivery *d, void *user)
 /* A fetched batch's events, folded over their orders (mail_batch.h). Arrays of n. */
 typedef struct {
     mail_event *events;
-    const ev_envelope **envelope; /* events[i]'s */
+    const ev_delivery **delivery; /* events[i]'s */
     mail_order *orders;           /* count of them, sorted by order id */
     size_t *order_of;
     email *mail; /* mail[i]: events[i]'s e-mail, when sends[i] */
@@ -85,7 +86,7 @@ typedef struct {
 static void mail_batch_free(mail_batch *b)
 {
     free(b->events);
-    free(b->envelope);
+    free(b->delivery);
     free(b->orders);
     free(b->order_of);
     free(b->mail);
@@ -100,12 +101,12 @@ static int mail_batch_make(mail_batch *b, const ev_delivery *ds, size_t n, char 
 {
     size_t room = n ? n : 1;
     b->events = calloc(room, sizeof *b->events);
-    b->envelope = calloc(room, sizeof *b->envelope);
+    b->delivery = calloc(room, sizeof *b->delivery);
     b->orders = calloc(room, sizeof *b->orders);
     b->order_of = calloc(room, sizeof *b->order_of);
     b->mail = calloc(room, sizeof *b->mail);
     b->sends = calloc(room, sizeof *b->sends);
-    if (!b->events || !b->envelope || !b->orders || !b->order_of || !b->mail || !b->sends)
+    if (!b->events || !b->delivery || !b->orders || !b->order_of || !b->mail || !b->sends)
         return ev_fail(err, errlen, "out of memory");
     for (size_t i = 0; i < n; i++) {
         const ev_envelope *e = ds[i].event;
@@ -119,7 +120,7 @@ static int mail_batch_make(mail_batch *b, const ev_delivery *ds, size_t n, char 
         if (strcmp(e->event_type, "OrderPlaced") == 0 &&
             !(m.customer_id = json_string_value(json_object_get(p, "customerId"))))
             return ev_fail(err, errlen, "OrderPlaced %s names no customer", e->event_id);
-        b->envelope[i] = e;
+        b->delivery[i] = &ds[i];
         b->events[i] = m;
     }
     b->n = n;
@@ -201,6 +202,19 @@ static int learn_customers(PGconn *tx, mail_batch *b, char *err, size_t errlen)
     return 0;
 }
 
+/* The line handle logs for a sent e-mail, under the message's own span as there: one line per
+ * e-mail keeps each findable by its order's correlation id and trace (it costs far less than
+ * the statements the batch saves). */
+static void log_sent(const ev_delivery *d, const email *mail)
+{
+    if (d->span)
+        ev_span_enter(d->span);
+    ev_log(EV_LOG_INFO, d->event->correlation_id, d->event->event_id, "sent e-mail to %s: %s",
+           mail->recipient, mail->subject);
+    if (d->span)
+        ev_span_leave(d->span);
+}
+
 /* Renders every e-mail of the batch and stores them in one statement, in the batch's order,
  * each once (ON CONFLICT (event_id) as handle); then logs each as handle does. */
 static int send_mail(PGconn *tx, mail_batch *b, char *err, size_t errlen)
@@ -221,7 +235,7 @@ static int send_mail(PGconn *tx, mail_batch *b, char *err, size_t errlen)
         if (!b->sends[i])
             continue;
         order[row] = b->events[i].order_id;
-        event[row] = b->envelope[i]->event_id;
+        event[row] = b->delivery[i]->event->event_id;
         type[row] = b->events[i].event_type;
         recipient[row] = b->mail[i].recipient;
         subject[row] = b->mail[i].subject;
@@ -242,8 +256,7 @@ static int send_mail(PGconn *tx, mail_batch *b, char *err, size_t errlen)
     PQclear(r);
     for (size_t i = 0; i < b->n; i++)
         if (b->sends[i])
-            ev_log(EV_LOG_INFO, b->envelope[i]->correlation_id, b->envelope[i]->event_id,
-                   "sent e-mail to %s: %s", b->mail[i].recipient, b->mail[i].subject);
+            log_sent(b->delivery[i], &b->mail[i]);
     return 0;
 }
 

@@ -138,7 +138,7 @@ static int insert_shipments(PGconn *tx, shipment_batch *b, char *err, size_t err
 
 /* The ShipmentCreated of each created shipment, in the batch's order, built as handle builds
  * it under its cause's own trace context; then all of them written to the outbox in one
- * statement, and logged as handle logs them. */
+ * statement, and logged as handle logs them (one line each, under the same span). */
 static int emit_shipments(PGconn *tx, shipment_batch *b, const ev_delivery *ds, size_t n, char *err,
                           size_t errlen)
 {
@@ -167,10 +167,16 @@ static int emit_shipments(PGconn *tx, shipment_batch *b, const ev_delivery *ds, 
     if (rc == 0)
         rc = ev_outbox_rows_write(tx, &rows, err, errlen);
     ev_outbox_rows_free(&rows);
-    for (size_t i = 0; rc == 0 && i < n; i++)
-        if (b->creates[i])
-            ev_log(EV_LOG_INFO, ds[i].event->correlation_id, ds[i].event->event_id,
-                   "order %s: shipment %s created", b->order_ids[i], b->shipment_id[try_of[i]]);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (!b->creates[i])
+            continue;
+        if (ds[i].span)
+            ev_span_enter(ds[i].span);
+        ev_log(EV_LOG_INFO, ds[i].event->correlation_id, ds[i].event->event_id,
+               "order %s: shipment %s created", b->order_ids[i], b->shipment_id[try_of[i]]);
+        if (ds[i].span)
+            ev_span_leave(ds[i].span);
+    }
     free(try_of);
     return rc;
 }
