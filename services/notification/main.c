@@ -101,7 +101,7 @@ static int mail_batch_make(mail_batch *b, const ev_delivery *ds, size_t n, char 
 {
     size_t room = n ? n : 1;
     b->events = calloc(room, sizeof *b->events);
-    b->delivery = calloc(room, sizeof *b->delivery);
+    b->delivery = calloc(room, sizeof(const ev_delivery *));
     b->orders = calloc(room, sizeof *b->orders);
     b->order_of = calloc(room, sizeof *b->order_of);
     b->mail = calloc(room, sizeof *b->mail);

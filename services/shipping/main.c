@@ -101,15 +101,18 @@ static int insert_shipments(PGconn *tx, shipment_batch *b, char *err, size_t err
 {
     const char **ids = calloc(b->count, sizeof *ids);
     const char **shipments = calloc(b->count, sizeof *shipments);
-    char *literal[2] = {NULL, NULL};
-    int rc = ids && shipments ? 0 : ev_fail(err, errlen, "out of memory");
-    for (size_t k = 0; rc == 0 && k < b->count; k++) {
+    if (!ids || !shipments) {
+        free(ids);
+        free(shipments);
+        return ev_fail(err, errlen, "out of memory");
+    }
+    for (size_t k = 0; k < b->count; k++) {
         ids[k] = b->tries[k].order_id;
         shipments[k] = b->shipment_id[k];
     }
-    if (rc == 0 && (!(literal[0] = ev_pg_array_literal(ids, b->count)) ||
-                    !(literal[1] = ev_pg_array_literal(shipments, b->count))))
-        rc = ev_fail(err, errlen, "out of memory");
+    char *literal[2] = {ev_pg_array_literal(ids, b->count),
+                        ev_pg_array_literal(shipments, b->count)};
+    int rc = literal[0] && literal[1] ? 0 : ev_fail(err, errlen, "out of memory");
     PGresult *r = rc == 0 ? ev_pg_query(tx,
                                         "INSERT INTO shipments (order_id, shipment_id)"
                                         " SELECT order_id, shipment_id"
