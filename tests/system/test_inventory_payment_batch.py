@@ -7,13 +7,14 @@ payment; synthetic ones on one partition so their delivery order is known; a can
 order never placed; exact copies of some OrderPlaced), so everything reaches the two services
 in batches when they start again, and the orchestrator's decisions reach them in batches when
 it starts after them. The rows and events must be exactly what the per-event path gives."""
+import os
 import uuid
 
 import pytest
 
-from conftest import (add_sku, assert_invariants, end_offsets, envelope, events_of, metric,
-                      place_order, produce, read_since, ready, sql, stock, supervisorctl,
-                      wait_final, wait_until)
+from conftest import (MAX_ATTEMPTS, RUN, add_sku, assert_invariants, end_offsets, envelope,
+                      events_of, metric, place_order, produce, read_since, ready, sql, stock,
+                      supervisorctl, wait_final, wait_until)
 
 TOPICS = ["orders.events", "inventory.events", "payments.events", "order.lifecycle.events"]
 PLENTY = (1, 2, 60, 3)  # 60 units cost 1,199.40: the payment is declined
@@ -59,6 +60,14 @@ def assert_caused_by(effect, cause, producer):
         assert trace_of(effect) == trace_of(cause), (effect.headers, cause.headers)
 
 
+def synthetic_order_placed(oid, sku, units, **flags):
+    """An OrderPlaced for an order the order service never saw, as its producer writes it."""
+    return envelope("OrderPlaced", {
+        "orderId": oid, "customerId": "c-1001", "currency": "EUR",
+        "items": [{"sku": sku, "quantity": units, "unitPriceCents": 300}],
+        "totalCents": 300 * units, **flags}, version=2)
+
+
 @pytest.mark.slow
 @pytest.mark.local_stack
 def test_backlogs_reserved_and_charged_in_batches_as_one_by_one():
@@ -78,10 +87,7 @@ def test_backlogs_reserved_and_charged_in_batches_as_one_by_one():
         ids += contenders
         # one key, so one partition: delivered in this order, 2 + 2 + 1 units of 3
         for oid, units in zip(synthetic, (2, 2, 1)):
-            produce("orders.events", f"batch-{tag}", envelope("OrderPlaced", {
-                "orderId": oid, "customerId": "c-1001", "currency": "EUR",
-                "items": [{"sku": tiny, "quantity": units, "unitPriceCents": 300}],
-                "totalCents": 300 * units}, version=2))
+            produce("orders.events", f"batch-{tag}", synthetic_order_placed(oid, tiny, units))
         produce("order.lifecycle.events", never_placed,
                 envelope("OrderCancelled", {"orderId": never_placed, "reason": "changed mind"}))
         # exact copies of three OrderPlaced (a redelivery): skipped by the inbox
@@ -186,3 +192,47 @@ def test_backlogs_reserved_and_charged_in_batches_as_one_by_one():
         assert not events_of(messages, never_placed, service_events)
 
     assert_invariants(ids)
+
+
+@pytest.mark.slow
+@pytest.mark.local_stack
+def test_a_gateway_exception_gives_the_payment_batch_up_to_the_per_event_path():
+    """A charge the gateway answers with a transient error cannot be decided in a batch: the
+    batch is rolled back and every event goes through the per-event path, which charges the
+    others exactly as the batch would have and retries and dead-letters the failing one."""
+    tag = uuid.uuid4().hex[:8].upper()
+    sku = add_sku(f"SKU-PAY-BATCH-{tag}", 300, 100)
+    key = f"pay-batch-{tag}"
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    log = os.path.join(RUN, "logs", "payment.log")
+    offsets = end_offsets(["payments.events", "payments.dlq"])
+    for service in ("orchestrator", "payment"):
+        assert supervisorctl("stop", f"services:{service}").returncode == 0
+    try:
+        log_size = os.path.getsize(log)
+        for oid, flags in zip(ids, ({}, {"forceException": True}, {})):
+            produce("orders.events", key, synthetic_order_placed(oid, sku, 1, **flags))
+        start("payment")
+        messages = read_since(offsets, until=lambda ms: events_of(ms, ids[0], "PaymentSucceeded")
+                              and events_of(ms, ids[2], "PaymentSucceeded")
+                              and [m for m in ms if m.topic == "payments.dlq" and m.key == key],
+                              timeout=60)
+    finally:
+        for service in ("payment", "orchestrator"):
+            start(service)
+
+    with open(log, encoding="utf-8") as f:
+        f.seek(log_size)
+        assert f"handled one by one: order {ids[1]}: simulated gateway exception" in f.read()
+    [dead] = [m for m in messages if m.topic == "payments.dlq" and m.key == key]
+    assert dead.event["payload"]["orderId"] == ids[1]
+    assert int(dead.headers["x-attempts"]) == MAX_ATTEMPTS
+    assert sql("payment", "SELECT count(*) FROM payments WHERE order_id = %s", ids[1]) == [(0,)]
+    for oid in (ids[0], ids[2]):
+        [charged] = events_of(messages, oid)
+        status, payment_id, amount, reason = sql(
+            "payment", "SELECT status, payment_id::text, amount_cents, reason FROM payments"
+                       " WHERE order_id = %s", oid)[0]
+        assert (status, amount, reason) == ("SUCCEEDED", 300, None)
+        assert charged.event["eventType"] == "PaymentSucceeded"
+        assert charged.event["payload"] == {"orderId": oid, "paymentId": payment_id}
