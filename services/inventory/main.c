@@ -4,9 +4,12 @@
  * cancel came first. Its API creates and changes products (PUT /products/{sku} →
  * ProductUpserted on catalog.events) and receives or writes off stock
  * (POST /products/{sku}/stock-adjustments → StockAdjusted), both behind the admin token;
- * GET /products, GET /products/{sku} and GET /inventory read. */
+ * GET /products, GET /products/{sku} and GET /inventory read. A fetched batch of order events
+ * is handled as a set (handle_batch: one statement locks its reservations, one its stock rows,
+ * stock_fold decides in delivery order, one writes both back, one the outbox rows). */
 #include "product.h"
 #include "reservation.h"
+#include "stock_fold.h"
 
 #include "ev/events.h"
 #include "ev/log.h"
@@ -193,6 +196,398 @@ static ev_outcome handle(ev_delivery *d, void *user)
         return on_order_cancelled(d, order_id);
     if (strcmp(type, "OrderConfirmed") == 0)
         return on_order_confirmed(d, order_id);
+    return EV_HANDLED;
+}
+
+/* --- a fetched batch as a set ------------------------------------------------------------- */
+
+/* A fetched batch's order events, folded over their reservations and stock (stock_fold.h).
+ * Arrays of n events, or of count orders. */
+typedef struct {
+    stock_fold_event *events;
+    const ev_delivery **delivery; /* events[i]'s */
+    line_set *lines;              /* events[i]'s items when it is a placement */
+    stock_fold_order *orders;     /* count of them, sorted by order id */
+    size_t *order_of;
+    stock_fold_step *steps;
+    line_set *stored;   /* orders[k]'s stored items, read when it is HELD and cancelled */
+    char **stored_text; /* the same as stored, owned (emitted as stored, as handle does) */
+    char (*reservation_id)[EV_UUID_LEN]; /* orders[k]'s, stored or new */
+    stock_fold_sku *skus;                /* sku_count of them, in strcmp order */
+    size_t n, count, sku_count;
+} stock_batch;
+
+static void stock_batch_free(stock_batch *b)
+{
+    for (size_t k = 0; b->stored_text && k < b->count; k++)
+        free(b->stored_text[k]);
+    free(b->events);
+    free(b->delivery);
+    free(b->lines);
+    free(b->orders);
+    free(b->order_of);
+    free(b->steps);
+    free(b->stored);
+    free(b->stored_text);
+    free(b->reservation_id);
+    free(b->skus);
+}
+
+static int fold_kind_of(const char *type)
+{
+    return strcmp(type, "OrderPlaced") == 0      ? STOCK_FOLD_PLACED
+           : strcmp(type, "OrderCancelled") == 0 ? STOCK_FOLD_CANCELLED
+           : strcmp(type, "OrderConfirmed") == 0 ? STOCK_FOLD_CONFIRMED
+                                                 : -1;
+}
+
+/* The order events among the deliveries (others are skipped, as handle skips them), collected
+ * by order into b (zeroed by the caller, who frees it with stock_batch_free whatever this
+ * returns). -1 with err when one names no order, a placement's items are malformed (handle
+ * rejects it) or out of memory. */
+static int stock_batch_make(stock_batch *b, const ev_delivery *ds, size_t n, char *err,
+                            size_t errlen)
+{
+    size_t room = n ? n : 1;
+    b->events = calloc(room, sizeof *b->events);
+    b->delivery = calloc(room, sizeof(const ev_delivery *));
+    b->lines = malloc(room * sizeof *b->lines);
+    b->orders = calloc(room, sizeof *b->orders);
+    b->order_of = calloc(room, sizeof *b->order_of);
+    b->steps = calloc(room, sizeof *b->steps);
+    b->stored = malloc(room * sizeof *b->stored);
+    b->stored_text = calloc(room, sizeof *b->stored_text);
+    b->reservation_id = calloc(room, sizeof *b->reservation_id);
+    if (!b->events || !b->delivery || !b->lines || !b->orders || !b->order_of || !b->steps ||
+        !b->stored || !b->stored_text || !b->reservation_id)
+        return ev_fail(err, errlen, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const ev_envelope *e = ds[i].event;
+        int kind = fold_kind_of(e->event_type);
+        if (kind < 0)
+            continue;
+        const char *order_id = json_string_value(json_object_get(e->payload, "orderId"));
+        if (!order_id)
+            return ev_fail(err, errlen, "%s %s names no order", e->event_type, e->event_id);
+        const line_set *lines = NULL;
+        if (kind == STOCK_FOLD_PLACED) {
+            if (line_set_from_items(json_object_get(e->payload, "items"), &b->lines[b->n]) != 0)
+                return ev_fail(err, errlen, "%s %s: malformed items", e->event_type, e->event_id);
+            lines = &b->lines[b->n];
+        }
+        b->delivery[b->n] = &ds[i];
+        b->events[b->n++] =
+            (stock_fold_event){.order_id = order_id, .kind = (stock_fold_kind)kind, .lines = lines};
+    }
+    size_t count = 0; /* through a local: the analyzer would forget b's pointers otherwise */
+    if (stock_fold_collect(b->events, b->n, b->orders, b->order_of, &count) != 0)
+        return ev_fail(err, errlen, "out of memory");
+    b->count = count;
+    return 0;
+}
+
+/* Runs sql with one array literal parameter per column (columns[c] has rows[c] items).
+ * NULL with err on failure. */
+static PGresult *query_arrays(PGconn *tx, const char *sql, const char *const *const *columns,
+                              const size_t *rows, size_t column_count, char *err, size_t errlen)
+{
+    enum { MAX_PARAMS = 9 };
+    char *literal[MAX_PARAMS] = {0};
+    PGresult *r = NULL;
+    if (column_count > MAX_PARAMS) {
+        ev_fail(err, errlen, "too many array parameters");
+        return NULL;
+    }
+    size_t c = 0;
+    while (c < column_count && (literal[c] = ev_pg_array_literal(columns[c], rows[c])))
+        c++;
+    if (c < column_count)
+        ev_fail(err, errlen, "out of memory");
+    else
+        r = ev_pg_query(tx, sql, (int)column_count, (const char *const *)literal, err, errlen);
+    for (size_t k = 0; k < column_count; k++)
+        free(literal[k]);
+    return r;
+}
+
+/* A stored HELD reservation of an order cancelled in the batch: its items, read as
+ * on_order_cancelled reads them. */
+static int keep_stored_items(stock_batch *b, size_t k, const char *text, char *err, size_t errlen)
+{
+    json_t *items = json_loads(text, 0, NULL);
+    int rc = items ? line_set_from_items(items, &b->stored[k]) : -1;
+    json_decref(items);
+    if (rc != 0)
+        return ev_fail(err, errlen, "order %s: stored items unreadable", b->orders[k].order_id);
+    if (!(b->stored_text[k] = strdup(text)))
+        return ev_fail(err, errlen, "out of memory");
+    b->orders[k].items = &b->stored[k];
+    return 0;
+}
+
+/* Locks the reservations of every order of the batch in one statement, in order id order
+ * (an order not placed yet has none), and sets their stored status, id and needed items. */
+static int lock_reservations(PGconn *tx, stock_batch *b, char *err, size_t errlen)
+{
+    const char **ids = calloc(b->count ? b->count : 1, sizeof *ids);
+    if (!ids)
+        return ev_fail(err, errlen, "out of memory");
+    for (size_t k = 0; k < b->count; k++)
+        ids[k] = b->orders[k].order_id;
+    const char *const *columns[] = {ids};
+    PGresult *r = query_arrays(tx,
+                               "SELECT order_id::text, reservation_id::text, status, items::text"
+                               " FROM reservations WHERE order_id = ANY($1::uuid[])"
+                               " ORDER BY order_id FOR UPDATE",
+                               columns, &b->count, 1, err, errlen);
+    int rc = r ? 0 : -1;
+    for (int row = 0; r && rc == 0 && row < PQntuples(r); row++) {
+        long k = stock_fold_find_order(b->orders, b->count, PQgetvalue(r, row, 0));
+        int status = reservation_state_parse(PQgetvalue(r, row, 2));
+        if (k < 0 || status < 0 || b->orders[k].stored != RESERVATION_NONE ||
+            !ev_strlcpy(b->reservation_id[k], PQgetvalue(r, row, 1), EV_UUID_LEN)) {
+            rc = ev_fail(err, errlen, "reservation of %s unexpected in status %s",
+                         PQgetvalue(r, row, 0), PQgetvalue(r, row, 2));
+            break;
+        }
+        stock_fold_order *o = &b->orders[k];
+        o->stored = o->status = (reservation_state)status;
+        if (o->stored == RESERVATION_HELD && o->cancelled)
+            rc = keep_stored_items(b, (size_t)k, PQgetvalue(r, row, 3), err, errlen);
+    }
+    PQclear(r);
+    free(ids);
+    return rc;
+}
+
+/* Locks the stock rows the batch reserves or may release in one statement, in the SKU order
+ * every path locks them in (strcmp's, so "C" collation), and reads their availability. */
+static int lock_skus(PGconn *tx, stock_batch *b, char *err, size_t errlen)
+{
+    size_t count = 0;
+    b->skus = stock_fold_skus(b->events, b->n, b->orders, b->count, &count);
+    if (!b->skus)
+        return ev_fail(err, errlen, "out of memory");
+    b->sku_count = count;
+    if (count == 0)
+        return 0;
+    const char **skus = calloc(count, sizeof *skus);
+    if (!skus)
+        return ev_fail(err, errlen, "out of memory");
+    for (size_t j = 0; j < count; j++)
+        skus[j] = b->skus[j].sku;
+    const char *const *columns[] = {skus};
+    PGresult *r = query_arrays(tx,
+                               "SELECT sku, available FROM stock WHERE sku = ANY($1::text[])"
+                               " ORDER BY sku COLLATE \"C\" FOR UPDATE",
+                               columns, &count, 1, err, errlen);
+    int rc = r ? 0 : -1;
+    for (int row = 0; r && row < PQntuples(r); row++) {
+        long j = stock_fold_find_sku(b->skus, count, PQgetvalue(r, row, 0));
+        if (j >= 0)
+            b->skus[j].available = (int)strtol(PQgetvalue(r, row, 1), NULL, 10);
+    }
+    PQclear(r);
+    free(skus);
+    return rc;
+}
+
+/* The rows a reservation the batch creates records: its items as handle records them. */
+static char *row_items(const stock_fold_order *o)
+{
+    json_t *items = o->items ? line_set_json(o->items) : json_array();
+    char *text = items ? json_dumps(items, JSON_COMPACT) : NULL;
+    json_decref(items);
+    return text;
+}
+
+/* Writes the fold back in one statement: the reservations the batch created (as their last
+ * event left them), the stored ones it changed (status and updated_at, as handle's updates),
+ * and each SKU's net move between available and reserved. */
+static int store_batch(PGconn *tx, stock_batch *b, char *err, size_t errlen)
+{
+    size_t rows = b->count > b->sku_count ? b->count : b->sku_count;
+    const char **cells = calloc(9 * (rows ? rows : 1), sizeof *cells);
+    char **texts = calloc(2 * (rows ? rows : 1), sizeof *texts); /* items and units, owned */
+    if (!cells || !texts) {
+        free(cells);
+        free(texts);
+        return ev_fail(err, errlen, "out of memory");
+    }
+    const char **n_id = cells, **n_rid = cells + rows, **n_status = cells + 2 * rows,
+               **n_items = cells + 3 * rows, **n_reason = cells + 4 * rows,
+               **c_id = cells + 5 * rows, **c_status = cells + 6 * rows, **m_sku = cells + 7 * rows,
+               **m_units = cells + 8 * rows;
+    size_t created = 0, changed = 0, moved = 0;
+    int rc = 0;
+    for (size_t k = 0; k < b->count && rc == 0; k++) {
+        stock_fold_order *o = &b->orders[k];
+        if (o->stored == RESERVATION_NONE && o->status != RESERVATION_NONE) {
+            ev_uuid_new(b->reservation_id[k]);
+            n_id[created] = o->order_id;
+            n_rid[created] = b->reservation_id[k];
+            n_status[created] = reservation_state_name(o->status);
+            n_reason[created] = o->reason;
+            if (!(n_items[created] = texts[k] = row_items(o)))
+                rc = ev_fail(err, errlen, "out of memory");
+            created++;
+        } else if (o->status != o->stored) {
+            c_id[changed] = o->order_id;
+            c_status[changed++] = reservation_state_name(o->status);
+        }
+    }
+    for (size_t j = 0; j < b->sku_count && rc == 0; j++) {
+        if (b->skus[j].reserved == 0)
+            continue;
+        char units[16];
+        snprintf(units, sizeof units, "%d", b->skus[j].reserved);
+        m_sku[moved] = b->skus[j].sku;
+        if (!(m_units[moved++] = texts[rows + j] = strdup(units)))
+            rc = ev_fail(err, errlen, "out of memory");
+    }
+    const char *const *columns[] = {n_id, n_rid,    n_status, n_items, n_reason,
+                                    c_id, c_status, m_sku,    m_units};
+    const size_t counts[] = {created, created, created, created, created,
+                             changed, changed, moved,   moved};
+    PGresult *r =
+        rc == 0 && created + changed + moved > 0
+            ? query_arrays(
+                  tx,
+                  "WITH created AS (INSERT INTO reservations"
+                  "                 (order_id, reservation_id, status, items, reason)"
+                  "                 SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[],"
+                  "                                      $4::jsonb[], $5::text[]) RETURNING 1),"
+                  " changed AS (UPDATE reservations r SET status = c.status, updated_at = now()"
+                  "             FROM unnest($6::uuid[], $7::text[]) AS c(order_id, status)"
+                  "             WHERE r.order_id = c.order_id RETURNING 1),"
+                  " moved AS (UPDATE stock s SET available = s.available - m.units,"
+                  "           reserved = s.reserved + m.units"
+                  "           FROM unnest($8::text[], $9::int[]) AS m(sku, units)"
+                  "           WHERE s.sku = m.sku RETURNING 1)"
+                  " SELECT (SELECT count(*) FROM created), (SELECT count(*) FROM changed),"
+                  "        (SELECT count(*) FROM moved)",
+                  columns, counts, 9, err, errlen)
+            : NULL;
+    if (rc == 0 && created + changed + moved > 0) {
+        if (!r)
+            rc = -1;
+        else if (strtoul(PQgetvalue(r, 0, 0), NULL, 10) != created ||
+                 strtoul(PQgetvalue(r, 0, 1), NULL, 10) != changed ||
+                 strtoul(PQgetvalue(r, 0, 2), NULL, 10) != moved)
+            rc = ev_fail(err, errlen, "stored %s of %zu new, %s of %zu changed, %s of %zu moved",
+                         PQgetvalue(r, 0, 0), created, PQgetvalue(r, 0, 1), changed,
+                         PQgetvalue(r, 0, 2), moved);
+    }
+    PQclear(r);
+    for (size_t t = 0; t < 2 * rows; t++)
+        free(texts[t]);
+    free(texts);
+    free(cells);
+    return rc;
+}
+
+/* Event i's outbox row as handle builds it, or NULL payload when its step emits nothing. */
+static json_t *step_payload(const stock_batch *b, size_t i, const char **type, int *version)
+{
+    size_t k = b->order_of[i];
+    const stock_fold_order *o = &b->orders[k];
+    const char *order_id = b->events[i].order_id;
+    const stock_fold_step *s = &b->steps[i];
+    *version = 1;
+    switch (s->kind) {
+    case STOCK_STEP_RESERVED:
+        *type = "InventoryReserved";
+        *version = 2;
+        return json_pack("{s:s, s:s, s:o}", "orderId", order_id, "reservationId",
+                         b->reservation_id[k], "items", line_set_json(b->events[i].lines));
+    case STOCK_STEP_OUT_OF_STOCK:
+        *type = "OutOfStock";
+        return json_pack("{s:s, s:s}", "orderId", order_id, "reason", s->reason);
+    case STOCK_STEP_RELEASED:
+        *type = "InventoryReleased";
+        return json_pack(
+            "{s:s, s:s, s:o}", "orderId", order_id, "reservationId", b->reservation_id[k], "items",
+            b->stored_text[k] ? json_loads(b->stored_text[k], 0, NULL) : line_set_json(o->items));
+    default:
+        return NULL;
+    }
+}
+
+/* Each event of the batch the fold made speak, in its order, built as handle builds it under
+ * its cause's own trace context; then all of them written to the outbox in one statement. */
+static int emit_batch(PGconn *tx, const stock_batch *b, char *err, size_t errlen)
+{
+    ev_outbox_rows rows = {0};
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < b->n; i++) {
+        const char *type = NULL;
+        int version = 1;
+        json_t *payload = step_payload(b, i, &type, &version);
+        if (!type)
+            continue;
+        if (!payload) {
+            rc = ev_fail(err, errlen, "out of memory");
+            break;
+        }
+        const ev_delivery *d = b->delivery[i];
+        if (d->span)
+            ev_span_enter(d->span);
+        rc = ev_outbox_rows_emit(&rows, SERVICE, d->event, type, version, payload, err, errlen);
+        if (d->span)
+            ev_span_leave(d->span);
+    }
+    if (rc == 0)
+        rc = ev_outbox_rows_write(tx, &rows, err, errlen);
+    ev_outbox_rows_free(&rows);
+    return rc;
+}
+
+/* The log lines handle writes for the same events. */
+static void log_batch(const stock_batch *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        const stock_fold_step *s = &b->steps[i];
+        const ev_envelope *e = b->delivery[i]->event;
+        const char *order_id = b->events[i].order_id;
+        if (s->kind == STOCK_STEP_RESERVED || s->kind == STOCK_STEP_OUT_OF_STOCK)
+            ev_log(EV_LOG_INFO, e->correlation_id, e->event_id, "order %s: %s%s%s", order_id,
+                   s->kind == STOCK_STEP_RESERVED ? "reserved" : "out of stock",
+                   s->kind == STOCK_STEP_RESERVED ? "" : ": ",
+                   s->kind == STOCK_STEP_RESERVED ? "" : s->reason);
+        else if (s->kind == STOCK_STEP_RELEASED)
+            ev_log(EV_LOG_INFO, e->correlation_id, e->event_id, "order %s: released", order_id);
+    }
+}
+
+/* A fetched batch as a set: every reservation of the batch locked in one statement, every
+ * stock row it reserves or releases in another, the events folded over them in C in delivery
+ * order (stock_fold_apply, with reservation_decide), the reservations and stock written back in
+ * one statement, then the events' outbox rows in one. The rows are handle's for the same
+ * events. Anything unusual gives up (EV_RETRY): the worker then hands the events to handle. */
+static ev_outcome handle_batch(ev_batch *batch, void *user)
+{
+    (void)user;
+    char err[512];
+    stock_batch b = {0};
+    int rc = stock_batch_make(&b, batch->deliveries, batch->n, err, sizeof err);
+    if (rc == 0 && b.n > 0) {
+        rc = lock_reservations(batch->tx, &b, err, sizeof err);
+        if (rc == 0)
+            rc = lock_skus(batch->tx, &b, err, sizeof err);
+        if (rc == 0) {
+            stock_fold_apply(b.orders, b.skus, b.sku_count, b.events, b.n, b.order_of, b.steps);
+            rc = store_batch(batch->tx, &b, err, sizeof err);
+        }
+        if (rc == 0)
+            rc = emit_batch(batch->tx, &b, err, sizeof err);
+        if (rc == 0)
+            log_batch(&b);
+    }
+    stock_batch_free(&b);
+    if (rc != 0) {
+        ev_fail(batch->reason, sizeof batch->reason, "%s", err);
+        return EV_RETRY;
+    }
     return EV_HANDLED;
 }
 
@@ -698,6 +1093,7 @@ int main(void)
         return 1;
     }
     ev_worker worker = ev_service_worker(&s, handle, NULL);
+    worker.handle_batch = handle_batch;
     int rc = 1;
     if (seed_catalog(&s, err, sizeof err) != 0)
         ev_error("cannot seed the catalog: %s", err);
