@@ -23,6 +23,12 @@
 #define RELAY_MIN_PASS_GAP_MS 5
 /* The relay deletes a row once Kafka acknowledged it. Rows marked published_at by relays
  * before that (the column is kept for them) are deleted an hour later in small batches. */
+/* The relay's session. The outbox churns: every row is deleted soon after its insert, and a
+ * vacuum truncates the emptied table to no pages at all. Planned from those statistics, the
+ * relay's statements (prepared, so planned once) read the whole table, which between two
+ * vacuums holds thousands of dead rows, on every pass. Its indexes always find the few live
+ * rows. */
+#define RELAY_SESSION_SQL "LISTEN outbox; SET enable_seqscan = off"
 #define RELAY_PRUNE_EVERY_MS 60000
 #define RELAY_PRUNE_SQL                                                                            \
     "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE published_at < now() - "          \
@@ -621,7 +627,7 @@ int ev_relay_run(const ev_relay_config *cfg, const atomic_bool *stop)
         if (ev_pg_broken(c)) {
             PQfinish(c);
             c = ev_pg_connect(cfg->conninfo, err, sizeof err);
-            if (!c || ev_pg_exec(c, "LISTEN outbox", 0, NULL, err, sizeof err) != 0) {
+            if (!c || ev_pg_exec(c, RELAY_SESSION_SQL, 0, NULL, err, sizeof err) != 0) {
                 ev_warn("relay: %s; retrying", err);
                 sleep_unless_stopped(1000, stop);
                 continue;
