@@ -134,6 +134,14 @@ typedef struct {
     const char *database;    /* for the spans: the service's database */
 } loop_state;
 
+/* The worker's session. Its statements are prepared once and run for every message or batch,
+ * and the batch paths' statements take arrays: PostgreSQL weighed each generic plan (which
+ * guesses an array's length) against plans made for the values at hand and kept planning
+ * those anew on every call, which cost the inventory and payment services more planning than
+ * execution. The plans' shapes do not depend on the values (index lookups by key, inserts from
+ * unnest), so the generic plan is always used. */
+#define WORKER_SESSION_SQL "SET plan_cache_mode = force_generic_plan"
+
 /* Makes sure st->conn is usable, waiting for PostgreSQL as long as it takes. */
 static bool ensure_connection(loop_state *st)
 {
@@ -141,6 +149,10 @@ static bool ensure_connection(loop_state *st)
     while (ev_pg_broken(st->conn) && !atomic_load(st->stop)) {
         PQfinish(st->conn);
         st->conn = ev_pg_connect(st->w->config->pg_conninfo, err, sizeof err);
+        if (st->conn && ev_pg_exec(st->conn, WORKER_SESSION_SQL, 0, NULL, err, sizeof err) != 0) {
+            PQfinish(st->conn);
+            st->conn = NULL;
+        }
         if (!st->conn) {
             ev_warn("worker: %s; retrying", err);
             sleep_unless_stopped(1000, st->stop);
