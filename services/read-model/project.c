@@ -65,8 +65,9 @@ static const char *facts_cte(const char *type)
     "WITH o AS (UPDATE rm_orders SET status = $2, step_placed = $3, step_inventory = $4,"          \
     " step_payment = $5, step_decision = $6, step_shipment = $7, shipped = $8,"                    \
     " updated_at = greatest(updated_at, $9::timestamptz),"                                         \
-    " created_at = CASE WHEN $10::text IS NULL THEN least(created_at, $9::timestamptz)"            \
-    "                   ELSE $9::timestamptz END,"                                                 \
+    " created_at = CASE WHEN $10::text IS NOT NULL THEN $9::timestamptz"                           \
+    "                   WHEN customer_id IS NOT NULL THEN created_at"                              \
+    "                   ELSE least(created_at, $9::timestamptz) END,"                              \
     " customer_id = coalesce($10, customer_id), total_cents = coalesce($11::bigint, total_cents)," \
     " currency = coalesce($12, currency), items = coalesce($13::jsonb, items),"                    \
     " item_count = coalesce($14::int, item_count),"                                                \
@@ -478,15 +479,16 @@ static const char store_batch_sql[] =
     " $24::text[], $25::jsonb[], $26::int[], $27::uuid[], $28::text[], $29::bigint[])"
     " AS u(ord, n_status, n_placed, n_inventory, n_payment, n_decision, n_shipment, n_shipped,"
     " n_customer, n_total, n_currency, n_items, n_count, n_correlation, n_reason, placed_i)),"
-    " times AS (SELECT u.ord, max(e.at) AS latest,"
-    " min(e.at) FILTER (WHERE e.i >= coalesce(u.placed_i, 0)) AS earliest"
+    " times AS (SELECT u.ord, max(e.at) AS latest, min(e.at) AS earliest,"
+    " min(e.at) FILTER (WHERE e.i = u.placed_i) AS placed"
     " FROM u JOIN e ON e.ord = u.ord GROUP BY u.ord),"
     " o AS (UPDATE rm_orders SET status = u.n_status, step_placed = u.n_placed,"
     " step_inventory = u.n_inventory, step_payment = u.n_payment,"
     " step_decision = u.n_decision, step_shipment = u.n_shipment, shipped = u.n_shipped,"
     " updated_at = greatest(updated_at, times.latest),"
-    " created_at = CASE WHEN u.placed_i IS NULL THEN least(created_at, times.earliest)"
-    "                   ELSE times.earliest END,"
+    " created_at = CASE WHEN u.placed_i IS NOT NULL THEN times.placed"
+    "                   WHEN customer_id IS NOT NULL THEN created_at"
+    "                   ELSE least(created_at, times.earliest) END,"
     " customer_id = coalesce(u.n_customer, customer_id),"
     " total_cents = coalesce(u.n_total, total_cents), currency = coalesce(u.n_currency, currency),"
     " items = coalesce(u.n_items, items), item_count = coalesce(u.n_count, item_count),"

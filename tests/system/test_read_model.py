@@ -24,6 +24,22 @@ def projected(order_id, status, shipped=None):
         (shipped is None or d["order"]["shipped"] == shipped) else None
 
 
+def test_an_event_dated_before_its_order_leaves_the_order_date_alone(sku):
+    """An order's date is its OrderPlaced's occurredAt once that is projected, whatever comes
+    later: otherwise a late event dated earlier (a producer's clock behind) moves it, and the
+    live projection and a rebuild, which meet the events in another order, disagree."""
+    oid = place_order([{"sku": sku, "quantity": 1}], customer="c-rm-date")["orderId"]
+    wait_until(lambda: projected(oid, "CONFIRMED", shipped=True), 30, "the projection")
+    created = sql("read-model", "SELECT created_at FROM rm_orders WHERE order_id = %s", oid)
+    late = envelope("OrderConfirmed", {"orderId": oid})
+    late["occurredAt"] = "2020-01-01T00:00:00Z"
+    produce("order.lifecycle.events", oid, late)
+    wait_until(lambda: sql("read-model", "SELECT 1 FROM rm_timeline WHERE event_id = %s",
+                           late["eventId"]), 30, "the late event projected")
+    assert sql("read-model", "SELECT created_at FROM rm_orders WHERE order_id = %s",
+               oid) == created
+
+
 def test_order_detail_has_steps_timeline_and_shipment(sku):
     cid = str(uuid.uuid4())
     oid = place_order([{"sku": sku, "quantity": 2}], customer="c-rm",
