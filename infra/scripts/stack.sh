@@ -415,12 +415,16 @@ CONF
     local i heap="-Xms256m -Xmx512m" stopwait=60 nodes=()
     # Three JVMs share two cores: smaller heaps, and a bounded stop (see down()).
     ((kafka_nodes == 1)) || { heap="-Xms128m -Xmx384m"; stopwait=20; }
+    # The serial collector: on two cores with a heap under 512 MB, G1's concurrent threads and
+    # write barriers cost steady CPU for pauses this heap does not have (docs/benchmarks.md,
+    # "What moved the cost").
+    local kafka_jvm="-XX:+UseSerialGC"
     for ((i = 1; i <= kafka_nodes; i++)); do
       nodes+=("$(node_program "$i")")
       cat <<CONF
 
 [program:$(node_program "$i")]
-command=java $heap -XX:+UseG1GC -Dlog4j2.configurationFile=$root/infra/kafka/log4j2.properties -cp "$kafka_lib/*" kafka.Kafka $(node_dir "$i")/server.properties
+command=java $heap $kafka_jvm -Dlog4j2.configurationFile=$root/infra/kafka/log4j2.properties -cp "$kafka_lib/*" kafka.Kafka $(node_dir "$i")/server.properties
 $(svc_user_line)
 priority=20
 stopwaitsecs=$stopwait

@@ -290,7 +290,12 @@ struct ev_consumer {
     bool uncommitted;
 };
 
-#define COMMIT_EVERY_MS 100
+/* Offsets are stored only after the handler's transaction committed, and the inbox turns a
+ * redelivery into a no-op, so this interval bounds only how much a restarted or rebalanced
+ * member reads again. Every commit is a request and a __consumer_offsets record per partition
+ * moved: at 100 ms the seven consumers made 2.7 of those records per order; 1 s cuts them to
+ * about a tenth (docs/benchmarks.md, "What moved the cost"). */
+#define COMMIT_EVERY_MS 1000
 
 ev_consumer *ev_consumer_new(const char *brokers, const char *group_id, const char *const *topics,
                              size_t topic_count, char *err, size_t errlen)
@@ -304,12 +309,14 @@ ev_consumer *ev_consumer_new(const char *brokers, const char *group_id, const ch
         conf_set(conf, "auto.offset.reset", "earliest", err, errlen) ||
         /* a killed member's partitions move on after 6 s instead of the default 45 s */
         conf_set(conf, "session.timeout.ms", "6000", err, errlen) ||
-        conf_set(conf, "heartbeat.interval.ms", "1000", err, errlen) ||
+        /* a third of the session, as Kafka advises: half the idle requests of 1 s */
+        conf_set(conf, "heartbeat.interval.ms", "2000", err, errlen) ||
         /* The broker answers a fetch as soon as any data arrives (fetch.min.bytes is 1), so
          * the wait is only the idle long poll: 500 ms (librdkafka's default) instead of 50 ms
-         * cut the idle broker's CPU by about a third with the hop's latency unchanged
-         * (docs/benchmarks.md, "What moved the cost"). */
-        conf_set(conf, "fetch.wait.max.ms", "500", err, errlen) ||
+         * cut the idle broker's CPU by about a third with the hop's latency unchanged, 1 s
+         * halves the idle fetches again; it also bounds how long a newly assigned partition
+         * waits for its first fetch (docs/benchmarks.md, "What moved the cost"). */
+        conf_set(conf, "fetch.wait.max.ms", "1000", err, errlen) ||
         conf_set(conf, "reconnect.backoff.max.ms", "1000", err, errlen) ||
         conf_set(conf, "queued.max.messages.kbytes", "256", err, errlen)) {
         rd_kafka_conf_destroy(conf);
