@@ -313,10 +313,12 @@ ev_consumer *ev_consumer_new(const char *brokers, const char *group_id, const ch
         conf_set(conf, "heartbeat.interval.ms", "2000", err, errlen) ||
         /* The broker answers a fetch as soon as any data arrives (fetch.min.bytes is 1), so
          * the wait is only the idle long poll: 500 ms (librdkafka's default) instead of 50 ms
-         * cut the idle broker's CPU by about a third with the hop's latency unchanged, 1 s
-         * halves the idle fetches again; it also bounds how long a newly assigned partition
-         * waits for its first fetch (docs/benchmarks.md, "What moved the cost"). */
-        conf_set(conf, "fetch.wait.max.ms", "1000", err, errlen) ||
+         * cut the idle broker's CPU by about a third. 1 s halved the idle fetches again but
+         * raised the saga's median latency at 200 orders/s from 145 to 241 ms, most likely
+         * because a partition paused while the consumer's queue is full is fetched again only
+         * with the next request, once the long poll in flight returns (docs/benchmarks.md,
+         * "What moved the cost"). */
+        conf_set(conf, "fetch.wait.max.ms", "500", err, errlen) ||
         conf_set(conf, "reconnect.backoff.max.ms", "1000", err, errlen) ||
         conf_set(conf, "queued.max.messages.kbytes", "256", err, errlen)) {
         rd_kafka_conf_destroy(conf);
