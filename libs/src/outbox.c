@@ -12,14 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
-#define RELAY_IDLE_POLL_MS 1000
 #define RELAY_BACKOFF_MAX_MS 5000
 #define RELAY_BACKLOG_EVERY_MS 1000
-/* Under load every committed transaction NOTIFYs; a pass per NOTIFY would cost a commit (a
- * WAL flush) and four round trips for one or two rows. Passes started by a NOTIFY are at
- * least this far apart, so the wake-ups of a busy moment coalesce into one batch; an idle
- * relay (passes rarer than this) adds no delay. */
+/* Under load every committed transaction wakes the relay; a pass per wake-up would cost a
+ * commit (a WAL flush) and two round trips for one or two rows. Passes started by a wake-up
+ * are at least this far apart, so the wake-ups of a busy moment coalesce into one batch; an
+ * idle relay (passes rarer than this) adds no delay. */
 #define RELAY_MIN_PASS_GAP_MS 5
 /* The relay deletes a row once Kafka acknowledged it. Rows marked published_at by relays
  * before that (the column is kept for them) are deleted an hour later in small batches. */
@@ -29,8 +30,7 @@
  * vacuums holds thousands of dead rows, on every pass. Its indexes always find the few live
  * rows, whatever the values, so the plan made once is kept (without force_generic_plan,
  * PostgreSQL kept planning the batch query anew on a third of the passes). */
-#define RELAY_SESSION_SQL                                                                          \
-    "LISTEN outbox; SET enable_seqscan = off; SET plan_cache_mode = force_generic_plan"
+#define RELAY_SESSION_SQL "SET enable_seqscan = off; SET plan_cache_mode = force_generic_plan"
 #define RELAY_PRUNE_EVERY_MS 60000
 #define RELAY_PRUNE_SQL                                                                            \
     "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE published_at < now() - "          \
@@ -69,9 +69,15 @@ static const char runtime_sql[] =
 static const char drop_aggregate_index_sql[] =
     "DROP INDEX IF EXISTS outbox_unpublished_by_aggregate;";
 
+/* The relay is woken by its own process's writers (ev_wake), not by a NOTIFY from every
+ * transaction that writes the outbox: see ev_wake in ev/outbox.h. */
+static const char drop_notify_trigger_sql[] =
+    "DROP TRIGGER IF EXISTS outbox_notify ON outbox; DROP FUNCTION IF EXISTS outbox_notify();";
+
 const ev_migration ev_runtime_migrations[] = {
     {"000_eventify_runtime", runtime_sql},
     {"001_outbox_without_aggregate_index", drop_aggregate_index_sql},
+    {"002_outbox_without_notify", drop_notify_trigger_sql},
 };
 const size_t ev_runtime_migration_count =
     sizeof ev_runtime_migrations / sizeof *ev_runtime_migrations;
@@ -388,7 +394,7 @@ int ev_relay_gather_ms(int64_t since_last_pass_ms, int min_gap_ms)
     return min_gap_ms - (int)since_last_pass_ms;
 }
 
-int ev_relay_wait_ms(bool more, int failed, int consecutive_failures)
+int ev_relay_wait_ms(bool more, int failed, int consecutive_failures, int idle_ms)
 {
     if (failed > 0) {
         int wait = 100;
@@ -396,7 +402,43 @@ int ev_relay_wait_ms(bool more, int failed, int consecutive_failures)
             wait *= 2;
         return wait < RELAY_BACKOFF_MAX_MS ? wait : RELAY_BACKOFF_MAX_MS;
     }
-    return more ? 0 : RELAY_IDLE_POLL_MS;
+    return more ? 0 : idle_ms;
+}
+
+/* --- wake-ups ---------------------------------------------------------------------------- */
+
+int ev_wake_open(ev_wake *w)
+{
+    w->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    return w->fd < 0 ? -1 : 0;
+}
+
+void ev_wake_signal(const ev_wake *w)
+{
+    uint64_t one = 1;
+    /* a full counter (EAGAIN) already means "wake up" */
+    if (w && w->fd >= 0 && write(w->fd, &one, sizeof one) < 0 && errno != EAGAIN)
+        ev_warn("relay wake-up: %s", strerror(errno));
+}
+
+bool ev_wake_wait(const ev_wake *w, int timeout_ms)
+{
+    if (!w || w->fd < 0) {
+        poll(NULL, 0, timeout_ms);
+        return false;
+    }
+    struct pollfd pfd = {.fd = w->fd, .events = POLLIN};
+    if (poll(&pfd, 1, timeout_ms) <= 0)
+        return false;
+    uint64_t count;
+    return read(w->fd, &count, sizeof count) == (ssize_t)sizeof count;
+}
+
+void ev_wake_close(ev_wake *w)
+{
+    if (w->fd >= 0)
+        close(w->fd);
+    w->fd = -1;
 }
 
 /* --- relay ------------------------------------------------------------------------------- */
@@ -568,23 +610,14 @@ int ev_relay_publish_once(PGconn *c, const ev_relay_config *cfg, int *failed, bo
     return published;
 }
 
-/* Waits for a NOTIFY on c, at most timeout_ms, in slices so a stop request is seen. */
-static void wait_for_notify(PGconn *c, int timeout_ms, const atomic_bool *stop)
+/* Waits for a writer's wake-up, at most timeout_ms, in slices so a stop request is seen. */
+static void wait_for_wake(const ev_wake *wake, int timeout_ms, const atomic_bool *stop)
 {
     int64_t deadline = ev_monotonic_ms() + timeout_ms;
     while (!atomic_load(stop)) {
-        PQconsumeInput(c);
-        PGnotify *note;
-        bool woke = false;
-        while ((note = PQnotifies(c)) != NULL) {
-            PQfreemem(note);
-            woke = true;
-        }
         int64_t left = deadline - ev_monotonic_ms();
-        if (woke || left <= 0 || ev_pg_broken(c))
+        if (left <= 0 || ev_wake_wait(wake, left < 200 ? (int)left : 200))
             return;
-        struct pollfd pfd = {.fd = PQsocket(c), .events = POLLIN};
-        poll(&pfd, 1, left < 200 ? (int)left : 200);
     }
 }
 
@@ -655,11 +688,11 @@ int ev_relay_run(const ev_relay_config *cfg, const atomic_bool *stop)
             prune_published(c);
             next_prune = ev_monotonic_ms() + RELAY_PRUNE_EVERY_MS;
         }
-        int wait = ev_relay_wait_ms(more, failed, consecutive_failures);
+        int wait = ev_relay_wait_ms(more, failed, consecutive_failures, cfg->idle_poll_ms);
         if (failed)
             sleep_unless_stopped(wait, stop);
         else if (wait > 0)
-            wait_for_notify(c, wait, stop);
+            wait_for_wake(cfg->wake, wait, stop);
     }
     PQfinish(c);
     return 0;

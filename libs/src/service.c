@@ -6,6 +6,7 @@
 #include "ev/trace.h"
 #include "ev/util.h"
 
+#include <errno.h>
 #include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
@@ -16,6 +17,7 @@
 
 #define STARTUP_DB_WAIT_MS 30000
 #define RELAY_BATCH 500
+#define RELAY_IDLE_POLL_MS 1000
 
 /* Clients get a short reason code; the error text (hosts, roles, broker addresses) is for
  * the log only. */
@@ -89,6 +91,7 @@ int ev_service_open(ev_service *s, const char *name, const char *default_migrati
                     size_t errlen)
 {
     memset(s, 0, sizeof *s);
+    s->relay_wake.fd = -1;
     atomic_init(&s->stop, false);
     if (!(s->topology = ev_topology_service_named(name)))
         return ev_fail(err, errlen, "%s is not a service of the topology table", name);
@@ -131,6 +134,12 @@ int ev_service_open(ev_service *s, const char *name, const char *default_migrati
         ev_service_close(s);
         return -1;
     }
+    if (ev_wake_open(&s->relay_wake) != 0) {
+        ev_fail(err, errlen, "cannot create the relay's wake-up: %s", strerror(errno));
+        ev_service_close(s);
+        return -1;
+    }
+    s->relay_idle_poll_ms = RELAY_IDLE_POLL_MS;
     return 0;
 }
 
@@ -143,7 +152,8 @@ ev_worker ev_service_worker(ev_service *s, ev_handler_fn handler, void *user)
                        .user = user,
                        .dlq_topic = s->topology->dlq,
                        .producer = s->producer,
-                       .metrics = s->metrics};
+                       .metrics = s->metrics,
+                       .relay_wake = &s->relay_wake};
 }
 
 typedef struct {
@@ -183,7 +193,9 @@ int ev_service_run(ev_service *s, const ev_worker *worker, bool relay)
                        .relay = {.conninfo = s->config.pg_conninfo,
                                  .producer = s->producer,
                                  .metrics = s->metrics,
-                                 .batch_size = RELAY_BATCH}};
+                                 .batch_size = RELAY_BATCH,
+                                 .wake = &s->relay_wake,
+                                 .idle_poll_ms = s->relay_idle_poll_ms}};
     pthread_t worker_thread, relay_thread;
     bool worker_started = false, relay_started = false;
     int rc = 0;
@@ -215,6 +227,7 @@ int ev_service_run(ev_service *s, const ev_worker *worker, bool relay)
 
 void ev_service_close(ev_service *s)
 {
+    ev_wake_close(&s->relay_wake);
     ev_http_free(s->http);
     ev_producer_free(s->producer);
     ev_pg_pool_free(s->pool);
@@ -287,4 +300,8 @@ void ev_service_with_conn(ev_service *s, const struct _u_request *req, struct _u
     }
     fn(c, req, resp, user);
     ev_pg_pool_release(s->pool, c);
+    /* a request that may have written (POST /orders, the product and stock endpoints) wakes
+     * the relay; one that wrote no outbox row costs it an empty pass */
+    if (strcmp(req->http_verb, "GET") != 0)
+        ev_wake_signal(&s->relay_wake);
 }

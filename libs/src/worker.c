@@ -229,6 +229,8 @@ static void notify_commit(const ev_worker *w, bool committed)
 {
     if (w->on_commit)
         w->on_commit(w->user, committed);
+    if (committed)
+        ev_wake_signal(w->relay_wake);
 }
 
 /* One transaction: inbox claim, handler, commit. */
@@ -603,6 +605,8 @@ static void run_tick(loop_state *st, int64_t *next_tick)
     *next_tick = ev_monotonic_ms() + w->tick_ms;
     if (ensure_connection(st) && w->tick(st->conn, w->user) != 0)
         ev_warn("worker: periodic task failed");
+    else
+        ev_wake_signal(w->relay_wake); /* a tick may have emitted (the saga deadlines) */
 }
 
 /* The consumer's lag and the DLQ's size for /metrics, every EV_KAFKA_METRICS_EVERY_MS. The

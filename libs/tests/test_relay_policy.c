@@ -41,12 +41,13 @@ static void literal_never_overflows(void **state)
 static void relay_waits(void **state)
 {
     (void)state;
-    assert_int_equal(ev_relay_wait_ms(true, 0, 0), 0);     /* full window: more waiting */
-    assert_int_equal(ev_relay_wait_ms(false, 0, 0), 1000); /* idle: NOTIFY or poll */
-    assert_int_equal(ev_relay_wait_ms(false, 5, 1), 100);  /* Kafka failing: back off */
-    assert_int_equal(ev_relay_wait_ms(true, 5, 2), 200);
-    assert_int_equal(ev_relay_wait_ms(false, 5, 4), 800);
-    assert_int_equal(ev_relay_wait_ms(false, 5, 50), 5000); /* capped */
+    assert_int_equal(ev_relay_wait_ms(true, 0, 0, 1000), 0);     /* full window: more waiting */
+    assert_int_equal(ev_relay_wait_ms(false, 0, 0, 1000), 1000); /* idle: wake-up or poll */
+    assert_int_equal(ev_relay_wait_ms(false, 5, 1, 1000), 100);  /* Kafka failing: back off */
+    assert_int_equal(ev_relay_wait_ms(true, 5, 2, 1000), 200);
+    assert_int_equal(ev_relay_wait_ms(false, 5, 4, 1000), 800);
+    assert_int_equal(ev_relay_wait_ms(false, 5, 50, 1000), 5000); /* capped */
+    assert_int_equal(ev_relay_wait_ms(false, 0, 0, 20), 20);      /* a standby relay polls often */
 }
 
 static void relay_passes_coalesce(void **state)

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #define SERVICE "order"
+#define RELAY_STANDBY_POLL_MS 20
 #define PRICES_REFRESH_MS 1000
 /* The backlog is measured on the same tick as the prices; a measurement five ticks old
  * means the consumer thread is stuck (database away) and says nothing about the backlog. */
@@ -624,6 +625,10 @@ int main(int argc, char **argv)
         worker.on_commit = on_commit;
         worker.tick = tick;
         worker.tick_ms = PRICES_REFRESH_MS;
+        /* a relay alone has no writer in its process to wake it: it polls (a standby that
+         * takes over rows the service's own relay has not locked) */
+        if (relay_only)
+            os.base.relay_idle_poll_ms = RELAY_STANDBY_POLL_MS;
         rc = ev_service_run(&os.base, relay_only ? NULL : &worker, true) == 0 ? 0 : 1;
     }
     ev_service_close(&os.base);

@@ -7,8 +7,10 @@
  * order), in batches, and deletes rows once Kafka acknowledged them (in the same
  * transaction that locked them). Kafka down means rows wait; nothing is lost. Which rows go
  * out is decided within the oldest batch_size rows, so a pass costs the same whatever the
- * backlog. The relay wakes on NOTIFY outbox (wake-ups under load coalesce: passes started
- * by a NOTIFY are a few milliseconds apart at least), with a slow poll as backstop.
+ * backlog. The relay wakes when a writer of its own process committed outbox rows
+ * (ev_wake_signal; wake-ups under load coalesce: passes so started are a few milliseconds
+ * apart at least), with a poll as backstop for rows other processes wrote (another replica's
+ * relay publishes those at once; a standby relay, with no writers, polls often).
  *
  * The inbox records each consumed eventId in the same transaction as its effect, so a
  * redelivered event changes nothing. */
@@ -101,11 +103,30 @@ int ev_inbox_begin_claim(PGconn *c, const ev_envelope *e, const char *topic, int
 int ev_inbox_begin_claim_batch(PGconn *c, const ev_inbox_entry *entries, size_t n, bool *fresh,
                                char *err, size_t errlen);
 
+/* How a process's writers wake its relay: an eventfd. A transaction that wrote outbox rows
+ * signals it once committed. Not PostgreSQL's NOTIFY: a transaction that notifies holds a lock
+ * of the whole server from its commit record until its WAL flush, so every writer's commit
+ * (each POST /orders) waited for the fsync of the one before. */
+typedef struct {
+    int fd; /* -1: closed */
+} ev_wake;
+
+/* Opens w. Returns 0, or -1 with errno set (w->fd is then -1). */
+int ev_wake_open(ev_wake *w);
+/* Wakes whoever waits on w; safe from any thread, never blocks. NULL or closed: nothing. */
+void ev_wake_signal(const ev_wake *w);
+/* Waits at most timeout_ms for a signal on w (or, w NULL, just waits) and consumes it;
+ * returns true when signalled. */
+bool ev_wake_wait(const ev_wake *w, int timeout_ms);
+void ev_wake_close(ev_wake *w);
+
 typedef struct {
     const char *conninfo;
     ev_producer *producer; /* shared, not owned */
     ev_metrics *metrics;   /* shared, not owned */
     int batch_size;        /* rows per transaction */
+    const ev_wake *wake;   /* signalled by the process's writers; NULL: poll only. Borrowed. */
+    int idle_poll_ms;      /* the backstop poll when idle */
 } ev_relay_config;
 
 /* Publishes until *stop becomes true; reconnects to PostgreSQL and waits for Kafka as
@@ -124,10 +145,10 @@ int ev_relay_publish_once(PGconn *c, const ev_relay_config *cfg, int *failed, bo
 int ev_relay_ids_literal(const int64_t *ids, const bool *delivered, size_t count, char *out,
                          size_t n);
 
-/* How long the relay waits for a NOTIFY before the next pass: 0 when the last pass saw a
+/* How long the relay waits for a wake-up before the next pass: 0 when the last pass saw a
  * full window (more is waiting), a growing backoff after failed deliveries (Kafka down),
- * otherwise the idle poll interval. */
-int ev_relay_wait_ms(bool more, int failed, int consecutive_failures);
+ * otherwise the idle poll interval idle_ms. */
+int ev_relay_wait_ms(bool more, int failed, int consecutive_failures, int idle_ms);
 
 /* How long to hold a pass back so passes are at least min_gap_ms apart, given the time since
  * the last one started: 0 once the gap has passed (or the clock went backwards). */

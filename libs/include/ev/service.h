@@ -22,6 +22,7 @@
 #include "ev/http.h"
 #include "ev/kafka.h"
 #include "ev/metrics.h"
+#include "ev/outbox.h"
 #include "ev/pg.h"
 #include "ev/topology.h"
 #include "ev/worker.h"
@@ -40,6 +41,12 @@ typedef struct {
     ev_producer *producer; /* relay and DLQ */
     ev_http *http;
     FILE *log; /* EVENTIFY_LOG_FILE when set, else NULL (stderr) */
+    /* Signal it (ev_wake_signal) after committing outbox rows outside the worker, which
+     * signals it itself after each commit: the relay then publishes at once. */
+    ev_wake relay_wake;
+    /* The relay's backstop poll (1 s): rows other processes wrote wait at most this long
+     * when nothing of this process wakes it. A process that only relays lowers it. */
+    int relay_idle_poll_ms;
     atomic_bool stop;
 } ev_service;
 
@@ -70,7 +77,8 @@ void ev_service_reply_sql_json(PGconn *c, struct _u_response *resp, const char *
 void ev_service_reply_by_id(ev_service *s, const struct _u_request *req, struct _u_response *resp,
                             const char *param, const char *sql, const char *missing);
 
-/* Runs fn with a pooled connection; answers 503 itself when none can be had. */
+/* Runs fn with a pooled connection; answers 503 itself when none can be had. After any
+ * request but a GET it wakes the relay, which publishes what fn committed to the outbox. */
 typedef void (*ev_with_conn_fn)(PGconn *c, const struct _u_request *req, struct _u_response *resp,
                                 void *user);
 void ev_service_with_conn(ev_service *s, const struct _u_request *req, struct _u_response *resp,

@@ -33,6 +33,7 @@
 #include "ev/envelope.h"
 #include "ev/kafka.h"
 #include "ev/metrics.h"
+#include "ev/outbox.h"
 #include "ev/trace.h"
 
 #include <libpq-fe.h>
@@ -102,6 +103,9 @@ typedef struct {
     ev_tick_fn tick; /* optional */
     int tick_ms;
     const char *dlq_topic; /* required: the group's DLQ (ev_service_worker fills it in) */
+    /* optional: signalled after each commit and tick, so the outbox rows a handler wrote are
+     * published at once (ev_service_worker fills it in); borrowed */
+    const ev_wake *relay_wake;
     ev_producer *producer; /* for the DLQ; shared, not owned */
     ev_metrics *metrics;   /* shared, not owned */
 } ev_worker;
