@@ -44,3 +44,19 @@ long ev_group_by_key(const void *items, size_t n, ev_group_key_fn key, size_t *g
     free(sorted);
     return (long)groups;
 }
+
+long ev_group_find(const void *groups, size_t count, ev_group_key_fn key_of, const char *key)
+{
+    size_t lo = 0, hi = count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcasecmp(key_of(groups, mid), key);
+        if (c == 0)
+            return (long)mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}

@@ -246,6 +246,32 @@ int ev_pg_exec_commit(PGconn *c, const char *sql, int nparams, const char *const
     return 0;
 }
 
+PGresult *ev_pg_query_arrays(PGconn *c, const char *sql, const char *const *const *columns,
+                             const size_t *rows, size_t column_count, const char *extra, char *err,
+                             size_t errlen)
+{
+    if (column_count > EV_PG_ARRAY_COLUMNS_MAX) {
+        ev_fail(err, errlen, "too many array parameters (%zu)", column_count);
+        return NULL;
+    }
+    char *literal[EV_PG_ARRAY_COLUMNS_MAX] = {0};
+    const char *params[EV_PG_ARRAY_COLUMNS_MAX + 1] = {0};
+    size_t n = 0;
+    while (n < column_count && (literal[n] = ev_pg_array_literal(columns[n], rows[n])))
+        params[n] = literal[n], n++;
+    PGresult *r = NULL;
+    if (n < column_count) {
+        ev_fail(err, errlen, "out of memory");
+    } else {
+        if (extra)
+            params[n++] = extra;
+        r = ev_pg_query(c, sql, (int)n, params, err, errlen);
+    }
+    for (size_t k = 0; k < column_count; k++)
+        free(literal[k]);
+    return r;
+}
+
 int ev_pg_exec(PGconn *c, const char *sql, int nparams, const char *const *params, char *err,
                size_t errlen)
 {

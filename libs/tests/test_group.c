@@ -1,4 +1,5 @@
-/* ev_group_by_key: groups in ascending key order, case ignored, first index of each group. */
+/* ev_group_by_key: groups in ascending key order, case ignored, first index of each group;
+ * ev_group_find: a key among sorted groups. */
 #include "ev/group.h"
 
 #include <setjmp.h>
@@ -32,11 +33,23 @@ static void an_empty_batch_has_no_group(void **state)
     assert_int_equal(ev_group_by_key(NULL, 0, key_at, group_of, first_of), 0);
 }
 
+static void a_key_is_found_among_sorted_groups_whatever_its_case(void **state)
+{
+    (void)state;
+    const char *groups[] = {"a", "B", "c", "d"};
+    assert_int_equal(ev_group_find(groups, 4, key_at, "A"), 0);
+    assert_int_equal(ev_group_find(groups, 4, key_at, "b"), 1);
+    assert_int_equal(ev_group_find(groups, 4, key_at, "d"), 3);
+    assert_int_equal(ev_group_find(groups, 4, key_at, "bb"), -1);
+    assert_int_equal(ev_group_find(groups, 0, key_at, "a"), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(groups_follow_the_keys_and_keep_first_indexes),
         cmocka_unit_test(an_empty_batch_has_no_group),
+        cmocka_unit_test(a_key_is_found_among_sorted_groups_whatever_its_case),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -286,30 +286,6 @@ static int stock_batch_make(stock_batch *b, const ev_delivery *ds, size_t n, cha
     return 0;
 }
 
-/* Runs sql with one array literal parameter per column (columns[c] has rows[c] items).
- * NULL with err on failure. */
-static PGresult *query_arrays(PGconn *tx, const char *sql, const char *const *const *columns,
-                              const size_t *rows, size_t column_count, char *err, size_t errlen)
-{
-    enum { MAX_PARAMS = 9 };
-    char *literal[MAX_PARAMS] = {0};
-    PGresult *r = NULL;
-    if (column_count > MAX_PARAMS) {
-        ev_fail(err, errlen, "too many array parameters");
-        return NULL;
-    }
-    size_t c = 0;
-    while (c < column_count && (literal[c] = ev_pg_array_literal(columns[c], rows[c])))
-        c++;
-    if (c < column_count)
-        ev_fail(err, errlen, "out of memory");
-    else
-        r = ev_pg_query(tx, sql, (int)column_count, (const char *const *)literal, err, errlen);
-    for (size_t k = 0; k < column_count; k++)
-        free(literal[k]);
-    return r;
-}
-
 /* A stored HELD reservation of an order cancelled in the batch: its items, read as
  * on_order_cancelled reads them. */
 static int keep_stored_items(stock_batch *b, size_t k, const char *text, char *err, size_t errlen)
@@ -335,11 +311,12 @@ static int lock_reservations(PGconn *tx, stock_batch *b, char *err, size_t errle
     for (size_t k = 0; k < b->count; k++)
         ids[k] = b->orders[k].order_id;
     const char *const *columns[] = {ids};
-    PGresult *r = query_arrays(tx,
-                               "SELECT order_id::text, reservation_id::text, status, items::text"
-                               " FROM reservations WHERE order_id = ANY($1::uuid[])"
-                               " ORDER BY order_id FOR UPDATE",
-                               columns, &b->count, 1, err, errlen);
+    PGresult *r =
+        ev_pg_query_arrays(tx,
+                           "SELECT order_id::text, reservation_id::text, status, items::text"
+                           " FROM reservations WHERE order_id = ANY($1::uuid[])"
+                           " ORDER BY order_id FOR UPDATE",
+                           columns, &b->count, 1, NULL, err, errlen);
     int rc = r ? 0 : -1;
     for (int row = 0; r && rc == 0 && row < PQntuples(r); row++) {
         long k = stock_fold_find_order(b->orders, b->count, PQgetvalue(r, row, 0));
@@ -377,10 +354,10 @@ static int lock_skus(PGconn *tx, stock_batch *b, char *err, size_t errlen)
     for (size_t j = 0; j < count; j++)
         skus[j] = b->skus[j].sku;
     const char *const *columns[] = {skus};
-    PGresult *r = query_arrays(tx,
-                               "SELECT sku, available FROM stock WHERE sku = ANY($1::text[])"
-                               " ORDER BY sku COLLATE \"C\" FOR UPDATE",
-                               columns, &count, 1, err, errlen);
+    PGresult *r = ev_pg_query_arrays(tx,
+                                     "SELECT sku, available FROM stock WHERE sku = ANY($1::text[])"
+                                     " ORDER BY sku COLLATE \"C\" FOR UPDATE",
+                                     columns, &count, 1, NULL, err, errlen);
     int rc = r ? 0 : -1;
     for (int row = 0; r && row < PQntuples(r); row++) {
         long j = stock_fold_find_sku(b->skus, count, PQgetvalue(r, row, 0));
@@ -451,7 +428,7 @@ static int store_batch(PGconn *tx, stock_batch *b, char *err, size_t errlen)
                              changed, changed, moved,   moved};
     PGresult *r =
         rc == 0 && created + changed + moved > 0
-            ? query_arrays(
+            ? ev_pg_query_arrays(
                   tx,
                   "WITH created AS (INSERT INTO reservations"
                   "                 (order_id, reservation_id, status, items, reason)"
@@ -466,7 +443,7 @@ static int store_batch(PGconn *tx, stock_batch *b, char *err, size_t errlen)
                   "           WHERE s.sku = m.sku RETURNING 1)"
                   " SELECT (SELECT count(*) FROM created), (SELECT count(*) FROM changed),"
                   "        (SELECT count(*) FROM moved)",
-                  columns, counts, 9, err, errlen)
+                  columns, counts, 9, NULL, err, errlen)
             : NULL;
     if (rc == 0 && created + changed + moved > 0) {
         if (!r)

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 static const char *const status_names[] = {
     [RESERVATION_HELD] = "HELD",         [RESERVATION_COMMITTED] = "COMMITTED",
@@ -49,20 +48,14 @@ int stock_fold_collect(const stock_fold_event *events, size_t n, stock_fold_orde
     return 0;
 }
 
+static const char *stock_fold_find_order_key(const void *items, size_t i)
+{
+    return ((const stock_fold_order *)items)[i].order_id;
+}
+
 long stock_fold_find_order(const stock_fold_order *orders, size_t count, const char *order_id)
 {
-    size_t lo = 0, hi = count;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcasecmp(orders[mid].order_id, order_id);
-        if (c == 0)
-            return (long)mid;
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return -1;
+    return ev_group_find(orders, count, stock_fold_find_order_key, order_id);
 }
 
 static int by_sku(const void *a, const void *b)

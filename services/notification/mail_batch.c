@@ -5,7 +5,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 static const char *event_order_id(const void *items, size_t i)
 {
@@ -34,20 +33,14 @@ int mail_batch_collect(const mail_event *events, size_t n, mail_order *orders, s
     return 0;
 }
 
+static const char *mail_batch_find_key(const void *items, size_t i)
+{
+    return ((const mail_order *)items)[i].order_id;
+}
+
 long mail_batch_find(const mail_order *orders, size_t count, const char *order_id)
 {
-    size_t lo = 0, hi = count;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcasecmp(orders[mid].order_id, order_id);
-        if (c == 0)
-            return (long)mid;
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return -1;
+    return ev_group_find(orders, count, mail_batch_find_key, order_id);
 }
 
 const char *mail_batch_customer(const mail_order *orders, const mail_event *events,

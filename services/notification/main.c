@@ -131,31 +131,6 @@ static int mail_batch_make(mail_batch *b, const ev_delivery *ds, size_t n, char 
     return 0;
 }
 
-/* Runs sql with each of the columns (columns[c] has rows items) as an array literal
- * parameter. NULL with err on failure. */
-static PGresult *query_arrays(PGconn *tx, const char *sql, const char *const *const *columns,
-                              size_t column_count, size_t rows, char *err, size_t errlen)
-{
-    enum { MAX_PARAMS = 6 };
-    char *literal[MAX_PARAMS] = {0};
-    PGresult *r = NULL;
-    if (column_count > MAX_PARAMS) {
-        ev_fail(err, errlen, "too many array parameters");
-        return NULL;
-    }
-    size_t c = 0;
-    for (; c < column_count; c++)
-        if (!(literal[c] = ev_pg_array_literal(columns[c], rows)))
-            break;
-    if (c < column_count)
-        ev_fail(err, errlen, "out of memory");
-    else
-        r = ev_pg_query(tx, sql, (int)column_count, (const char *const *)literal, err, errlen);
-    for (size_t k = 0; k < column_count; k++)
-        free(literal[k]);
-    return r;
-}
-
 /* One statement: stores the customers the batch's OrderPlaced events name (the first of each
  * order; a customer stored before stays, as remember_customer leaves it) and reads the
  * customers stored before the batch for all its orders. The read cannot see the insert beside
@@ -177,16 +152,16 @@ static int learn_customers(PGconn *tx, mail_batch *b, char *err, size_t errlen)
     }
     const char *const *columns[] = {ids, customers};
     PGresult *r =
-        query_arrays(tx,
-                     "WITH b AS (SELECT * FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY"
-                     "           AS b(order_id, customer_id, i)),"
-                     " learnt AS (INSERT INTO order_customers (order_id, customer_id)"
-                     "            SELECT order_id, customer_id FROM b"
-                     "            WHERE customer_id IS NOT NULL ORDER BY i"
-                     "            ON CONFLICT (order_id) DO NOTHING)"
-                     " SELECT c.order_id::text, c.customer_id FROM order_customers c"
-                     " JOIN b ON b.order_id = c.order_id",
-                     columns, 2, b->count, err, errlen);
+        ev_pg_query_arrays(tx,
+                           "WITH b AS (SELECT * FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY"
+                           "           AS b(order_id, customer_id, i)),"
+                           " learnt AS (INSERT INTO order_customers (order_id, customer_id)"
+                           "            SELECT order_id, customer_id FROM b"
+                           "            WHERE customer_id IS NOT NULL ORDER BY i"
+                           "            ON CONFLICT (order_id) DO NOTHING)"
+                           " SELECT c.order_id::text, c.customer_id FROM order_customers c"
+                           " JOIN b ON b.order_id = c.order_id",
+                           columns, (const size_t[]){b->count, b->count}, 2, NULL, err, errlen);
     free(ids);
     free(customers);
     if (!r)
@@ -242,14 +217,14 @@ static int send_mail(PGconn *tx, mail_batch *b, char *err, size_t errlen)
         body[row++] = b->mail[i].body;
     }
     const char *const *columns[] = {order, event, type, recipient, subject, body};
-    PGresult *r = query_arrays(
+    PGresult *r = ev_pg_query_arrays(
         tx,
         "INSERT INTO notifications (order_id, event_id, event_type, recipient, subject, body)"
         " SELECT order_id, event_id, event_type, recipient, subject, body"
         " FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[])"
         " WITH ORDINALITY AS m(order_id, event_id, event_type, recipient, subject, body, i)"
         " ORDER BY i ON CONFLICT (event_id) DO NOTHING",
-        columns, 6, rows, err, errlen);
+        columns, (const size_t[]){rows, rows, rows, rows, rows, rows}, 6, NULL, err, errlen);
     free(cells);
     if (!r)
         return -1;

@@ -216,36 +216,6 @@ static int saga_batch_make(saga_batch *b, const ev_delivery *ds, size_t n, char 
     return 0;
 }
 
-/* Runs sql with each of the columns (columns[c] has rows items) as an array literal
- * parameter, then extra_params after them. NULL with err on failure. */
-static PGresult *query_arrays(PGconn *tx, const char *sql, const char *const *const *columns,
-                              size_t column_count, size_t rows, const char *extra, char *err,
-                              size_t errlen)
-{
-    enum { MAX_PARAMS = 10 };
-    char *literal[MAX_PARAMS] = {0};
-    const char *params[MAX_PARAMS + 1];
-    PGresult *r = NULL;
-    if (column_count > MAX_PARAMS) {
-        ev_fail(err, errlen, "too many array parameters");
-        return NULL;
-    }
-    size_t c = 0;
-    for (; c < column_count; c++)
-        if (!(params[c] = literal[c] = ev_pg_array_literal(columns[c], rows)))
-            break;
-    if (c < column_count)
-        ev_fail(err, errlen, "out of memory");
-    else {
-        if (extra)
-            params[c++] = extra;
-        r = ev_pg_query(tx, sql, (int)c, params, err, errlen);
-    }
-    for (size_t k = 0; k < column_count; k++)
-        free(literal[k]);
-    return r;
-}
-
 /* Creates the sagas not stored yet (with their first event's correlation id, as load_saga
  * does) and locks every saga of the batch in one statement, in order id order; sets each
  * saga's stored state. */
@@ -265,15 +235,16 @@ static int lock_sagas(PGconn *tx, const orchestrator *o, saga_batch *b, char *er
     char timeout[24];
     snprintf(timeout, sizeof timeout, "%ld", o->timeout_ms);
     const char *const *columns[] = {ids, correlations};
-    PGresult *r = query_arrays(tx,
-                               "INSERT INTO sagas (order_id, state, correlation_id, deadline_at)"
-                               " SELECT id, 'STARTED', correlation_id,"
-                               "        now() + $3::bigint * interval '1 millisecond'"
-                               " FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY"
-                               "      AS x(id, correlation_id, i) ORDER BY i"
-                               " ON CONFLICT (order_id) DO UPDATE SET order_id = EXCLUDED.order_id"
-                               " RETURNING order_id::text, state",
-                               columns, 2, b->count, timeout, err, errlen);
+    PGresult *r =
+        ev_pg_query_arrays(tx,
+                           "INSERT INTO sagas (order_id, state, correlation_id, deadline_at)"
+                           " SELECT id, 'STARTED', correlation_id,"
+                           "        now() + $3::bigint * interval '1 millisecond'"
+                           " FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY"
+                           "      AS x(id, correlation_id, i) ORDER BY i"
+                           " ON CONFLICT (order_id) DO UPDATE SET order_id = EXCLUDED.order_id"
+                           " RETURNING order_id::text, state",
+                           columns, (const size_t[]){b->count, b->count}, 2, timeout, err, errlen);
     int rc = r ? 0 : -1;
     for (int row = 0; r && rc == 0 && row < PQntuples(r); row++) {
         long k = saga_fold_find(b->sagas, b->count, PQgetvalue(r, row, 0));

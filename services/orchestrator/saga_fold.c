@@ -4,7 +4,6 @@
 #include "ev/group.h"
 
 #include <stdlib.h>
-#include <strings.h>
 
 static const char *event_order_id(const void *events, size_t i)
 {
@@ -26,20 +25,14 @@ int saga_fold_collect(const saga_fold_event *events, size_t n, saga_fold_saga *s
     return 0;
 }
 
+static const char *saga_fold_find_key(const void *items, size_t i)
+{
+    return ((const saga_fold_saga *)items)[i].order_id;
+}
+
 long saga_fold_find(const saga_fold_saga *sagas, size_t count, const char *order_id)
 {
-    size_t lo = 0, hi = count;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcasecmp(sagas[mid].order_id, order_id);
-        if (c == 0)
-            return (long)mid;
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return -1;
+    return ev_group_find(sagas, count, saga_fold_find_key, order_id);
 }
 
 void saga_fold_apply(saga_fold_saga *sagas, const saga_fold_event *events, size_t n,

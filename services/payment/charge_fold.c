@@ -7,7 +7,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 static const char *const state_names[] = {
     [PAYMENT_SUCCEEDED] = "SUCCEEDED",
@@ -48,20 +47,14 @@ int charge_fold_collect(const charge_fold_event *events, size_t n, charge_fold_o
     return 0;
 }
 
+static const char *charge_fold_find_key(const void *items, size_t i)
+{
+    return ((const charge_fold_order *)items)[i].order_id;
+}
+
 long charge_fold_find(const charge_fold_order *orders, size_t count, const char *order_id)
 {
-    size_t lo = 0, hi = count;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcasecmp(orders[mid].order_id, order_id);
-        if (c == 0)
-            return (long)mid;
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return -1;
+    return ev_group_find(orders, count, charge_fold_find_key, order_id);
 }
 
 /* An OrderPlaced as on_order_placed handles it. */

@@ -194,30 +194,6 @@ static int charge_batch_make(charge_batch *b, const ev_delivery *ds, size_t n, c
     return 0;
 }
 
-/* Runs sql with one array literal parameter per column (columns[c] has rows[c] items).
- * NULL with err on failure. */
-static PGresult *query_arrays(PGconn *tx, const char *sql, const char *const *const *columns,
-                              const size_t *rows, size_t column_count, char *err, size_t errlen)
-{
-    enum { MAX_PARAMS = 7 };
-    char *literal[MAX_PARAMS] = {0};
-    PGresult *r = NULL;
-    if (column_count > MAX_PARAMS) {
-        ev_fail(err, errlen, "too many array parameters");
-        return NULL;
-    }
-    size_t c = 0;
-    while (c < column_count && (literal[c] = ev_pg_array_literal(columns[c], rows[c])))
-        c++;
-    if (c < column_count)
-        ev_fail(err, errlen, "out of memory");
-    else
-        r = ev_pg_query(tx, sql, (int)column_count, (const char *const *)literal, err, errlen);
-    for (size_t k = 0; k < column_count; k++)
-        free(literal[k]);
-    return r;
-}
-
 /* Locks the payments of every order of the batch in one statement, in order id order (an
  * order not placed yet has none), and sets their stored state, id and amount. */
 static int lock_payments(PGconn *tx, charge_batch *b, char *err, size_t errlen)
@@ -228,11 +204,11 @@ static int lock_payments(PGconn *tx, charge_batch *b, char *err, size_t errlen)
     for (size_t k = 0; k < b->count; k++)
         ids[k] = b->orders[k].order_id;
     const char *const *columns[] = {ids};
-    PGresult *r = query_arrays(tx,
-                               "SELECT order_id::text, payment_id::text, status, amount_cents"
-                               " FROM payments WHERE order_id = ANY($1::uuid[])"
-                               " ORDER BY order_id FOR UPDATE",
-                               columns, &b->count, 1, err, errlen);
+    PGresult *r = ev_pg_query_arrays(tx,
+                                     "SELECT order_id::text, payment_id::text, status, amount_cents"
+                                     " FROM payments WHERE order_id = ANY($1::uuid[])"
+                                     " ORDER BY order_id FOR UPDATE",
+                                     columns, &b->count, 1, NULL, err, errlen);
     int rc = r ? 0 : -1;
     for (int row = 0; r && rc == 0 && row < PQntuples(r); row++) {
         long k = charge_fold_find(b->orders, b->count, PQgetvalue(r, row, 0));
@@ -288,18 +264,19 @@ static int store_batch(PGconn *tx, charge_batch *b, char *err, size_t errlen)
     int rc = 0;
     PGresult *r =
         created + changed > 0
-            ? query_arrays(tx,
-                           "WITH created AS (INSERT INTO payments"
-                           "                 (order_id, payment_id, status, amount_cents, reason)"
-                           "                 SELECT * FROM unnest($1::uuid[], $2::uuid[],"
-                           "                               $3::text[], $4::bigint[], $5::text[])"
-                           "                 RETURNING 1),"
-                           " changed AS (UPDATE payments p SET status = c.status,"
-                           "             updated_at = now()"
-                           "             FROM unnest($6::uuid[], $7::text[]) AS c(order_id, status)"
-                           "             WHERE p.order_id = c.order_id RETURNING 1)"
-                           " SELECT (SELECT count(*) FROM created), (SELECT count(*) FROM changed)",
-                           columns, counts, 7, err, errlen)
+            ? ev_pg_query_arrays(
+                  tx,
+                  "WITH created AS (INSERT INTO payments"
+                  "                 (order_id, payment_id, status, amount_cents, reason)"
+                  "                 SELECT * FROM unnest($1::uuid[], $2::uuid[],"
+                  "                               $3::text[], $4::bigint[], $5::text[])"
+                  "                 RETURNING 1),"
+                  " changed AS (UPDATE payments p SET status = c.status,"
+                  "             updated_at = now()"
+                  "             FROM unnest($6::uuid[], $7::text[]) AS c(order_id, status)"
+                  "             WHERE p.order_id = c.order_id RETURNING 1)"
+                  " SELECT (SELECT count(*) FROM created), (SELECT count(*) FROM changed)",
+                  columns, counts, 7, NULL, err, errlen)
             : NULL;
     if (created + changed > 0) {
         if (!r)

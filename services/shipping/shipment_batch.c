@@ -5,7 +5,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 typedef struct {
     const char *const *order_ids;
@@ -45,20 +44,14 @@ int shipment_batch_plan(const char *const *event_types, const char *const *order
     return 0;
 }
 
+static const char *shipment_batch_find_key(const void *items, size_t i)
+{
+    return ((const shipment_try *)items)[i].order_id;
+}
+
 long shipment_batch_find(const shipment_try *tries, size_t count, const char *order_id)
 {
-    size_t lo = 0, hi = count;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcasecmp(tries[mid].order_id, order_id);
-        if (c == 0)
-            return (long)mid;
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return -1;
+    return ev_group_find(tries, count, shipment_batch_find_key, order_id);
 }
 
 void shipment_batch_creators(const shipment_try *tries, size_t count, size_t n, bool *creates)

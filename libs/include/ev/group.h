@@ -16,4 +16,9 @@ typedef const char *(*ev_group_key_fn)(const void *items, size_t i);
 long ev_group_by_key(const void *items, size_t n, ev_group_key_fn key, size_t *group_of,
                      size_t *first_of);
 
+/* The index of the group whose key equals key (without regard to case) among count groups
+ * sorted by key in ascending order, as ev_group_by_key numbers them: key_of(groups, g) is
+ * group g's key. -1 when none has it. A binary search. */
+long ev_group_find(const void *groups, size_t count, ev_group_key_fn key_of, const char *key);
+
 #endif

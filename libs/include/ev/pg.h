@@ -43,6 +43,15 @@ long ev_pg_affected(PGresult *r);
  * element type. Returns a string the caller frees, or NULL when out of memory. Pure. */
 char *ev_pg_array_literal(const char *const *items, size_t n);
 
+/* Runs sql with the column_count arrays columns[c] (rows[c] strings each) as array-literal
+ * parameters $1.., as ev_pg_array_literal writes them, then extra, when not NULL, as the next
+ * one: a set-based statement over `unnest` or `= ANY`. At most EV_PG_ARRAY_COLUMNS_MAX arrays.
+ * Returns the result (the caller PQclear()s it) or NULL with err. */
+#define EV_PG_ARRAY_COLUMNS_MAX 16
+PGresult *ev_pg_query_arrays(PGconn *c, const char *sql, const char *const *const *columns,
+                             const size_t *rows, size_t column_count, const char *extra, char *err,
+                             size_t errlen);
+
 /* True when the connection is unusable and should be reset. */
 bool ev_pg_broken(PGconn *c);
 
