@@ -3,7 +3,6 @@
 #include "ev/log.h"
 #include "ev/topology.h"
 
-#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -79,34 +78,14 @@ void ev_report_dlq_size(rd_kafka_t *rk, ev_metrics *m, const char *dlq_topic, in
 {
     if (!m)
         return;
-    /* Two ListOffsets requests for every partition at once (earliest, then latest), instead
-     * of rd_kafka_query_watermark_offsets' two per partition: each service asks every few
-     * seconds, idle or not, and every request costs the broker a network and an I/O turn. */
-    int partitions = ev_topology_partitions(dlq_topic);
-    if (partitions < 0)
-        partitions = 0;
-    rd_kafka_topic_partition_list_t *lows = rd_kafka_topic_partition_list_new(partitions);
-    rd_kafka_topic_partition_list_t *highs = rd_kafka_topic_partition_list_new(partitions);
-    for (int p = 0; p < partitions; p++) {
-        rd_kafka_topic_partition_list_add(lows, dlq_topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
-        rd_kafka_topic_partition_list_add(highs, dlq_topic, p)->offset = RD_KAFKA_OFFSET_END;
-    }
-    bool answered =
-        partitions == 0 ||
-        (rd_kafka_offsets_for_times(rk, lows, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-         rd_kafka_offsets_for_times(rk, highs, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR);
     int64_t total = 0;
-    for (int i = 0; answered && i < partitions; i++) {
-        const rd_kafka_topic_partition_t *low = &lows->elems[i], *high = &highs->elems[i];
-        if (low->err || high->err || low->offset < 0 || high->offset < 0)
-            answered = false;
-        else
-            total += high->offset > low->offset ? high->offset - low->offset : 0;
+    for (int32_t p = 0; p < ev_topology_partitions(dlq_topic); p++) {
+        int64_t low = 0, high = 0;
+        if (rd_kafka_query_watermark_offsets(rk, dlq_topic, p, &low, &high, timeout_ms) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR)
+            return;
+        total += high > low ? high - low : 0;
     }
-    rd_kafka_topic_partition_list_destroy(lows);
-    rd_kafka_topic_partition_list_destroy(highs);
-    if (!answered)
-        return;
     char labels[160];
     int n = snprintf(labels, sizeof labels, "topic=\"%s\"", dlq_topic);
     if (n < 0 || (size_t)n >= sizeof labels) {
