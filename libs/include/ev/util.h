@@ -9,7 +9,8 @@
 #define EV_UUID_LEN 37 /* 36 characters and the terminating NUL */
 #define EV_TIME_LEN 32 /* "2026-11-24T12:00:00.123456Z" and NUL, with room */
 
-/* Writes a new random (v4) UUID in lower case. */
+/* Writes a new time-ordered UUID (version 7: Unix milliseconds, then 74 random bits) in
+ * lower case. */
 void ev_uuid_new(char out[EV_UUID_LEN]);
 
 /* True when text is a canonical 8-4-4-4-12 hexadecimal UUID. */
