@@ -12,20 +12,35 @@
 #include <string.h>
 #include <strings.h>
 
+/* The columns of an order's view that the fold starts from. */
+#define VIEW_COLUMNS                                                                               \
+    "status, step_placed, step_inventory, step_payment, step_decision, step_shipment, shipped"
+
+/* Lock-or-create without writing an existing row: the rows that exist are locked (FOR UPDATE
+ * writes no new row version), the missing ones inserted. `INSERT … ON CONFLICT DO UPDATE SET
+ * order_id = EXCLUDED.order_id`, which did the same in one clause, wrote a new version of every
+ * existing row only to lock it, before the projection's own update wrote another: two
+ * versions per order per batch. The two CTEs see the statement's snapshot, so a row is in one
+ * of them, never both; a row another instance inserted meanwhile is in neither, and the
+ * caller's count check rolls the batch back. */
+static const char lock_view_sql[] =
+    "WITH locked AS (SELECT " VIEW_COLUMNS " FROM rm_orders WHERE order_id = $1 FOR UPDATE),"
+    " created AS (INSERT INTO rm_orders (order_id, created_at, updated_at) VALUES ($1, $2, $2)"
+    " ON CONFLICT (order_id) DO NOTHING RETURNING " VIEW_COLUMNS ")"
+    " SELECT " VIEW_COLUMNS " FROM locked UNION ALL SELECT " VIEW_COLUMNS " FROM created";
+
 /* Creates the order's row if this is its first event, locks it and reads its view. */
 static int lock_view(PGconn *tx, const char *order_id, const char *occurred_at, order_view *v,
                      char *err, size_t errlen)
 {
     const char *params[] = {order_id, occurred_at};
-    PGresult *r =
-        ev_pg_query(tx,
-                    "INSERT INTO rm_orders (order_id, created_at, updated_at) VALUES ($1, $2, $2)"
-                    " ON CONFLICT (order_id) DO UPDATE SET order_id = EXCLUDED.order_id"
-                    " RETURNING status, step_placed, step_inventory, step_payment, step_decision,"
-                    " step_shipment, shipped",
-                    2, params, err, errlen);
+    PGresult *r = ev_pg_query(tx, lock_view_sql, 2, params, err, errlen);
     if (!r)
         return -1;
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        return ev_fail(err, errlen, "order %s neither locked nor created", order_id);
+    }
     char *fields[] = {v->status, v->placed, v->inventory, v->payment, v->decision, v->shipment};
     for (int i = 0; i < 6; i++)
         ev_strlcpy(fields[i], PQgetvalue(r, 0, i), STEP_LEN);
@@ -418,6 +433,19 @@ static int text_table_literals(const text_table *t, char **params)
 /* Creates the rows of orders not seen before (times of their first event, as lock_view does)
  * and locks every order's row in one statement, in the batch's sorted order; sets each
  * order's view from its row. */
+/* lock_view_sql for a batch's orders ($1 ids, $2 the time of each one's first event), rows
+ * locked and created in the batch's order. */
+static const char lock_views_sql[] =
+    "WITH x AS (SELECT * FROM unnest($1::uuid[], $2::timestamptz[]) WITH ORDINALITY"
+    " AS x(id, at, i)),"
+    " locked AS (SELECT o.order_id, " VIEW_COLUMNS " FROM x JOIN rm_orders o ON o.order_id = x.id"
+    " ORDER BY x.i FOR UPDATE OF o),"
+    " created AS (INSERT INTO rm_orders (order_id, created_at, updated_at)"
+    " SELECT id, at, at FROM x ORDER BY i ON CONFLICT (order_id) DO NOTHING"
+    " RETURNING order_id, " VIEW_COLUMNS ")"
+    " SELECT order_id::text, " VIEW_COLUMNS " FROM locked"
+    " UNION ALL SELECT order_id::text, " VIEW_COLUMNS " FROM created";
+
 static int lock_views(PGconn *tx, order_batch *b, char *err, size_t errlen)
 {
     text_table t;
@@ -431,15 +459,7 @@ static int lock_views(PGconn *tx, order_batch *b, char *err, size_t errlen)
         rc = ev_fail(err, errlen, "out of memory");
         goto done;
     }
-    PGresult *r =
-        ev_pg_query(tx,
-                    "INSERT INTO rm_orders (order_id, created_at, updated_at)"
-                    " SELECT id, at, at FROM unnest($1::uuid[], $2::timestamptz[]) WITH ORDINALITY"
-                    " AS x(id, at, i) ORDER BY i"
-                    " ON CONFLICT (order_id) DO UPDATE SET order_id = EXCLUDED.order_id"
-                    " RETURNING order_id::text, status, step_placed, step_inventory, step_payment,"
-                    " step_decision, step_shipment, shipped",
-                    2, (const char *const *)params, err, errlen);
+    PGresult *r = ev_pg_query(tx, lock_views_sql, 2, (const char *const *)params, err, errlen);
     if (!r) {
         rc = -1;
         goto done;
