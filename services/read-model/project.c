@@ -430,9 +430,6 @@ static int text_table_literals(const text_table *t, char **params)
     return 0;
 }
 
-/* Creates the rows of orders not seen before (times of their first event, as lock_view does)
- * and locks every order's row in one statement, in the batch's sorted order; sets each
- * order's view from its row. */
 /* lock_view_sql for a batch's orders ($1 ids, $2 the time of each one's first event), rows
  * locked and created in the batch's order. */
 static const char lock_views_sql[] =
@@ -446,6 +443,9 @@ static const char lock_views_sql[] =
     " SELECT order_id::text, " VIEW_COLUMNS " FROM locked"
     " UNION ALL SELECT order_id::text, " VIEW_COLUMNS " FROM created";
 
+/* Creates the rows of orders not seen before (times of their first event, as lock_view does)
+ * and locks every order's row in one statement, in the batch's sorted order; sets each
+ * order's view from its row. */
 static int lock_views(PGconn *tx, order_batch *b, char *err, size_t errlen)
 {
     text_table t;
