@@ -12,13 +12,18 @@
    statements, transactions, WAL syncs, bytes); optionally a perf profile of one rate
    (bench/perf_profile.py).
 3. Start-up: each service binary started by hand until GET /ready answers 200.
+4. The transport floor (bench/floor.py): the broker's CPU per order for the topology's
+   messages and deliveries from the thinnest clients, and PostgreSQL's CPU per committed
+   transaction from pgbench, with the services stopped: what no service code can go below.
 
 Every run that includes the saga writes a JSON result (bench/results.py) into BENCH_RESULTS_DIR
 (default bench/results/) and draws its pictures (bench/plots.py) into .run/bench/.
 
 Settings (environment): BENCH_SECONDS (20) per rate, BENCH_RATES (250,500,1000),
 BENCH_WARMUP_SECONDS (10), BENCH_RAMP_SECONDS (3) and BENCH_TAIL_SECONDS (1) cut from each end
-of the offered period to make the steady window, BENCH_PERF_SECONDS (10; 0 = no profile).
+of the offered period to make the steady window, BENCH_PERF_SECONDS (10; 0 = no profile),
+BENCH_FLOOR_RATES (250,1000) and BENCH_FLOOR_TX (transactions per order for the floor: the
+saga's own count at its first rate when it ran, else 3.5).
 """
 import json
 import os
@@ -32,6 +37,7 @@ import urllib.request
 import psycopg2
 
 import cost
+import floor
 import perf_profile
 import plots
 import results
@@ -366,6 +372,20 @@ def offer(rate, seconds):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def transport_floor():
+    tx, source = float(os.environ.get("BENCH_FLOOR_TX", "0")), "BENCH_FLOOR_TX"
+    if not tx and result.get("rates"):
+        first = result["rates"][0]
+        tx, source = first["perOrder"].get("commits", 0), f"the saga's count at {first['offered']}/s"
+    if not tx:
+        tx, source = 3.5, "about the saga's count at 250/s"
+    tx = round(tx, 2)
+    rates = [int(r) for r in os.environ.get("BENCH_FLOOR_RATES", "250,1000").split(",")]
+    rows = floor.run(cost.Stack(RUN, OFFSET), rates, SECONDS, tx, supervise)
+    result["floor"] = {"transactionsPerOrder": tx, "rates": rows}
+    report.append(floor.markdown(rows, tx, source))
+
+
 def startup():
     report.append("## Start-up: process start to GET /ready = 200 (PostgreSQL and Kafka up)\n")
     report.append("| service | ms |")
@@ -400,11 +420,13 @@ def main():
                      f"Command: make bench (BENCH_SECONDS={SECONDS}).\n")
     # The write path runs last: with the consumers stopped it leaves a backlog of orders that
     # the saga then works through (most are cancelled by the saga deadline, as they should).
-    steps = sys.argv[1:] or ["saga", "startup", "write"]
+    steps = sys.argv[1:] or ["saga", "floor", "startup", "write"]
     if "saga" in steps:
         result["settings"] = {"seconds": SECONDS, "warmupSeconds": WARMUP_SECONDS,
                               "rampSeconds": RAMP_SECONDS, "tailSeconds": TAIL_SECONDS}
         saga([int(r) for r in os.environ.get("BENCH_RATES", "250,500,1000").split(",")])
+    if "floor" in steps:
+        transport_floor()
     if "startup" in steps:
         startup()
     if "write" in steps:
