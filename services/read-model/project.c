@@ -301,11 +301,11 @@ int project_event(PGconn *tx, const ev_envelope *e, const char *topic, int32_t p
 }
 
 /* --- the batch path -------------------------------------------------------------------------
- * A fetched batch's order events projected as a set: one statement locks (and creates) every
- * order's row, the pure fold (fold.h) applies the events in C, one statement writes it all
- * back. Product events go through project_product one by one (they are few), after the
- * orders, so every instance takes its row locks in the same order: orders by id, then stock
- * by SKU. */
+ * A fetched batch's order events projected as a set: one statement locks the rows of the
+ * orders that have one, the pure fold (fold.h) applies the events in C, one statement writes
+ * it all back (updating the rows that exist, inserting the new orders' rows). Product events
+ * go through project_product one by one (they are few), after the orders, so every instance
+ * takes its row locks in the same order: orders by id, then stock by SKU. */
 
 static bool is_product_event(const ev_envelope *e)
 {
@@ -430,36 +430,30 @@ static int text_table_literals(const text_table *t, char **params)
     return 0;
 }
 
-/* lock_view_sql for a batch's orders ($1 ids, $2 the time of each one's first event), rows
- * locked and created in the batch's order. */
+/* Locks the rows of a batch's orders that exist ($1 ids), in the batch's sorted order, and
+ * reads their views. Unlike the per-event lock_view it creates no row: store_batch_sql
+ * inserts a new order's row once, whole, where a blank row made here would have been written
+ * again at once by the projection's update (a second row version and, as the update changes
+ * indexed columns, a second entry in each of the table's four indexes). */
 static const char lock_views_sql[] =
-    "WITH x AS (SELECT * FROM unnest($1::uuid[], $2::timestamptz[]) WITH ORDINALITY"
-    " AS x(id, at, i)),"
-    " locked AS (SELECT o.order_id, " VIEW_COLUMNS " FROM x JOIN rm_orders o ON o.order_id = x.id"
-    " ORDER BY x.i FOR UPDATE OF o),"
-    " created AS (INSERT INTO rm_orders (order_id, created_at, updated_at)"
-    " SELECT id, at, at FROM x ORDER BY i ON CONFLICT (order_id) DO NOTHING"
-    " RETURNING order_id, " VIEW_COLUMNS ")"
-    " SELECT order_id::text, " VIEW_COLUMNS " FROM locked"
-    " UNION ALL SELECT order_id::text, " VIEW_COLUMNS " FROM created";
+    "SELECT o.order_id::text, " VIEW_COLUMNS
+    " FROM unnest($1::uuid[]) WITH ORDINALITY AS x(id, i) JOIN rm_orders o ON o.order_id = x.id"
+    " ORDER BY x.i FOR UPDATE OF o";
 
-/* Creates the rows of orders not seen before (times of their first event, as lock_view does)
- * and locks every order's row in one statement, in the batch's sorted order; sets each
- * order's view from its row. */
+/* Locks the rows of the batch's orders that exist and sets their views from them; an order
+ * without a row keeps the view of a new order (fold_collect's order_view_init). */
 static int lock_views(PGconn *tx, order_batch *b, char *err, size_t errlen)
 {
     text_table t;
-    char *params[2] = {NULL, NULL};
-    int rc = text_table_init(&t, 2, b->count);
-    for (size_t k = 0; rc == 0 && k < b->count; k++) {
+    char *params[1] = {NULL};
+    int rc = text_table_init(&t, 1, b->count);
+    for (size_t k = 0; rc == 0 && k < b->count; k++)
         cell(&t, 0, k, b->orders[k].order_id);
-        cell(&t, 1, k, b->events[b->orders[k].first_event]->event->occurred_at);
-    }
     if (rc != 0 || text_table_literals(&t, params) != 0) {
         rc = ev_fail(err, errlen, "out of memory");
         goto done;
     }
-    PGresult *r = ev_pg_query(tx, lock_views_sql, 2, (const char *const *)params, err, errlen);
+    PGresult *r = ev_pg_query(tx, lock_views_sql, 1, (const char *const *)params, err, errlen);
     if (!r) {
         rc = -1;
         goto done;
@@ -474,12 +468,9 @@ static int lock_views(PGconn *tx, order_batch *b, char *err, size_t errlen)
             ev_strlcpy(fields[i], PQgetvalue(r, row, i + 1), STEP_LEN);
         o->view.shipped = PQgetvalue(r, row, 7)[0] == 't';
     }
-    if ((size_t)PQntuples(r) != b->count)
-        rc = ev_fail(err, errlen, "locked %d of %zu orders", PQntuples(r), b->count);
     PQclear(r);
 done:
     free(params[0]);
-    free(params[1]);
     text_table_free(&t);
     return rc;
 }
@@ -516,6 +507,22 @@ static const char store_batch_sql[] =
     " cancel_reason = coalesce(u.n_reason, cancel_reason)"
     " FROM u JOIN times ON times.ord = u.ord WHERE order_id = u.ord"
     " RETURNING order_id::text AS id, " ORDER_ITEM_JSON " AS item),"
+    /* A new order's row, whole: what the update above makes of a row with the columns'
+     * defaults ('[]' items, 0 items counted). A row another instance inserted since this
+     * statement's snapshot is a conflict, left alone and missing from the result, which
+     * fails the batch (store_batch's check) for the per-event path to redo. */
+    " n AS (INSERT INTO rm_orders (order_id, status, step_placed, step_inventory, step_payment,"
+    " step_decision, step_shipment, shipped, updated_at, created_at, customer_id, total_cents,"
+    " currency, items, item_count, correlation_id, cancel_reason)"
+    " SELECT u.ord, u.n_status, u.n_placed, u.n_inventory, u.n_payment, u.n_decision,"
+    " u.n_shipment, u.n_shipped, times.latest,"
+    " CASE WHEN u.placed_i IS NOT NULL THEN times.placed ELSE times.earliest END,"
+    " u.n_customer, u.n_total, u.n_currency, coalesce(u.n_items, '[]'), coalesce(u.n_count, 0),"
+    " u.n_correlation, u.n_reason"
+    " FROM u JOIN times ON times.ord = u.ord"
+    " WHERE NOT EXISTS (SELECT FROM rm_orders r WHERE r.order_id = u.ord) ORDER BY u.ord"
+    " ON CONFLICT (order_id) DO NOTHING"
+    " RETURNING order_id::text AS id, " ORDER_ITEM_JSON " AS item),"
     " t AS (INSERT INTO rm_timeline (event_id, order_id, event_type, version, producer,"
     " occurred_at, correlation_id, topic, partition, \"offset\", payload)"
     " SELECT event_id, ord, event_type, version, producer, at, correlation_id, topic, part, off,"
@@ -539,7 +546,7 @@ static const char store_batch_sql[] =
     " m AS (INSERT INTO rm_placed_per_minute AS pm (minute, count)"
     " SELECT date_trunc('minute', at), count(*) FROM e WHERE event_type = 'OrderPlaced'"
     " GROUP BY 1 ORDER BY 1 ON CONFLICT (minute) DO UPDATE SET count = pm.count + EXCLUDED.count)"
-    " SELECT id, item::text FROM o";
+    " SELECT id, item::text FROM o UNION ALL SELECT id, item::text FROM n";
 
 enum { EVENT_COLUMNS = 13, ORDER_COLUMNS = 16 };
 
