@@ -4,7 +4,9 @@
  * `eventify-read-model --rebuild` replays every event topic from the beginning into emptied
  * projections and hands the consumer group the offsets it replayed to, then exits. Run it
  * with the live service stopped (supervisorctl stop services:read-model); started again,
- * the service goes on from exactly there, so nothing is projected twice or missed. */
+ * the service goes on from exactly there, so nothing is projected twice or missed. It
+ * projects the log in batches as the live batch path does; `--rebuild --per-event` projects
+ * it event by event, the reference the batch path is checked against. */
 #include "api.h"
 #include "hub.h"
 #include "live_feed.h"
@@ -170,18 +172,26 @@ static bool before_end(const replay_state *st, const rd_kafka_message_t *m)
     return end && m->offset < end->offset;
 }
 
-/* Projects one replayed message; undecodable ones were dead-lettered live and are skipped,
- * and so are DLQ replays meant for another consumer group, as the live consumer skips them. */
+/* Whether a replayed message is projected at all: undecodable ones were dead-lettered live,
+ * and DLQ replays meant for another consumer group are skipped as the live consumer skips
+ * them. Fills e (the caller clears it) when it returns true. */
+static bool replayable(const char *group, const rd_kafka_message_t *m, ev_envelope *e)
+{
+    char why[256];
+    if (ev_worker_replay_action(m, group) == EV_REPLAY_SKIP ||
+        ev_envelope_parse(m->payload, m->len, e, why, sizeof why) != 0)
+        return false;
+    return ev_upcast(e, why, sizeof why) == EV_UPCAST_OK;
+}
+
+/* Projects one replayed message event by event (the per-event path), inside the open
+ * transaction. */
 static int replay_one(PGconn *c, const char *group, const rd_kafka_message_t *m, char *err,
                       size_t errlen)
 {
-    ev_envelope e;
-    char why[256];
-    if (ev_worker_replay_action(m, group) == EV_REPLAY_SKIP ||
-        ev_envelope_parse(m->payload, m->len, &e, why, sizeof why) != 0)
-        return 0;
+    ev_envelope e = {0};
     int rc = 0;
-    if (ev_upcast(&e, why, sizeof why) == EV_UPCAST_OK) {
+    if (replayable(group, m, &e)) {
         const char *topic = rd_kafka_topic_name(m->rkt);
         int fresh = ev_inbox_claim(c, &e, topic, m->partition, m->offset, err, errlen);
         if (fresh < 0 ||
@@ -192,40 +202,154 @@ static int replay_one(PGconn *c, const char *group, const rd_kafka_message_t *m,
     return rc;
 }
 
-static int rebuild(const ev_service *s)
+/* The parsed messages of one replay batch; owns the envelopes, borrows the messages. */
+typedef struct {
+    ev_envelope *events;
+    ev_inbox_entry *entries;
+    ev_delivery *deliveries;
+    bool *fresh;
+    size_t n;
+} replay_batch;
+
+static void replay_batch_free(replay_batch *b)
+{
+    for (size_t i = 0; b->events && i < b->n; i++)
+        ev_envelope_clear(&b->events[i]);
+    free(b->events);
+    free(b->entries);
+    free(b->deliveries);
+    free(b->fresh);
+}
+
+/* Parses the replayable messages of ms into b (b->n of them). Returns 0, or -1 when out of
+ * memory. */
+static int replay_batch_make(replay_batch *b, const char *group, rd_kafka_message_t *const *ms,
+                             size_t count)
+{
+    size_t room = count ? count : 1;
+    *b = (replay_batch){.events = calloc(room, sizeof *b->events),
+                        .entries = calloc(room, sizeof *b->entries),
+                        .deliveries = calloc(room, sizeof *b->deliveries),
+                        .fresh = calloc(room, sizeof *b->fresh)};
+    if (!b->events || !b->entries || !b->deliveries || !b->fresh)
+        return -1;
+    for (size_t i = 0; i < count; i++) {
+        ev_envelope *e = &b->events[b->n];
+        if (!replayable(group, ms[i], e)) {
+            ev_envelope_clear(e);
+            continue;
+        }
+        const char *topic = rd_kafka_topic_name(ms[i]->rkt);
+        b->entries[b->n] = (ev_inbox_entry){.event_id = e->event_id,
+                                            .event_type = e->event_type,
+                                            .topic = topic,
+                                            .partition = ms[i]->partition,
+                                            .offset = ms[i]->offset};
+        b->n++;
+    }
+    return 0;
+}
+
+/* Claims and projects a batch as the live batch path does (one inbox statement, then
+ * project_batch over the fresh events), inside the open transaction. */
+static int replay_many(PGconn *c, const char *group, rd_kafka_message_t *const *ms, size_t count,
+                       char *err, size_t errlen)
+{
+    replay_batch b;
+    int rc = replay_batch_make(&b, group, ms, count) ? ev_fail(err, errlen, "out of memory") : 0;
+    if (rc == 0 && b.n > 0)
+        rc = ev_inbox_claim_batch(c, b.entries, b.n, b.fresh, err, errlen);
+    size_t fresh = 0;
+    for (size_t i = 0; rc == 0 && i < b.n; i++)
+        if (b.fresh[i])
+            b.deliveries[fresh++] = (ev_delivery){.tx = c,
+                                                  .event = &b.events[i],
+                                                  .topic = b.entries[i].topic,
+                                                  .partition = b.entries[i].partition,
+                                                  .offset = b.entries[i].offset};
+    if (rc == 0 && fresh > 0)
+        rc = project_batch(c, b.deliveries, fresh, NULL, err, errlen);
+    replay_batch_free(&b);
+    return rc;
+}
+
+/* Projects count replayed messages in one transaction: as a batch unless per_event, and one
+ * by one when the batch fails (as the live worker falls back), so a batch the set-based
+ * path refuses is still replayed. */
+static int replay_commit(PGconn *c, const char *group, rd_kafka_message_t *const *ms, size_t count,
+                         bool per_event, char *err, size_t errlen)
+{
+    if (ev_pg_exec(c, "BEGIN", 0, NULL, err, errlen))
+        return -1;
+    if (!per_event) {
+        if (replay_many(c, group, ms, count, err, errlen) == 0)
+            return ev_pg_exec(c, "COMMIT", 0, NULL, err, errlen);
+        ev_warn("rebuild: a batch of %zu failed (%s); replaying it event by event", count, err);
+        char ignored[128];
+        if (ev_pg_exec(c, "ROLLBACK", 0, NULL, ignored, sizeof ignored) ||
+            ev_pg_exec(c, "BEGIN", 0, NULL, err, errlen))
+            return -1;
+    }
+    for (size_t i = 0; i < count; i++)
+        if (replay_one(c, group, ms[i], err, errlen))
+            return -1;
+    return ev_pg_exec(c, "COMMIT", 0, NULL, err, errlen);
+}
+
+/* Takes up to REBUILD_BATCH messages of the replay into ms (the caller destroys them);
+ * returns how many. Messages past where each partition ended at the start are dropped. */
+static size_t take_replay_batch(replay_state *st, rd_kafka_message_t **ms)
+{
+    size_t n = 0;
+    while (n < REBUILD_BATCH && st->remaining > 0) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(st->rk, 1000);
+        if (!m) {
+            if (n > 0)
+                break;
+            continue;
+        }
+        if (m->err || !before_end(st, m)) {
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        ms[n++] = m;
+        st->remaining--;
+    }
+    return n;
+}
+
+/* Empties the projections (committed on its own, so that a batch rolled back for the
+ * one-by-one replay keeps it) and replays the log into them, REBUILD_BATCH events per
+ * transaction. A failed rebuild leaves them partly rebuilt and the group's offsets where they
+ * were: run it again. */
+static int rebuild(const ev_service *s, bool per_event)
 {
     const ev_config *cfg = &s->config;
     char err[512];
     PGconn *c = ev_pg_connect(cfg->pg_conninfo, err, sizeof err);
     replay_state st = {0};
-    int rc = -1, since_commit = 0;
+    rd_kafka_message_t **ms = calloc(REBUILD_BATCH, sizeof(rd_kafka_message_t *));
+    int rc = -1;
     int64_t projected = 0, start = ev_monotonic_ms();
-    if (!c || assign_from_start(&st, s->topology, cfg->kafka_brokers, err, sizeof err) != 0 ||
-        ev_pg_exec(c, "BEGIN", 0, NULL, err, sizeof err) || project_reset(c, err, sizeof err))
+    if (!ms) {
+        ev_fail(err, sizeof err, "out of memory");
         goto done;
-    ev_info("rebuild: replaying %lld events", (long long)st.remaining);
+    }
+    if (!c || assign_from_start(&st, s->topology, cfg->kafka_brokers, err, sizeof err) != 0 ||
+        ev_pg_exec(c, "BEGIN", 0, NULL, err, sizeof err) || project_reset(c, err, sizeof err) ||
+        ev_pg_exec(c, "COMMIT", 0, NULL, err, sizeof err))
+        goto done;
+    ev_info("rebuild: replaying %lld events%s", (long long)st.remaining,
+            per_event ? " one by one" : "");
     while (st.remaining > 0) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(st.rk, 1000);
-        if (!m)
-            continue;
-        bool wanted = !m->err && before_end(&st, m);
-        int failed = wanted ? replay_one(c, cfg->service, m, err, sizeof err) : 0;
-        rd_kafka_message_destroy(m);
+        size_t n = take_replay_batch(&st, ms);
+        int failed = replay_commit(c, cfg->service, ms, n, per_event, err, sizeof err);
+        for (size_t i = 0; i < n; i++)
+            rd_kafka_message_destroy(ms[i]);
         if (failed)
             goto done;
-        if (wanted) {
-            st.remaining--;
-            projected++;
-        }
-        if (wanted && ++since_commit == REBUILD_BATCH) {
-            if (ev_pg_exec(c, "COMMIT", 0, NULL, err, sizeof err) ||
-                ev_pg_exec(c, "BEGIN", 0, NULL, err, sizeof err))
-                goto done;
-            since_commit = 0;
-        }
+        projected += (int64_t)n;
     }
-    if (ev_pg_exec(c, "COMMIT", 0, NULL, err, sizeof err))
-        goto done;
     /* The live service resumes exactly where the replay ended. */
     rd_kafka_resp_err_t kerr = rd_kafka_commit(st.rk, st.ends, 0);
     if (kerr) {
@@ -238,6 +362,7 @@ static int rebuild(const ev_service *s)
 done:
     if (rc != 0)
         ev_error("rebuild failed: %s", err);
+    free(ms);
     if (st.rk) {
         rd_kafka_consumer_close(st.rk);
         rd_kafka_destroy(st.rk);
@@ -251,8 +376,9 @@ done:
 int main(int argc, char **argv)
 {
     bool rebuild_mode = argc > 1 && strcmp(argv[1], "--rebuild") == 0;
-    if (argc > 1 && !rebuild_mode) {
-        fprintf(stderr, "usage: %s [--rebuild]\n", argv[0]);
+    bool per_event = rebuild_mode && argc == 3 && strcmp(argv[2], "--per-event") == 0;
+    if ((argc > 1 && !rebuild_mode) || argc > 3 || (argc == 3 && !per_event)) {
+        fprintf(stderr, "usage: %s [--rebuild [--per-event]]\n", argv[0]);
         return 2;
     }
     static read_model rm;
@@ -272,7 +398,7 @@ int main(int argc, char **argv)
     err[0] = '\0';
     rm.live = hub_new((int)ws_clients, (size_t)ws_queue);
     if (rebuild_mode) {
-        rc = rebuild(&rm.base) == 0 ? 0 : 1;
+        rc = rebuild(&rm.base, per_event) == 0 ? 0 : 1;
     } else if (!rm.live || api_open(&rm.api, &rm.base, err, sizeof err) != 0 ||
                ev_http_websocket(rm.base.http, "/ws", &ws_limits, ws_admit, ws_serve, &rm) ||
                !(rm.feed = live_feed_start(rm.base.config.pg_conninfo, rm.live, err, sizeof err))) {

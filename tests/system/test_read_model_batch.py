@@ -2,7 +2,7 @@
 orders' rows, one to write every table back) and ends in exactly the rows its per-event path
 gives. The read model is stopped while a product is added and orders run through the saga,
 so their events wait in Kafka and arrive in batches when it starts again; the result must agree with the services and
-equal a rebuild from the log, which projects every event one by one."""
+equal a rebuild from the log event by event (`--rebuild --per-event`)."""
 import os
 import subprocess
 import uuid
@@ -26,14 +26,16 @@ def projected_as_services_say(order_ids):
 
 
 def rebuilt():
-    """The projections a rebuild from the log gives (the per-event path), the service stopped
-    meanwhile and started again afterwards; with the rows before the rebuild."""
+    """The projections a rebuild from the log event by event gives (`--rebuild --per-event`:
+    the per-event path), the service stopped meanwhile and started again afterwards; with the
+    rows before the rebuild."""
     assert supervisorctl("stop", "services:read-model").returncode == 0
     try:
         before = dump()
         env = instance_env("read-model", 18186 + PORT_OFFSET)
         r = subprocess.run([os.path.join(ROOT, "build", "release", "bin", "eventify-read-model"),
-                            "--rebuild"], env=env, capture_output=True, text=True, timeout=300)
+                            "--rebuild", "--per-event"], env=env, capture_output=True, text=True,
+                           timeout=300)
         assert r.returncode == 0, r.stderr[-2000:]
         return before, dump()
     finally:
@@ -82,7 +84,7 @@ def test_a_backlog_projected_in_batches_equals_the_per_event_path():
                                " WHERE order_id = ANY(%s::uuid[])", ids)
     assert placed == [(len(ids), sum(QUANTITIES))]
 
-    # the same rows as the per-event path: a rebuild projects every event one by one
+    # the same rows as the per-event path: this rebuild projects every event one by one
     before, after = rebuilt()
     for table in before:
         assert after[table] == before[table], f"{table} differs from the per-event path"
