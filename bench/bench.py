@@ -22,8 +22,8 @@ Every run that includes the saga writes a JSON result (bench/results.py) into BE
 Settings (environment): BENCH_SECONDS (20) per rate, BENCH_RATES (250,500,1000),
 BENCH_WARMUP_SECONDS (10), BENCH_RAMP_SECONDS (3) and BENCH_TAIL_SECONDS (1) cut from each end
 of the offered period to make the steady window, BENCH_PERF_SECONDS (10; 0 = no profile),
-BENCH_FLOOR_RATES (250,1000) and BENCH_FLOOR_TX (transactions per order for the floor: the
-saga's own count at its first rate when it ran, else 3.5).
+BENCH_FLOOR_RATES (250,1000) and BENCH_FLOOR_TX (transactions per order for the floor: by
+default the saga's own count at the same rate when it ran, else 3.5).
 """
 import json
 import os
@@ -373,17 +373,20 @@ def offer(rate, seconds):
 
 
 def transport_floor():
-    tx, source = float(os.environ.get("BENCH_FLOOR_TX", "0")), "BENCH_FLOOR_TX"
-    if not tx and result.get("rates"):
-        first = result["rates"][0]
-        tx, source = first["perOrder"].get("commits", 0), f"the saga's count at {first['offered']}/s"
-    if not tx:
-        tx, source = 3.5, "about the saga's count at 250/s"
-    tx = round(tx, 2)
+    measured = {r["offered"]: r["perOrder"].get("commits", 0) for r in result.get("rates", [])}
+    given = float(os.environ.get("BENCH_FLOOR_TX", "0"))
+
+    def transactions_per_order(rate):
+        if given:
+            return given, "BENCH_FLOOR_TX"
+        if measured.get(rate):
+            return round(measured[rate], 2), f"the saga's at {rate}/s"
+        return 3.5, "the saga's at 250/s, about"
+
     rates = [int(r) for r in os.environ.get("BENCH_FLOOR_RATES", "250,1000").split(",")]
-    rows = floor.run(cost.Stack(RUN, OFFSET), rates, SECONDS, tx, supervise)
-    result["floor"] = {"transactionsPerOrder": tx, "rates": rows}
-    report.append(floor.markdown(rows, tx, source))
+    rows = floor.run(cost.Stack(RUN, OFFSET), rates, SECONDS, transactions_per_order, supervise)
+    result["floor"] = {"rates": rows}
+    report.append(floor.markdown(rows))
 
 
 def startup():

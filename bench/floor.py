@@ -4,8 +4,8 @@ stopped.
 
 - PostgreSQL: pgbench commits one-row INSERT transactions (synchronous_commit on, 8 clients)
   at a given rate; PostgreSQL's CPU over the window divided by the transactions is the least a
-  committed transaction costs at that rate. Times the saga's transactions per order, it is
-  the database's floor for an order: what the stack's PostgreSQL time per order spends beyond
+  committed transaction costs at that rate. Times the saga's transactions per order at that
+  rate, it is the database's floor for an order: what the stack's PostgreSQL time per order spends beyond
   it goes to statements and rows, not to commits.
 - Kafka: the saga's traffic from plain clients. One scratch topic stands in for each event
   topic of the topology; one producer (acks=all, idempotent, linger.ms=2) writes one 700-byte
@@ -143,32 +143,38 @@ def pg_floor(stack, tps, seconds):
             "postgresCpuMsPerTransaction": round(used / max(done, 1), 3)}
 
 
-def markdown(rows, transactions_per_order, source):
+def markdown(rows):
     out = ["## The transport floor: the broker and PostgreSQL with the services stopped\n",
            "Scratch tables and topics on the running stack (bench/floor.py): one-row INSERT "
-           f"transactions from pgbench ({PG_CLIENTS} clients, synchronous commit) at "
-           f"{transactions_per_order:g} transactions per order ({source}), and the topology's "
+           f"transactions from pgbench ({PG_CLIENTS} clients, synchronous commit) at the saga's "
+           "transactions per order, and the topology's "
            f"{rows[0]['kafka']['messagesPerOrder']} messages and "
            f"{rows[0]['kafka']['deliveriesPerOrder']:g} deliveries per order from plain clients "
            "(one producer sending each order as it comes; a reference, not a floor).\n",
-           "| orders/s | PostgreSQL CPU-ms per transaction | PostgreSQL floor per order | "
-           "broker CPU-ms per order, plain clients |",
-           "| --- | --- | --- | --- |"]
+           "| orders/s | transactions per order | PostgreSQL CPU-ms per transaction | "
+           "PostgreSQL floor per order | broker CPU-ms per order, plain clients |",
+           "| --- | --- | --- | --- | --- |"]
     for r in rows:
         k, p = r["kafka"]["brokerCpuMsPerOrder"], r["pg"]["postgresCpuMsPerTransaction"]
-        out.append(f"| {r['rate']} | {p:.3f} | {p * transactions_per_order:.2f} | {k:.2f} |")
+        tx = r["transactionsPerOrder"]
+        out.append(f"| {r['rate']} | {tx:g} ({r['transactionsSource']}) | {p:.3f} | "
+                   f"{p * tx:.2f} | {k:.2f} |")
     return "\n".join(out) + "\n"
 
 
 def run(stack, rates, seconds, transactions_per_order, supervise):
-    """Stops the services, measures each rate, starts them again; returns the rows."""
+    """Stops the services, measures each rate, starts them again; returns the rows.
+    transactions_per_order(rate) gives the saga's transactions per order at that rate and
+    where the figure comes from."""
     services = list(stack.http_ports)
     supervise("stop", services)
     try:
         rows = []
         for rate in rates:
-            rows.append({"rate": rate, "kafka": kafka_floor(stack, rate, seconds),
-                         "pg": pg_floor(stack, int(rate * transactions_per_order), seconds)})
+            tx, source = transactions_per_order(rate)
+            rows.append({"rate": rate, "transactionsPerOrder": tx, "transactionsSource": source,
+                         "kafka": kafka_floor(stack, rate, seconds),
+                         "pg": pg_floor(stack, int(rate * tx), seconds)})
         return rows
     finally:
         supervise("start", services)
