@@ -231,7 +231,7 @@ def _kafka_log_bytes(stack):
 
 # ---- PostgreSQL ----------------------------------------------------------------------------
 
-def _pg_admin(stack):
+def pg_admin(stack):
     """The postgres superuser over the run folder's socket (trusted for the owner only)."""
     return psycopg2.connect(host=os.path.join(stack.run, "pg-socket"), port=stack.pg_port,
                             dbname="postgres", user="postgres")
@@ -239,7 +239,7 @@ def _pg_admin(stack):
 
 def ensure_pg_stat_statements(stack):
     """True if pg_stat_statements is loaded (the stack started with it) and created."""
-    with _pg_admin(stack) as c, c.cursor() as cur:
+    with pg_admin(stack) as c, c.cursor() as cur:
         cur.execute("SHOW shared_preload_libraries")
         if "pg_stat_statements" not in cur.fetchone()[0]:
             return False
@@ -248,7 +248,7 @@ def ensure_pg_stat_statements(stack):
 
 
 def pg_counts(stack, with_statements):
-    with _pg_admin(stack) as c, c.cursor() as cur:
+    with pg_admin(stack) as c, c.cursor() as cur:
         cur.execute("SELECT sum(xact_commit), sum(xact_rollback) FROM pg_stat_database")
         commits, rollbacks = cur.fetchone()
         cur.execute("SELECT wal_records, wal_bytes, wal_write, wal_sync FROM pg_stat_wal")
@@ -264,7 +264,7 @@ def pg_counts(stack, with_statements):
 
 def top_statements(stack, before, limit=12):
     """The statements with the most calls since `before` (queryid -> calls), for the doc."""
-    with _pg_admin(stack) as c, c.cursor() as cur:
+    with pg_admin(stack) as c, c.cursor() as cur:
         cur.execute("SELECT d.datname, s.queryid, s.calls, s.total_exec_time, left(regexp_replace(s.query, '\\s+', ' ', 'g'), 110)"
                     " FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid")
         rows = cur.fetchall()
@@ -277,7 +277,7 @@ def top_statements(stack, before, limit=12):
 
 
 def statement_snapshot(stack):
-    with _pg_admin(stack) as c, c.cursor() as cur:
+    with pg_admin(stack) as c, c.cursor() as cur:
         cur.execute("SELECT d.datname, s.queryid, s.calls, s.total_exec_time"
                     " FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid")
         return {(db, qid): (calls, ms) for db, qid, calls, ms in cur.fetchall()}

@@ -121,7 +121,7 @@ def pg_floor(stack, tps, seconds):
     with open(script, "w") as f:
         f.write(f"INSERT INTO {table} (body) VALUES (repeat('x', 200));\n")
     os.chmod(script, 0o644)
-    with cost._pg_admin(stack) as c, c.cursor() as cur:
+    with cost.pg_admin(stack) as c, c.cursor() as cur:
         cur.execute(f"CREATE TABLE {table} (id uuid PRIMARY KEY DEFAULT gen_random_uuid(),"
                     " body text, at timestamptz NOT NULL DEFAULT now())")
     try:
@@ -136,7 +136,7 @@ def pg_floor(stack, tps, seconds):
                         if line.startswith("number of transactions actually processed")
                         ).split(":")[1].split("/")[0])
     finally:
-        with cost._pg_admin(stack) as c, c.cursor() as cur:
+        with cost.pg_admin(stack) as c, c.cursor() as cur:
             cur.execute(f"DROP TABLE IF EXISTS {table}")
         os.remove(script)
     return {"tps": tps, "transactions": done,

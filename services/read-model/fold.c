@@ -27,8 +27,7 @@ int fold_collect(const fold_event *events, size_t n, order_fold *orders, size_t 
     size_t *first = malloc((n ? n : 1) * sizeof *first);
     long m = first ? ev_group_by_key(events, n, event_order_id, order_of, first) : -1;
     for (long g = 0; g < m; g++) {
-        orders[g] = (order_fold){
-            .order_id = events[first[g]].order_id, .first_event = first[g], .placed_event = -1};
+        orders[g] = (order_fold){.order_id = events[first[g]].order_id, .placed_event = -1};
         order_view_init(&orders[g].view);
     }
     for (size_t i = 0; m >= 0 && i < n; i++)

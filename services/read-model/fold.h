@@ -26,8 +26,7 @@ typedef struct {
 
 typedef struct {
     const char *order_id; /* borrowed: its first event's */
-    size_t first_event;   /* index of its first event in the batch */
-    size_t last_event;    /* and of its last */
+    size_t last_event;    /* index of its last event in the batch */
     long placed_event;    /* its last OrderPlaced naming a customer, or -1 */
     order_view view;      /* the row's, set before fold_apply; then every event applied */
     /* The last value an event set, all borrowed from the events; NULL (has_totals false):

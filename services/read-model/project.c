@@ -21,8 +21,8 @@
  * order_id = EXCLUDED.order_id`, which did the same in one clause, wrote a new version of every
  * existing row only to lock it, before the projection's own update wrote another: two
  * versions per order per batch. The two CTEs see the statement's snapshot, so a row is in one
- * of them, never both; a row another instance inserted meanwhile is in neither, and the
- * caller's count check rolls the batch back. */
+ * of them, never both; a row another instance inserted meanwhile is in neither, and
+ * lock_view fails the event, which the worker retries. */
 static const char lock_view_sql[] =
     "WITH locked AS (SELECT " VIEW_COLUMNS " FROM rm_orders WHERE order_id = $1 FOR UPDATE),"
     " created AS (INSERT INTO rm_orders (order_id, created_at, updated_at) VALUES ($1, $2, $2)"

@@ -40,9 +40,9 @@ static void orders_are_collected_sorted_and_mapped(void **state)
     assert_int_equal(order_of[1], 0);
     assert_int_equal(order_of[2], 1);
     assert_int_equal(order_of[3], 0);
-    assert_int_equal(orders[0].first_event, 1);
+    assert_ptr_equal(orders[0].order_id, e[1].order_id); /* its first event's */
     assert_int_equal(orders[0].last_event, 3);
-    assert_int_equal(orders[1].first_event, 0);
+    assert_ptr_equal(orders[1].order_id, e[0].order_id);
     assert_int_equal(orders[1].last_event, 2);
     assert_int_equal(orders[0].placed_event, -1);
     assert_string_equal(orders[0].view.status, "PENDING");
