@@ -77,10 +77,19 @@ void ev_dlq_reader_free(ev_dlq_reader *r)
     free(r);
 }
 
+/* Bytes as a JSON string, whatever their length; null when absent or not UTF-8, which a JSON
+ * string cannot hold (the letter itself keeps them: show and replay read the message). */
+static json_t *text_or_null(const void *bytes, size_t size)
+{
+    json_t *text = bytes ? json_stringn(bytes, size) : NULL;
+    return text ? text : json_null();
+}
+
 static json_t *header_string(const rd_kafka_message_t *m, const char *name)
 {
-    char value[1024];
-    return ev_message_header(m, name, value, sizeof value) ? json_string(value) : json_null();
+    const void *value = NULL;
+    size_t size = 0;
+    return ev_message_header_raw(m, name, &value, &size) ? text_or_null(value, size) : json_null();
 }
 
 static json_t *header_int(const rd_kafka_message_t *m, const char *name)
@@ -97,9 +106,9 @@ static json_t *letter_json(const rd_kafka_message_t *m, bool with_value)
     json_t *type = json_object_get(value, "eventType");
     json_t *id = json_object_get(value, "eventId");
     json_t *letter = json_pack(
-        "{s:s, s:i, s:I, s:s%, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:O?, s:O?, s:I}", "topic",
+        "{s:s, s:i, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:O?, s:O?, s:I}", "topic",
         rd_kafka_topic_name(m->rkt), "partition", m->partition, "offset", (json_int_t)m->offset,
-        "key", m->key ? (const char *)m->key : "", m->key ? m->key_len : 0, "originTopic",
+        "key", m->key ? text_or_null(m->key, m->key_len) : json_string(""), "originTopic",
         header_string(m, EV_DLQ_ORIGIN_TOPIC), "originPartition",
         header_int(m, EV_DLQ_ORIGIN_PARTITION), "originOffset", header_int(m, EV_DLQ_ORIGIN_OFFSET),
         "error", header_string(m, EV_DLQ_ERROR), "attempts", header_int(m, EV_DLQ_ATTEMPTS),

@@ -7,6 +7,7 @@
 #include "ev/pg.h"
 #include "ev/util.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,25 +95,41 @@ static const char *facts_cte(const char *type)
     " VALUES ($19, $1, $20, $21, $22, $9, $23, $24, $25, $26, $27::jsonb)"                         \
     " ON CONFLICT (event_id) DO NOTHING)"
 
-/* Stock lines of an inventory event as two array literals: "{a,b}" and "{1,-2}". */
-static void stock_arrays(const json_t *items, int sign, char *skus, size_t skus_n, char *qty,
-                         size_t qty_n)
+/* Stock lines of an inventory event as two array literals, {"A","B"} and {"1","-2"}, sized to
+ * the event (an order has up to 100 lines of 64-character SKUs): *skus and *qty are allocated,
+ * the caller frees both. A line without a SKU is no stock line. Returns 0, or -1 when out of
+ * memory (both left NULL). */
+static int stock_arrays(const json_t *items, int sign, char **skus, char **qty)
 {
-    size_t us = 0, uq = 0, i, written = 0;
+    size_t n = json_array_size(items), count = 0, i;
+    const char **sku = calloc(n + 1, sizeof *sku), **quantity = calloc(n + 1, sizeof *quantity);
+    char(*number)[24] = calloc(n + 1, sizeof *number);
     const json_t *line;
-    us += (size_t)snprintf(skus, skus_n, "{");
-    uq += (size_t)snprintf(qty, qty_n, "{");
-    json_array_foreach(items, i, line)
-    {
-        const char *sku = json_string_value(json_object_get(line, "sku"));
-        long long q = sign * json_integer_value(json_object_get(line, "quantity"));
-        if (!sku || strpbrk(sku, "\",{}\\ ") || us + strlen(sku) + 4 >= skus_n || uq + 24 >= qty_n)
-            continue; /* not a SKU the read model lists */
-        us += (size_t)snprintf(skus + us, skus_n - us, "%s%s", written ? "," : "", sku);
-        uq += (size_t)snprintf(qty + uq, qty_n - uq, "%s%lld", written++ ? "," : "", q);
+    *skus = *qty = NULL;
+    if (sku && quantity && number) {
+        json_array_foreach(items, i, line)
+        {
+            const char *s = json_string_value(json_object_get(line, "sku"));
+            if (!s)
+                continue;
+            long long q = json_integer_value(json_object_get(line, "quantity"));
+            snprintf(number[count], sizeof number[count], "%lld",
+                     sign < 0 && q != LLONG_MIN ? -q : q);
+            quantity[count] = number[count];
+            sku[count++] = s;
+        }
+        *skus = ev_pg_array_literal(sku, count);
+        *qty = ev_pg_array_literal(quantity, count);
     }
-    snprintf(skus + us, skus_n - us, "}");
-    snprintf(qty + uq, qty_n - uq, "}");
+    free(sku);
+    free(quantity);
+    free(number);
+    if (*skus && *qty)
+        return 0;
+    free(*skus);
+    free(*qty);
+    *skus = *qty = NULL;
+    return -1;
 }
 
 /* Writes the view back with what the event adds, its timeline entry and its side effect,
@@ -124,7 +141,7 @@ static json_t *store(PGconn *tx, const ev_envelope *e, const char *order_id, con
     const char *t = e->event_type;
     bool placed = strcmp(t, "OrderPlaced") == 0;
     char total[24] = "", count[16] = "", version[16], part[16], off[24];
-    char skus[2048] = "{}", qty[1024] = "{}";
+    char *skus = NULL, *qty = NULL;
     char *items = placed ? json_dumps(json_object_get(p, "items"), JSON_COMPACT) : NULL;
     char *payload = json_dumps(p, JSON_COMPACT);
     if (placed) {
@@ -138,8 +155,13 @@ static json_t *store(PGconn *tx, const ev_envelope *e, const char *order_id, con
     const char *fact1 = NULL, *fact2 = NULL;
     int nparams = 27;
     if (strcmp(t, "InventoryReserved") == 0 || strcmp(t, "InventoryReleased") == 0) {
-        stock_arrays(json_object_get(p, "items"), strcmp(t, "InventoryReserved") == 0 ? 1 : -1,
-                     skus, sizeof skus, qty, sizeof qty);
+        if (stock_arrays(json_object_get(p, "items"), strcmp(t, "InventoryReserved") == 0 ? 1 : -1,
+                         &skus, &qty) != 0) {
+            free(items);
+            free(payload);
+            ev_fail(err, errlen, "out of memory");
+            return NULL;
+        }
         fact1 = skus;
         fact2 = qty;
     } else if (strcmp(t, "ShipmentCreated") == 0) {
@@ -180,6 +202,8 @@ static json_t *store(PGconn *tx, const ev_envelope *e, const char *order_id, con
     PGresult *r = ev_pg_query(tx, sql, nparams, params, err, errlen);
     free(items);
     free(payload);
+    free(skus);
+    free(qty);
     if (!r)
         return NULL;
     json_t *item = PQntuples(r) ? json_loads(PQgetvalue(r, 0, 0), 0, NULL) : NULL;
@@ -566,10 +590,11 @@ static bool event_cells(text_table *t, const order_batch *b, size_t i)
         !cell_number(t, 9, i, d->offset) || !cell_kept(t, 10, i, json_dumps(p, JSON_COMPACT)))
         return false;
     if (strcmp(type, "InventoryReserved") == 0 || strcmp(type, "InventoryReleased") == 0) {
-        char skus[2048], qty[1024];
-        stock_arrays(json_object_get(p, "items"), strcmp(type, "InventoryReserved") == 0 ? 1 : -1,
-                     skus, sizeof skus, qty, sizeof qty);
-        return cell_kept(t, 11, i, strdup(skus)) && cell_kept(t, 12, i, strdup(qty));
+        char *skus, *qty;
+        if (stock_arrays(json_object_get(p, "items"),
+                         strcmp(type, "InventoryReserved") == 0 ? 1 : -1, &skus, &qty) != 0)
+            return false;
+        return cell_kept(t, 11, i, skus) && cell_kept(t, 12, i, qty);
     }
     if (strcmp(type, "ShipmentCreated") == 0) {
         cell(t, 11, i, json_string_value(json_object_get(p, "shipmentId")));

@@ -88,6 +88,32 @@ def test_replay_of_a_fixed_cause_is_processed_by_the_failing_group_only(sku):
     assert sql("payment", "SELECT status FROM payments WHERE order_id = %s", oid) == []
 
 
+def test_a_letter_of_odd_bytes_is_listed_and_shown_whole():
+    """Whatever a dead letter's key and headers hold, it is listed and shown: bytes that are
+    not UTF-8 (which no JSON string can hold) show as null, and a long reason whole. Such a
+    letter was once left out of listings, and a reason over 1 KB shown as null."""
+    reason = "simulated: " + "x" * 3000
+    before = end_offsets(["shipping.dlq"])
+    produce("shipping.dlq", b"\xff\xfe not UTF-8", b'{"not": "an envelope"}',
+            headers={"x-error": reason, "x-consumer": b"\xc3\x28",
+                     "x-origin-topic": "order.lifecycle.events"})
+    after = end_offsets(["shipping.dlq"])
+    [(topic, partition)] = [k for k in after if after[k] > before[k]]
+    offset = before[(topic, partition)]
+
+    listed = ctl("dlq", "list", "shipping.dlq")
+    assert listed.returncode == 0, listed.stderr
+    [row] = [line for line in listed.stdout.splitlines()
+             if line.split()[1:3] == [str(partition), str(offset)]]
+    assert reason in row and "order.lifecycle.events" in row
+    r = requests.get(url("read-model", f"/api/dlq/shipping.dlq/{partition}/{offset}"), timeout=30)
+    assert r.status_code == 200, r.text
+    letter = r.json()
+    assert letter["key"] is None and letter["consumer"] is None
+    assert letter["error"] == reason and letter["originTopic"] == "order.lifecycle.events"
+    assert letter["value"] == '{"not": "an envelope"}'
+
+
 def test_unknown_letter_and_bad_usage_fail_clearly():
     r = ctl("dlq", "replay", "inventory.dlq", "0", "999999999")
     assert r.returncode == 1 and "no letter" in r.stderr

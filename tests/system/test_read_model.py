@@ -10,8 +10,9 @@ import pytest
 import requests
 import websocket
 
-from conftest import (PORT_OFFSET, PORTS, ROOT, WEB_URL, admin_headers, envelope, instance_env,
-                      place_order, produce, sql, stock, supervisorctl, url, wait_final, wait_until)
+from conftest import (PORT_OFFSET, PORTS, ROOT, WEB_URL, adjust_stock, admin_headers, envelope,
+                      instance_env, place_order, produce, put_product, sql, stock, supervisorctl,
+                      url, wait_final, wait_until)
 
 def detail(order_id):
     r = requests.get(url("read-model", f"/api/orders/{order_id}"), timeout=5)
@@ -55,6 +56,27 @@ def test_order_detail_has_steps_timeline_and_shipment(sku):
         assert types.count(t) == 1, types
     assert {e["correlationId"] for e in d["timeline"]} == {cid}
     assert d["shipment"]["status"] == "CREATED"
+
+
+def test_the_widest_order_moves_the_stock_of_every_line():
+    """The widest order the API takes, 100 lines of 64-character SKUs: the read model records
+    a stock movement for every line and moves every SKU's stock. (Its stock lines were once
+    written into fixed buffers, which silently kept only the first thirty or so.)"""
+    tag = uuid.uuid4().hex[:8].upper()
+    skus = sorted(f"SKU-WIDE-{tag}-{i:03d}".ljust(64, "X") for i in range(100))
+    for i, s in enumerate(skus):
+        put_product(s, f"Wide {i}", 100)
+        adjust_stock(s, 5, reason="initial stock for a test")
+    wait_until(lambda: sql("order", "SELECT count(*) FROM products WHERE sku = ANY(%s)", skus)
+               == [(100,)], 60, "the order service to price the 100 SKUs")
+    oid = place_order([{"sku": s, "quantity": 2} for s in skus], customer="c-rm-wide")["orderId"]
+    wait_until(lambda: projected(oid, "CONFIRMED", shipped=True), 60, "the projection")
+    moves = sql("read-model", "SELECT sku, delta FROM rm_stock_movements"
+                " WHERE order_id = %s AND kind = 'RESERVED' ORDER BY sku", oid)
+    assert moves == [(s, 2) for s in skus]
+    wait_until(lambda: sql("read-model", "SELECT sku, available, reserved FROM rm_stock"
+                           " WHERE sku = ANY(%s) ORDER BY sku", skus) == [(s, 3, 2) for s in skus],
+               30, "every SKU's stock: 5 received, 2 reserved")
 
 
 def test_cancelled_order_shows_reason_and_compensation(sku):
