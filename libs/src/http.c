@@ -104,6 +104,8 @@ void ev_http_reply_error(struct _u_response *resp, unsigned status, const char *
     va_start(ap, fmt);
     vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
+    /* a message may quote a client's bytes, or end in a character the bound cut */
+    ev_utf8_scrub(message);
     ev_http_reply_json(resp, status,
                        json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", message));
 }
@@ -305,12 +307,56 @@ static void metrics(const struct _u_request *req, struct _u_response *resp, void
 
 /* --- libmicrohttpd glue -------------------------------------------------------------- */
 
+/* The headers a request may carry once: the services read one value of each, and a second
+ * one would be dropped without a word (an idempotency key or a correlation id chosen by
+ * chance). Headers that are lists, or only informative, may repeat. */
+static const char *const single_headers[] = {"Authorization",
+                                             "Content-Type",
+                                             "Idempotency-Key",
+                                             "X-Correlation-Id",
+                                             "Origin",
+                                             "X-Eventify-Client",
+                                             "Sec-WebSocket-Version",
+                                             "Sec-WebSocket-Key",
+                                             NULL};
+
+/* What copy_value gathers into map, one value per name, and the first name that came twice
+ * where only one value would have been kept (a query parameter, or a header of
+ * single_headers); repeated is allocated, freed by values_copy_clear. */
+typedef struct {
+    struct _u_map *map;
+    bool headers;
+    char *repeated;
+} values_copy;
+
+static bool single_header(const char *name)
+{
+    for (size_t i = 0; single_headers[i]; i++)
+        if (strcasecmp(single_headers[i], name) == 0)
+            return true;
+    return false;
+}
+
 static enum MHD_Result copy_value(void *cls, enum MHD_ValueKind kind, const char *key,
                                   const char *value)
 {
     (void)kind;
-    u_map_put(cls, key, value ? value : "");
+    values_copy *c = cls;
+    bool seen = c->headers ? single_header(key) && u_map_has_key_case(c->map, key)
+                           : u_map_has_key(c->map, key);
+    if (seen && !c->repeated)
+        c->repeated = strdup(key);
+    u_map_put(c->map, key, value ? value : "");
     return MHD_YES;
+}
+
+/* Copies the connection's values of kind into map; returns the first repeated name (the
+ * caller frees it) or NULL. */
+static char *copy_values(struct MHD_Connection *conn, enum MHD_ValueKind kind, struct _u_map *map)
+{
+    values_copy c = {.map = map, .headers = kind == MHD_HEADER_KIND};
+    MHD_get_connection_values(conn, kind, copy_value, &c);
+    return c.repeated;
 }
 
 /* Queues resp (status, headers, body) on the connection. */
@@ -501,14 +547,25 @@ static enum MHD_Result begin(ev_http *h, struct MHD_Connection *conn, request_st
     st->req.url_path = strdup(url);
     if (!st->req.http_verb || !st->req.http_url || !st->req.url_path)
         return MHD_NO;
-    MHD_get_connection_values(conn, MHD_HEADER_KIND, copy_value, st->req.map_header);
-    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, copy_value, st->req.map_url);
+    char *repeated_header = copy_values(conn, MHD_HEADER_KIND, st->req.map_header);
+    char *repeated_param = copy_values(conn, MHD_GET_ARGUMENT_KIND, st->req.map_url);
     st->route = find_route(h, method, url);
     start_span(st, method, url);
     if (!st->route) {
+        free(repeated_header);
+        free(repeated_param);
         char message[160];
         snprintf(message, sizeof message, "no route for %.8s %.120s", method, url);
         return refuse(conn, st, 404, "not_found", message);
+    }
+    if (repeated_header || repeated_param) {
+        char message[160];
+        snprintf(message, sizeof message, "the %s %.80s is given more than once; give it once",
+                 repeated_header ? "header" : "query parameter",
+                 repeated_header ? repeated_header : repeated_param);
+        free(repeated_header);
+        free(repeated_param);
+        return refuse(conn, st, 400, "repeated_parameter", message);
     }
     ev_http_path_match(st->route->pattern, url, st->req.map_url);
     switch (ev_http_body_verdict(ev_http_header(&st->req, "Content-Length"),

@@ -48,6 +48,9 @@ void ev_log(ev_log_level level, const char *correlation_id, const char *event_id
     va_start(ap, fmt);
     vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
+    /* else json_pack fails and the line is lost: a message may quote bytes from outside, or
+     * end in a character the bound cut */
+    ev_utf8_scrub(message);
 
     char now[EV_TIME_LEN];
     ev_time_now(now);

@@ -2,6 +2,7 @@
 read, whatever its media type; idle and half-sent connections neither starve a service nor
 stay for ever; services listen on loopback only; /ready tells a reason code, not error
 text."""
+import http.client
 import json
 import re
 import resource
@@ -9,11 +10,12 @@ import socket
 import subprocess
 import threading
 import time
+import uuid
 
 import pytest
 import requests
 
-from conftest import PORTS, supervisorctl
+from conftest import PORTS, sql, supervisorctl
 from spare import PeakRss, spare_instance
 
 GB = 1_000_000_000
@@ -198,3 +200,55 @@ def test_ready_tells_a_reason_code_and_keeps_the_error_text_in_the_log():
     assert body["status"] == "not ready"
     assert re.fullmatch(r"[a-z_]{1,40}", body["reason"]), json.dumps(body)
     assert body["reason"] == "kafka_unavailable"
+
+
+def raw_request(service, method, path, headers, body=None):
+    """One request with headers exactly as given (repeated ones too, which requests merges)."""
+    conn = http.client.HTTPConnection("localhost", PORTS[service], timeout=10)
+    try:
+        conn.putrequest(method, path, skip_accept_encoding=True)
+        for name, value in headers:
+            conn.putheader(name, value)
+        conn.endheaders(body)
+        r = conn.getresponse()
+        return r.status, json.loads(r.read() or b"null")
+    finally:
+        conn.close()
+
+
+def test_a_query_parameter_given_twice_is_refused_not_half_read():
+    """The services keep one value per name: a second status filter, or a second page, would
+    be dropped without a word, so the request is refused and names what repeats."""
+    for path in ("/api/orders?status=PENDING&status=CANCELLED", "/api/orders?page=1&page=2"):
+        status, body = raw_request("read-model", "GET", path, [])
+        assert status == 400, path
+        assert body["error"]["code"] == "repeated_parameter"
+        assert "query parameter" in body["error"]["message"]
+    status, _ = raw_request("read-model", "GET", "/api/orders?status=PENDING&page=1", [])
+    assert status == 200
+
+
+def test_a_single_valued_header_given_twice_is_refused(sku):
+    """Two idempotency keys or correlation ids (in any case) cannot both be honoured: the
+    order is refused, and none is placed. A header that is a list may repeat."""
+    customer = f"c-twice-{uuid.uuid4().hex[:8]}"
+    body = json.dumps({"customerId": customer, "items": [{"sku": sku, "quantity": 1}]}).encode()
+    for twice in ([("Idempotency-Key", "k-1"), ("Idempotency-Key", "k-2")],
+                  [("X-Correlation-Id", str(uuid.uuid4())), ("x-correlation-id", str(uuid.uuid4()))]):
+        status, answer = raw_request("order", "POST", "/orders",
+                                     [("Content-Type", "application/json"), *twice], body)
+        assert status == 400, twice
+        assert answer["error"]["code"] == "repeated_parameter"
+        assert twice[0][0].lower() in answer["error"]["message"].lower()
+    assert sql("order", "SELECT count(*) FROM orders WHERE customer_id = %s", customer) == [(0,)]
+    status, _ = raw_request("read-model", "GET", "/api/orders?pageSize=1",
+                            [("Accept", "application/json"), ("Accept", "text/plain")])
+    assert status == 200
+
+
+def test_an_error_that_quotes_bytes_which_are_not_utf8_still_has_its_body():
+    """A 404 names the path it did not find; a path of bytes that are not UTF-8 (%ff) once
+    made the JSON error body fail to build, and the answer came with an empty {}."""
+    status, body = raw_request("read-model", "GET", "/no-such-%ff-path", [])
+    assert status == 404
+    assert body["error"]["code"] == "not_found" and "no-such-?-path" in body["error"]["message"]
