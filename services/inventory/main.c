@@ -981,19 +981,11 @@ static int seed_one(PGconn *tx, const char *correlation_id, const json_t *entry,
                     size_t errlen)
 {
     const char *sku = json_string_value(json_object_get(entry, "sku"));
-    const json_t *units = json_object_get(entry, "stock");
-    json_t *fields = json_deep_copy(entry);
     product_input in;
     product_error perr;
-    json_object_del(fields, "sku");
-    json_object_del(fields, "stock");
-    int rc = product_check_sku(sku, &perr) || product_parse(fields, &in, &perr) ||
-             !json_is_integer(units) || json_integer_value(units) < 0 ||
-             json_integer_value(units) > EV_STOCK_DELTA_MAX;
-    json_decref(fields);
-    if (rc)
-        return ev_fail(err, errlen, "seed product %s: %s", sku ? sku : "without sku",
-                       json_is_integer(units) ? perr.message : "stock must be 0 to 1000000");
+    int units;
+    if (seed_entry_parse(entry, &in, &units, &perr) != 0)
+        return ev_fail(err, errlen, "seed product %s: %s", sku ? sku : "without sku", perr.message);
     bool created;
     stock_level level = {0};
     char adjustment_id[EV_UUID_LEN];
@@ -1001,15 +993,15 @@ static int seed_one(PGconn *tx, const char *correlation_id, const json_t *entry,
         lock_level(tx, sku, &level, err, errlen) < 0)
         return -1;
     bool counted = level.on_hand > 0;
-    adjustment_input receipt = {.delta = counted ? level.on_hand : (int)json_integer_value(units)};
+    adjustment_input receipt = {.delta = counted ? level.on_hand : units};
     snprintf(receipt.reason, sizeof receipt.reason, "%s",
              counted ? "opening balance (stock counted before stock moved by events)"
                      : "initial stock");
     if (receipt.delta == 0)
         return 0;
     char *fingerprint = adjustment_fingerprint(sku, &receipt);
-    rc = apply_adjustment(tx, correlation_id, sku, &receipt, NULL, fingerprint ? fingerprint : "",
-                          counted, adjustment_id, err, errlen);
+    int rc = apply_adjustment(tx, correlation_id, sku, &receipt, NULL,
+                              fingerprint ? fingerprint : "", counted, adjustment_id, err, errlen);
     free(fingerprint);
     return rc;
 }

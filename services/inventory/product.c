@@ -90,6 +90,29 @@ int product_parse(const json_t *body, product_input *out, product_error *err)
     return 0;
 }
 
+int seed_entry_parse(const json_t *entry, product_input *out, int *stock, product_error *err)
+{
+    if (!json_is_object(entry))
+        return reject(err, 400, "invalid_seed", "a seed entry must be an object");
+    const json_t *units = json_object_get(entry, "stock");
+    json_t *fields = json_deep_copy(entry);
+    if (!fields)
+        return reject(err, 400, "invalid_seed", "out of memory");
+    json_object_del(fields, "sku");
+    json_object_del(fields, "stock");
+    int rc = product_check_sku(json_string_value(json_object_get(entry, "sku")), err) ||
+             product_parse(fields, out, err);
+    json_decref(fields);
+    if (rc)
+        return -1;
+    json_int_t n;
+    if (!whole_number(units, &n) || n < 0 || n > EV_STOCK_DELTA_MAX)
+        return reject(err, 400, "invalid_stock", "stock must be an integer from 0 to %d",
+                      EV_STOCK_DELTA_MAX);
+    *stock = (int)n;
+    return 0;
+}
+
 int adjustment_parse(const json_t *body, adjustment_input *out, product_error *err)
 {
     static const char *const allowed[] = {"delta", "reason", NULL};

@@ -45,6 +45,11 @@ int product_check_sku(const char *sku, product_error *err);
 /* Parses a PUT body; currency defaults to EUR. Returns 0, or -1 with a 400. */
 int product_parse(const json_t *body, product_input *out, product_error *err);
 
+/* Parses an entry of the seed catalog, {"sku", "name", "priceCents", "currency"?, "stock"}:
+ * the product as PUT /products takes it, and its opening stock (0 to EV_STOCK_DELTA_MAX).
+ * Returns 0, or -1 with err naming what is wrong. */
+int seed_entry_parse(const json_t *entry, product_input *out, int *stock, product_error *err);
+
 /* Parses a stock-adjustment body. Returns 0, or -1 with a 400. */
 int adjustment_parse(const json_t *body, adjustment_input *out, product_error *err);
 

@@ -128,6 +128,42 @@ static void the_fingerprint_tells_adjustments_apart(void **state)
     free(fb);
 }
 
+/* The seed catalog read at first start: every error names its cause (a stock out of range
+ * once printed an uninitialised message). */
+static void seed_entries_are_checked_like_the_api(void **state)
+{
+    (void)state;
+    product_input in;
+    product_error err;
+    int stock = -1;
+    json_t *b = body("{\"sku\":\"SKU-SEED-1\",\"name\":\"Seed\",\"priceCents\":500,\"stock\":40}");
+    assert_int_equal(seed_entry_parse(b, &in, &stock, &err), 0);
+    assert_string_equal(in.name, "Seed");
+    assert_int_equal(stock, 40);
+    json_decref(b);
+    const char *bad[][2] = {
+        {"{\"sku\":\"SKU-SEED-1\",\"name\":\"Seed\",\"priceCents\":500,\"stock\":99999999999}",
+         "stock must be an integer from 0 to 1000000"},
+        {"{\"sku\":\"SKU-SEED-1\",\"name\":\"Seed\",\"priceCents\":500,\"stock\":-1}",
+         "stock must be"},
+        {"{\"sku\":\"SKU-SEED-1\",\"name\":\"Seed\",\"priceCents\":500,\"stock\":\"9\"}",
+         "stock must be"},
+        {"{\"sku\":\"SKU-SEED-1\",\"name\":\"Seed\",\"priceCents\":500}", "stock must be"},
+        {"{\"sku\":\"bad sku\",\"name\":\"Seed\",\"priceCents\":500,\"stock\":1}", "SKU"},
+        {"{\"sku\":\"SKU-SEED-1\",\"priceCents\":500,\"stock\":1}", "name"},
+        {"{\"sku\":\"SKU-SEED-1\",\"name\":\"Seed\",\"priceCents\":500,\"stock\":1,\"x\":1}", "x"},
+        {"[1]", "object"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        b = body(bad[i][0]);
+        memset(err.message, 0x7f, sizeof err.message); /* what was there before: not a message */
+        assert_int_equal(seed_entry_parse(b, &in, &stock, &err), -1);
+        assert_non_null(memchr(err.message, '\0', sizeof err.message));
+        assert_non_null(strstr(err.message, bad[i][1]));
+        json_decref(b);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -136,6 +172,7 @@ int main(void)
         cmocka_unit_test(adjustment_bodies_are_strict),
         cmocka_unit_test(a_write_off_never_takes_reserved_units),
         cmocka_unit_test(the_fingerprint_tells_adjustments_apart),
+        cmocka_unit_test(seed_entries_are_checked_like_the_api),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
