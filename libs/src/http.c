@@ -12,6 +12,7 @@
 #include "ev/http.h"
 #include "ev/log.h"
 #include "ev/trace.h"
+#include "ev/utf8.h"
 #include "ev/util.h"
 
 #include <arpa/inet.h>

@@ -1,6 +1,7 @@
 /* Structured JSON logging; see ev/log.h. jansson does the string escaping. */
 #include "ev/log.h"
 #include "ev/trace.h"
+#include "ev/utf8.h"
 #include "ev/util.h"
 
 #include <jansson.h>
@@ -46,10 +47,17 @@ void ev_log(ev_log_level level, const char *correlation_id, const char *event_id
     char message[2048];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(message, sizeof message, fmt, ap);
+    int n = vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
-    /* else json_pack fails and the line is lost: a message may quote bytes from outside, or
-     * end in a character the bound cut */
+    if (n >= (int)sizeof message) {
+        /* A line stays bounded, so a longer message is cut, but on purpose: vsnprintf may have
+         * cut a character in two, which jansson would refuse and the line be lost. Cut on a
+         * character, marked with an ellipsis. */
+        size_t mark = strlen(EV_UTF8_ELLIPSIS);
+        size_t keep = ev_utf8_prefix(message, sizeof message, sizeof message - 1 - mark);
+        memcpy(message + keep, EV_UTF8_ELLIPSIS, mark + 1);
+    }
+    /* and a message may quote bytes from outside that are not UTF-8: shown as '?' */
     ev_utf8_scrub(message);
 
     char now[EV_TIME_LEN];

@@ -105,51 +105,6 @@ bool ev_strlcpy(char *dst, const char *src, size_t n)
     return copy == len;
 }
 
-/* The length of the valid UTF-8 character at s (n bytes left), or 0 when none starts there:
- * no overlong forms, no surrogates, nothing above U+10FFFF (RFC 3629). */
-static size_t utf8_char_len(const unsigned char *s, size_t n)
-{
-    unsigned char lowest = 0x80, highest = 0xBF;
-    size_t len;
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xC2 && s[0] <= 0xDF) {
-        len = 2;
-    } else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
-        len = 3;
-        lowest = s[0] == 0xE0 ? 0xA0 : lowest;
-        highest = s[0] == 0xED ? 0x9F : highest;
-    } else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
-        len = 4;
-        lowest = s[0] == 0xF0 ? 0x90 : lowest;
-        highest = s[0] == 0xF4 ? 0x8F : highest;
-    } else {
-        return 0;
-    }
-    if (n < len || s[1] < lowest || s[1] > highest)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-    return len;
-}
-
-size_t ev_utf8_scrub(char *text)
-{
-    unsigned char *s = (unsigned char *)text;
-    size_t n = strlen(text), replaced = 0;
-    for (size_t i = 0; i < n;) {
-        size_t len = utf8_char_len(s + i, n - i);
-        if (len) {
-            i += len;
-        } else {
-            s[i++] = '?';
-            replaced++;
-        }
-    }
-    return replaced;
-}
-
 int ev_fail(char *err, size_t n, const char *fmt, ...)
 {
     if (err && n) {

@@ -54,12 +54,12 @@ const char *mail_batch_customer(const mail_order *orders, const mail_event *even
     return NULL;
 }
 
-bool mail_batch_render(const mail_order *orders, const mail_event *events, const size_t *order_of,
-                       size_t i, email *out)
+email_result mail_batch_render(const mail_order *orders, const mail_event *events,
+                               const size_t *order_of, size_t i, email *out)
 {
     const mail_event *e = &events[i];
     if (is_placed(e))
-        return false;
+        return EMAIL_NONE;
     return render_email(e->event_type, e->order_id,
                         mail_batch_customer(orders, events, order_of, i), e->reason, e->shipment_id,
                         out);

@@ -49,9 +49,10 @@ long mail_batch_find(const mail_order *orders, size_t count, const char *order_i
 const char *mail_batch_customer(const mail_order *orders, const mail_event *events,
                                 const size_t *order_of, size_t i);
 
-/* Renders event i's e-mail into out, as the per-event path does; false when the event sends
- * none (an OrderPlaced, or a type without a template). */
-bool mail_batch_render(const mail_order *orders, const mail_event *events, const size_t *order_of,
-                       size_t i, email *out);
+/* Renders event i's e-mail into out, as the per-event path does (render_email: the caller
+ * frees an EMAIL_RENDERED e-mail with email_free); EMAIL_NONE when the event sends none (an
+ * OrderPlaced, or a type without a template). */
+email_result mail_batch_render(const mail_order *orders, const mail_event *events,
+                               const size_t *order_of, size_t i, email *out);
 
 #endif

@@ -2,7 +2,8 @@
  * and shipment, rendered from a template (templates.c) and stored once per event. A fetched
  * batch is handled as a set (handle_batch: one statement learns the batch's customers and
  * reads the stored ones, mail_batch renders, one statement stores every e-mail), with the
- * rows handle writes event by event. GET /notifications?orderId= lists them. */
+ * rows handle writes event by event. An e-mail is stored whole or not at all: one that cannot
+ * be rendered (out of memory) is retried, never cut. GET /notifications?orderId= lists them. */
 #include "mail_batch.h"
 #include "templates.h"
 
@@ -40,7 +41,7 @@ static ev_outcome handle(ev_delivery *d, void *user)
     if (strcmp(e->event_type, "OrderPlaced") == 0)
         return remember_customer(d, order_id);
 
-    char err[512], customer[128] = "";
+    char err[512];
     const char *key[] = {order_id};
     PGresult *r = ev_pg_query(d->tx, "SELECT customer_id FROM order_customers WHERE order_id = $1",
                               1, key, err, sizeof err);
@@ -48,27 +49,34 @@ static ev_outcome handle(ev_delivery *d, void *user)
         ev_fail(d->reason, sizeof d->reason, "%s", err);
         return EV_RETRY;
     }
-    if (PQntuples(r))
-        ev_strlcpy(customer, PQgetvalue(r, 0, 0), sizeof customer);
-    PQclear(r);
-
-    email mail;
-    if (!render_email(e->event_type, order_id, customer,
-                      json_string_value(json_object_get(p, "reason")),
-                      json_string_value(json_object_get(p, "shipmentId")), &mail))
+    email mail = {0}; /* owns its strings once rendered: freed below */
+    email_result rendered =
+        render_email(e->event_type, order_id, PQntuples(r) ? PQgetvalue(r, 0, 0) : NULL,
+                     json_string_value(json_object_get(p, "reason")),
+                     json_string_value(json_object_get(p, "shipmentId")), &mail);
+    PQclear(r); /* the e-mail holds its own copy of the customer */
+    if (rendered == EMAIL_NONE)
         return EV_HANDLED;
+    if (rendered == EMAIL_FAILED) { /* never a cut e-mail: retried, dead-lettered at last */
+        ev_fail(d->reason, sizeof d->reason, "cannot render the %s e-mail: out of memory",
+                e->event_type);
+        return EV_RETRY;
+    }
     const char *params[] = {order_id,       e->event_id,  e->event_type,
                             mail.recipient, mail.subject, mail.body};
+    ev_outcome outcome = EV_HANDLED;
     if (ev_pg_exec(d->tx,
                    "INSERT INTO notifications (order_id, event_id, event_type, recipient, subject,"
                    " body) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING",
                    6, params, err, sizeof err) != 0) {
         ev_fail(d->reason, sizeof d->reason, "%s", err);
-        return EV_RETRY;
+        outcome = EV_RETRY;
+    } else {
+        ev_log(EV_LOG_INFO, e->correlation_id, e->event_id, "sent e-mail to %s: %s", mail.recipient,
+               mail.subject);
     }
-    ev_log(EV_LOG_INFO, e->correlation_id, e->event_id, "sent e-mail to %s: %s", mail.recipient,
-           mail.subject);
-    return EV_HANDLED;
+    email_free(&mail);
+    return outcome;
 }
 
 /* A fetched batch's events, folded over their orders (mail_batch.h). Arrays of n. */
@@ -77,7 +85,7 @@ typedef struct {
     const ev_delivery **delivery; /* events[i]'s */
     mail_order *orders;           /* count of them, sorted by order id */
     size_t *order_of;
-    email *mail; /* mail[i]: events[i]'s e-mail, when sends[i] */
+    email *mail; /* mail[i]: events[i]'s e-mail, when sends[i]; owned, freed by mail_batch_free */
     bool *sends;
     PGresult *stored; /* the stored customers orders[k].stored_customer points into */
     size_t n, count;
@@ -85,6 +93,8 @@ typedef struct {
 
 static void mail_batch_free(mail_batch *b)
 {
+    for (size_t i = 0; b->mail && i < b->n; i++)
+        email_free(&b->mail[i]); /* a zeroed one (not rendered) is left alone */
     free(b->events);
     free(b->delivery);
     free(b->orders);
@@ -191,13 +201,19 @@ static void log_sent(const ev_delivery *d, const email *mail)
 }
 
 /* Renders every e-mail of the batch and stores them in one statement, in the batch's order,
- * each once (ON CONFLICT (event_id) as handle); then logs each as handle does. */
+ * each once (ON CONFLICT (event_id) as handle); then logs each as handle does. An e-mail that
+ * cannot be rendered whole (out of memory) gives the batch up rather than store less. */
 static int send_mail(PGconn *tx, mail_batch *b, char *err, size_t errlen)
 {
     size_t rows = 0;
-    for (size_t i = 0; i < b->n; i++)
-        if ((b->sends[i] = mail_batch_render(b->orders, b->events, b->order_of, i, &b->mail[i])))
+    for (size_t i = 0; i < b->n; i++) {
+        email_result r = mail_batch_render(b->orders, b->events, b->order_of, i, &b->mail[i]);
+        if (r == EMAIL_FAILED)
+            return ev_fail(err, errlen, "cannot render the %s e-mail of %s: out of memory",
+                           b->events[i].event_type, b->delivery[i]->event->event_id);
+        if ((b->sends[i] = r == EMAIL_RENDERED))
             rows++;
+    }
     if (rows == 0)
         return 0;
     const char **cells = calloc(6 * rows, sizeof *cells);

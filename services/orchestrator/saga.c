@@ -1,7 +1,8 @@
 /* The saga transition function; see saga.h. */
 #include "saga.h"
 
-#include <stdio.h>
+#include "ev/utf8.h"
+
 #include <string.h>
 
 static const char *const state_names[SAGA_STATE_COUNT] = {
@@ -12,13 +13,19 @@ static saga_step_result stay(saga_state s)
     return (saga_step_result){.state = s, .emit = SAGA_EMIT_NOTHING};
 }
 
+/* "what: detail", cut to EV_REASON_MAX characters on a character if need be (saga.h). what is
+ * one of this file's short ASCII phrases, so it fits whole and each of its bytes is one
+ * character: the detail gets what is left of the bound. */
 static saga_step_result cancel(const char *what, const char *detail)
 {
     saga_step_result r = {.state = SAGA_CANCELLED, .emit = SAGA_EMIT_CANCELLED};
-    if (detail && *detail)
-        snprintf(r.reason, sizeof r.reason, "%s: %s", what, detail);
-    else
-        snprintf(r.reason, sizeof r.reason, "%s", what);
+    size_t used = strlen(what);
+    memcpy(r.reason, what, used);
+    if (detail && *detail) {
+        memcpy(r.reason + used, ": ", 2);
+        used += 2;
+        ev_utf8_clip(r.reason + used, sizeof r.reason - used, detail, EV_REASON_MAX - used);
+    }
     return r;
 }
 

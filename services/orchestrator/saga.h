@@ -5,9 +5,16 @@
  *   any open state --OutOfStock | PaymentFailed | deadline--> CANCELLED
  *
  * CONFIRMED and CANCELLED are final: anything arriving later changes nothing. The
- * orchestrator decides on results alone; OrderPlaced only starts the clock. */
+ * orchestrator decides on results alone; OrderPlaced only starts the clock.
+ *
+ * A cancellation's reason is the saga's words and the failing event's own reason, which may
+ * itself be EV_REASON_MAX characters long. OrderCancelled is held to EV_REASON_MAX characters
+ * by every consumer, so a longer reason is cut on purpose, on a character, and ends in "…":
+ * never inside a character, which PostgreSQL and every JSON reader would refuse. */
 #ifndef SAGA_H
 #define SAGA_H
+
+#include "ev/events.h"
 
 #include <stddef.h>
 
@@ -35,10 +42,12 @@ typedef enum { SAGA_EMIT_NOTHING, SAGA_EMIT_CONFIRMED, SAGA_EMIT_CANCELLED } sag
 typedef struct {
     saga_state state;
     saga_emit emit;
-    char reason[256]; /* OrderCancelled's reason when emit is SAGA_EMIT_CANCELLED */
+    /* OrderCancelled's reason when emit is SAGA_EMIT_CANCELLED: at most EV_REASON_MAX
+     * characters of UTF-8, so room for as many of the widest */
+    char reason[EV_UTF8_BYTES(EV_REASON_MAX) + 1];
 } saga_step_result;
 
-/* detail is the failing event's own reason (OutOfStock, PaymentFailed), or NULL. */
+/* detail is the failing event's own reason (OutOfStock, PaymentFailed; UTF-8), or NULL. */
 saga_step_result saga_step(saga_state state, saga_event event, const char *detail);
 
 /* Maps an event type to a saga event; -1 for types the saga does not react to. */

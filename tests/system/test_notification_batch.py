@@ -4,12 +4,16 @@ rendered in C, one statement stores them all) and writes exactly the rows its pe
 writes. The service is stopped while orders are placed, then again while the saga decides and
 ships them, so both halves arrive as backlogs: first the OrderPlaced events, then every
 confirmation, cancellation and shipment, with a redelivered event (skipped) and an order
-cancelled twice without ever being placed (two e-mails to the fallback address) among them."""
+cancelled twice without ever being placed (two e-mails to the fallback address) among them.
+
+The longest customer ids the order service accepts (64 characters, up to 256 bytes in UTF-8)
+reach every e-mail whole: the recipient was once cut at 127 bytes, inside a character from 64 x
+"\u00e9" on, and the e-mail then never stored (the UTF-8 database refused it)."""
 import uuid
 
 import pytest
 
-from conftest import (add_sku, end_offsets, envelope, events_of, metric, order, place_order,
+from conftest import (DLQ, add_sku, end_offsets, envelope, events_of, metric, order, place_order,
                       produce, read_since, ready, sql, supervisorctl, wait_until)
 
 # 60 units cost 1,199.40: the payment is declined
@@ -133,3 +137,26 @@ def test_backlogs_of_e_mails_written_in_batches_as_one_by_one():
     assert batched >= 8, f"only {batched} events were handled in batches"
     assert sql("notification", "SELECT count(*) FROM inbox WHERE event_id = %s",
                again.event["eventId"]) == [(1,)]
+
+
+# 64 characters: 128 bytes ("\u00e9", the example that lost its e-mails) and 256 bytes
+LONGEST_CUSTOMERS = {"64-e-acute": "\u00e9" * 64, "64-emoji": "\U0001F600" * 64}
+
+
+@pytest.mark.parametrize("customer", LONGEST_CUSTOMERS.values(), ids=LONGEST_CUSTOMERS.keys())
+def test_the_longest_customer_id_gets_every_e_mail_at_its_whole_address(customer, sku):
+    dlq = end_offsets([DLQ["notification"]])
+    confirmed = place_order([{"sku": sku, "quantity": 1}], customer=customer)["orderId"]
+    declined = place_order([{"sku": sku, "quantity": 60}], customer=customer)["orderId"]  # 1,199.40
+    ids = [confirmed, declined]
+    want = {(confirmed, "OrderConfirmed"), (confirmed, "ShipmentCreated"),
+            (declined, "OrderCancelled")}
+    wait_until(lambda: {(m[0], m[2]) for m in mails_of(ids)} == want, 60,
+               "the three e-mails stored")
+    assert customers_of(ids) == {confirmed: customer, declined: customer}
+    for oid, _, kind, recipient, subject, body in mails_of(ids):
+        assert recipient == f"{customer}@customers.example.com", (kind, recipient)
+        assert subject.startswith(f"Order {oid[:8]} ")
+        assert oid in body
+    letters = [m for m in read_since(dlq) if m.key in ids]
+    assert letters == [], [m.headers.get("x-error") for m in letters]

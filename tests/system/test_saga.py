@@ -110,6 +110,39 @@ def test_injected_force_exception_dead_letters_and_times_out(one):
     assert_stock_ledger_only()
 
 
+# OrderCancelled's reason is held to EV_REASON_MAX characters by every consumer (events.c)
+REASON_MAX = 1024
+
+
+@pytest.mark.parametrize("event_type,topic,cause,units", [
+    ("PaymentFailed", "payments.events", "payment failed", 100),
+    ("OutOfStock", "inventory.events", "out of stock", REASON_MAX),
+], ids=["100-euro-signs-whole", "1024-euro-signs-cut"])
+def test_a_long_multibyte_reason_cancels_with_it_whole_or_cut_on_a_character(
+        event_type, topic, cause, units):
+    """A result's reason of up to 1024 characters, 3 bytes each: the saga was once cut at 255
+    bytes, inside a "\u20ac", so its UPDATE failed, the event was dead-lettered and the saga
+    cancelled by its deadline ("timeout"). Now the reason is kept whole when OrderCancelled can
+    carry it with the saga's words, else cut on a character and marked with an ellipsis; every
+    consumer takes the decision (the notification quotes it)."""
+    oid = str(uuid.uuid4())
+    before = end_offsets(["order.lifecycle.events"])
+    detail = "\u20ac" * units
+    whole = f"{cause}: {detail}"
+    want = whole if len(whole) <= REASON_MAX else whole[:REASON_MAX - 1] + "\u2026"
+    produce(topic, oid, envelope(event_type, {"orderId": oid, "reason": detail}))
+    wait_until(lambda: (saga(oid) or {}).get("state") == "CANCELLED", SAGA_TIMEOUT_S + 20,
+               "the saga cancelled")
+    assert saga(oid)["reason"] == want
+    msgs = read_since(before, until=lambda m: events_of(m, oid, "OrderCancelled"), timeout=20)
+    [cancelled] = events_of(msgs, oid, "OrderCancelled")
+    assert cancelled.event["payload"]["reason"] == want
+    bodies = wait_until(lambda: sql("notification", "SELECT body FROM notifications"
+                                                    " WHERE order_id = %s", oid), 20,
+                        "the cancellation e-mail")
+    assert [f"({want})" in body for body, in bodies] == [True]
+
+
 def assert_stock_ledger_only():
     from conftest import assert_stock_ledger
     assert_stock_ledger()

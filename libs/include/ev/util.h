@@ -28,12 +28,6 @@ int64_t ev_monotonic_ms(void);
 /* Copies src into dst of size n, always NUL-terminating; returns false if src was cut. */
 bool ev_strlcpy(char *dst, const char *src, size_t n);
 
-/* Makes text valid UTF-8 in place, keeping its length: every byte that starts no valid
- * character (one of a client's stray bytes, or a character that a bounded snprintf cut at the
- * end) becomes '?'. For text that must become a JSON string, which cannot hold invalid UTF-8.
- * Returns how many bytes were replaced. */
-size_t ev_utf8_scrub(char *text);
-
 /* Formats err (size n) like snprintf and returns -1, so error paths stay one line. */
 int ev_fail(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

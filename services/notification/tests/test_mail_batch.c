@@ -81,14 +81,18 @@ static void the_customer_is_the_stored_one_else_an_earlier_order_placed(void **s
     assert_string_equal(mail_batch_customer(orders, e, order_of, 4), "carl");
     assert_null(mail_batch_customer(orders, e, order_of, 5));
     email m;
-    assert_false(mail_batch_render(orders, e, order_of, 1, &m)); /* OrderPlaced sends none */
-    assert_true(mail_batch_render(orders, e, order_of, 0, &m));
+    /* OrderPlaced sends none */
+    assert_int_equal(mail_batch_render(orders, e, order_of, 1, &m), EMAIL_NONE);
+    assert_int_equal(mail_batch_render(orders, e, order_of, 0, &m), EMAIL_RENDERED);
     assert_string_equal(m.recipient, "customer+9d2c4a1e@customers.example.com");
-    assert_true(mail_batch_render(orders, e, order_of, 2, &m));
+    email_free(&m);
+    assert_int_equal(mail_batch_render(orders, e, order_of, 2, &m), EMAIL_RENDERED);
     assert_string_equal(m.recipient, "bea@customers.example.com");
     assert_string_equal(m.subject, "Order 9d2c4a1e was cancelled");
-    assert_true(mail_batch_render(orders, e, order_of, 4, &m));
+    email_free(&m);
+    assert_int_equal(mail_batch_render(orders, e, order_of, 4, &m), EMAIL_RENDERED);
     assert_string_equal(m.recipient, "carl@customers.example.com");
+    email_free(&m);
 }
 
 static void a_type_without_template_sends_nothing(void **state)
@@ -99,8 +103,8 @@ static void a_type_without_template_sends_nothing(void **state)
     size_t order_of[2], count = 0;
     assert_int_equal(mail_batch_collect(e, 2, orders, order_of, &count), 0);
     email m;
-    assert_false(mail_batch_render(orders, e, order_of, 0, &m));
-    assert_false(mail_batch_render(orders, e, order_of, 1, &m));
+    assert_int_equal(mail_batch_render(orders, e, order_of, 0, &m), EMAIL_NONE);
+    assert_int_equal(mail_batch_render(orders, e, order_of, 1, &m), EMAIL_NONE);
 }
 
 /* The per-event path over a table of customers: an OrderPlaced stores its customer unless
@@ -132,23 +136,25 @@ static void assert_batch_equals_one_by_one(const mail_event *e, size_t n, custom
     customer_table t = stored;
     for (size_t i = 0; i < n; i++) {
         email one, batch;
-        bool sends = mail_batch_render(orders, e, order_of, i, &batch);
+        email_result sends = mail_batch_render(orders, e, order_of, i, &batch);
         if (strcmp(e[i].event_type, "OrderPlaced") == 0) {
-            assert_false(sends);
+            assert_int_equal(sends, EMAIL_NONE);
             if (!lookup(&t, e[i].order_id)) {
                 t.order[t.n] = e[i].order_id;
                 t.customer[t.n++] = e[i].customer_id;
             }
             continue;
         }
-        bool want = render_email(e[i].event_type, e[i].order_id, lookup(&t, e[i].order_id),
-                                 e[i].reason, e[i].shipment_id, &one);
+        email_result want = render_email(e[i].event_type, e[i].order_id, lookup(&t, e[i].order_id),
+                                         e[i].reason, e[i].shipment_id, &one);
         assert_int_equal(sends, want);
-        if (!want)
+        if (want != EMAIL_RENDERED)
             continue;
         assert_string_equal(batch.recipient, one.recipient);
         assert_string_equal(batch.subject, one.subject);
         assert_string_equal(batch.body, one.body);
+        email_free(&one);
+        email_free(&batch);
     }
 }
 
@@ -167,6 +173,42 @@ static void every_email_equals_the_per_event_path(void **state)
     assert_batch_equals_one_by_one(only_placed, 2, some);
 }
 
+/* 64 x "\u00e9" (128 bytes), the longest customer id the order service accepts, learnt from an
+ * OrderPlaced earlier in the batch or stored before it, and a long multibyte reason: every
+ * e-mail of the batch has the whole recipient and the whole reason. */
+static void the_longest_customer_id_and_a_long_reason_are_kept_whole(void **state)
+{
+    (void)state;
+    char customer[64 * 2 + 1], reason[300 * 3 + 1];
+    for (size_t i = 0; i < 64; i++)
+        memcpy(customer + 2 * i, "\u00e9", 2);
+    customer[128] = '\0';
+    for (size_t i = 0; i < 300; i++)
+        memcpy(reason + 3 * i, "\u20ac", 3);
+    reason[900] = '\0';
+    char recipient[sizeof customer + sizeof "@customers.example.com"];
+    memcpy(recipient, customer, 128);
+    memcpy(recipient + 128, "@customers.example.com", sizeof "@customers.example.com");
+
+    mail_event e[] = {placed(A, customer), cancelled(A, reason), shipped(B, "s"), confirmed(B)};
+    mail_order orders[4];
+    size_t order_of[4], count = 0;
+    assert_int_equal(mail_batch_collect(e, 4, orders, order_of, &count), 0);
+    long b = mail_batch_find(orders, count, B);
+    orders[b].stored = true;
+    orders[b].stored_customer = customer;
+    for (size_t i = 1; i < 4; i++) {
+        email m;
+        assert_int_equal(mail_batch_render(orders, e, order_of, i, &m), EMAIL_RENDERED);
+        assert_string_equal(m.recipient, recipient);
+        if (i == 1)
+            assert_non_null(strstr(m.body, reason));
+        email_free(&m);
+    }
+    customer_table none = {.n = 0};
+    assert_batch_equals_one_by_one(e, 4, none);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -174,6 +216,7 @@ int main(void)
         cmocka_unit_test(the_customer_is_the_stored_one_else_an_earlier_order_placed),
         cmocka_unit_test(a_type_without_template_sends_nothing),
         cmocka_unit_test(every_email_equals_the_per_event_path),
+        cmocka_unit_test(the_longest_customer_id_and_a_long_reason_are_kept_whole),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

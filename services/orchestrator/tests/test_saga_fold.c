@@ -119,6 +119,30 @@ static void stored_states_are_continued_and_final_ones_kept(void **state)
     assert_fold_equals_one_by_one(e, 6, stored);
 }
 
+/* A batch carrying 100 x "\u20ac" as a PaymentFailed reason (300 bytes, more than the old
+ * 256-byte step buffer): the saga's reason, which store_sagas writes and emit_decisions
+ * publishes, is the whole text, as the per-event path gives it. */
+static void a_long_multibyte_reason_reaches_the_saga_whole(void **state)
+{
+    (void)state;
+    char euros[100 * 3 + 1];
+    for (size_t i = 0; i < 100; i++)
+        memcpy(euros + 3 * i, "\u20ac", 3);
+    euros[300] = '\0';
+    saga_fold_event e[] = {{A, "ca", SAGA_INVENTORY_OK, NULL}, {A, "ca", SAGA_PAYMENT_FAIL, euros}};
+    saga_state stored[] = {SAGA_STARTED};
+    assert_fold_equals_one_by_one(e, 2, stored);
+
+    saga_fold_saga sagas[2];
+    size_t saga_of[2], count;
+    saga_fold_step steps[2];
+    assert_int_equal(saga_fold_collect(e, 2, sagas, saga_of, &count), 0);
+    saga_fold_apply(sagas, e, 2, saga_of, steps);
+    assert_int_equal(sagas[0].state, SAGA_CANCELLED);
+    assert_memory_equal(sagas[0].reason, "payment failed: ", 16);
+    assert_string_equal(sagas[0].reason + 16, euros);
+}
+
 static void every_pair_of_events_from_every_state(void **state)
 {
     (void)state;
@@ -139,6 +163,7 @@ int main(void)
         cmocka_unit_test(sagas_are_collected_sorted_and_mapped),
         cmocka_unit_test(whole_sagas_in_one_batch_decide_once),
         cmocka_unit_test(stored_states_are_continued_and_final_ones_kept),
+        cmocka_unit_test(a_long_multibyte_reason_reaches_the_saga_whole),
         cmocka_unit_test(every_pair_of_events_from_every_state),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
