@@ -2,6 +2,7 @@
 #include "ev/trace.h"
 #include "ev/config.h"
 #include "ev/log.h"
+#include "ev/utf8.h"
 #include "ev/util.h"
 
 #include <curl/curl.h>
@@ -256,18 +257,6 @@ static void text_add(json_text *t, const char *s)
     text_addn(t, s, strlen(s));
 }
 
-/* Length of the valid UTF-8 sequence at s (of n bytes), or 0 when it is not one. */
-static size_t utf8_sequence(const unsigned char *s, size_t n)
-{
-    size_t len = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
-    if (len == 0 || s[0] >= 0xf5 || len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++)
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    return len;
-}
-
 /* Appends value as a JSON string: quotes and control characters escaped, bytes that are not
  * UTF-8 replaced by '?' (a header from a client may hold anything). */
 static void text_json_string(json_text *t, const char *value)
@@ -284,7 +273,7 @@ static void text_json_string(json_text *t, const char *value)
             break;
         i = run;
         if (v[i] >= 0x80) {
-            size_t len = utf8_sequence(v + i, n - i);
+            size_t len = ev_utf8_char_len((const char *)v + i, n - i);
             text_addn(t, len ? (const char *)v + i : "?", len ? len : 1);
             i += len ? len : 1;
         } else {

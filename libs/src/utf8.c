@@ -52,10 +52,9 @@ bool ev_utf8_clip(char *dst, size_t dstlen, const char *text, size_t max_chars)
     return whole;
 }
 
-/* The length of the valid UTF-8 character at s (n bytes left), or 0 when none starts there:
- * no overlong forms, no surrogates, nothing above U+10FFFF (RFC 3629). */
-static size_t utf8_char_len(const unsigned char *s, size_t n)
+size_t ev_utf8_char_len(const char *text, size_t n)
 {
+    const unsigned char *s = (const unsigned char *)text;
     unsigned char lowest = 0x80, highest = 0xBF;
     size_t len;
     if (s[0] < 0x80)
@@ -86,7 +85,7 @@ size_t ev_utf8_scrub(char *text)
     unsigned char *s = (unsigned char *)text;
     size_t n = strlen(text), replaced = 0;
     for (size_t i = 0; i < n;) {
-        size_t len = utf8_char_len(s + i, n - i);
+        size_t len = ev_utf8_char_len(text + i, n - i);
         if (len) {
             i += len;
         } else {

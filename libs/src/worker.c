@@ -9,6 +9,7 @@
 #include "ev/pg.h"
 #include "ev/topology.h"
 #include "ev/trace.h"
+#include "ev/utf8.h"
 #include "ev/util.h"
 
 #include <inttypes.h>
@@ -273,14 +274,23 @@ static try_result try_once(loop_state *st, ev_delivery *d)
 static bool dead_letter(loop_state *st, ev_span *span, const rd_kafka_message_t *msg,
                         const char *cid, const char *eid, const char *error, int attempts)
 {
+    /* The error may end in a character that a bounded reason cut, or quote the message's own
+     * bytes; the letter's x-error header is read back as text (listings, replays). */
+    char *text = strdup(error);
+    if (text) {
+        ev_utf8_scrub(text);
+        error = text;
+    }
     ev_span_event(span, "dead-lettered", "eventify.dlq.topic", st->dlq_topic, "eventify.attempts",
                   attempts);
     ev_span_error(span, error);
     ev_log(EV_LOG_WARN, cid, eid,
            "dead-lettering %s[%" PRId32 "]@%" PRId64 " after %d attempt(s): %s",
            rd_kafka_topic_name(msg->rkt), msg->partition, msg->offset, attempts, error);
-    switch (ev_dead_letter(st->w->producer, st->dlq_topic, st->w->config->service, msg, error,
-                           attempts, st->stop)) {
+    ev_letter_fate fate = ev_dead_letter(st->w->producer, st->dlq_topic, st->w->config->service,
+                                         msg, error, attempts, st->stop);
+    free(text);
+    switch (fate) {
     case EV_LETTER_WRITTEN:
         ev_metrics_count_event(st->w->metrics, "dlq_messages_total", rd_kafka_topic_name(msg->rkt));
         return true;

@@ -29,6 +29,10 @@ size_t ev_utf8_chars(const char *text);
  * whole, false when it was cut. dst and text must not overlap. */
 bool ev_utf8_clip(char *dst, size_t dstlen, const char *text, size_t max_chars);
 
+/* The length in bytes of the valid UTF-8 character at text (n > 0 bytes left), or 0 when none
+ * starts there: no overlong forms, no surrogates, nothing above U+10FFFF (RFC 3629). */
+size_t ev_utf8_char_len(const char *text, size_t n);
+
 /* Makes text valid UTF-8 in place, keeping its length: every byte that starts no valid
  * character (one of a client's stray bytes, or a character that a bounded snprintf cut at the
  * end) becomes '?'. For text that must become a JSON string, which cannot hold invalid UTF-8.
