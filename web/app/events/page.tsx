@@ -12,7 +12,7 @@ import {
   type DeadLetterDetail,
   type LatestEvent,
 } from "@/lib/api";
-import { kafka, type KafkaCluster, type KafkaGroupSummary, type KafkaTopicSummary } from "@/lib/kafka";
+import { kafka, type KafkaCluster, type KafkaGroupList, type KafkaTopicSummary } from "@/lib/kafka";
 import { usePolling } from "@/lib/live";
 import KafkaOverview from "@/components/KafkaOverview";
 import DataTable from "@/components/DataTable";
@@ -24,7 +24,7 @@ const letterId = (l: { topic: string; partition: number; offset: number }) => `$
 export default function Events() {
   const [cluster, setCluster] = useState<KafkaCluster | null>(null);
   const [topics, setTopics] = useState<KafkaTopicSummary[] | null>(null);
-  const [groups, setGroups] = useState<KafkaGroupSummary[] | null>(null);
+  const [groups, setGroups] = useState<KafkaGroupList | null>(null);
   const [latest, setLatest] = useState<LatestEvent[] | null>(null);
   const [letters, setLetters] = useState<DeadLetter[] | null>(null);
   const [dlqTopic, setDlqTopic] = useState("");
