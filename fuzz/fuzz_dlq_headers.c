@@ -2,8 +2,9 @@
  * letter from any message. The input is a list of headers, each a 1-byte name length, the
  * name, a 2-byte value length (0xffff: a null value) and the value; what is left is the
  * message value. Properties: decoding never crashes; a letter built from any message is
- * bounded (key, carried headers, and a cut value when too large) and decodes back to the
- * origin, size and hash it was built with. */
+ * bounded (key, carried headers, and a cut value when too large), decodes back to the
+ * origin, size and hash it was built with, and is taken for its original (ev_letter_whole)
+ * exactly when neither its key nor its value was cut. */
 #include "ev/dlq_headers.h"
 #include "fuzz_check.h"
 
@@ -82,6 +83,11 @@ static void letter_roundtrip(const header_list *in, const uint8_t *value, size_t
     FUZZ_CHECK(info.original_size == (int64_t)value_len);
     FUZZ_CHECK(info.origin_offset == 77 && info.origin_partition == 1 && info.attempts == 1);
     FUZZ_CHECK(strcmp(info.sha256, l.sha256) == 0);
+    /* a letter is vouched for as its original exactly when nothing of it was cut */
+    bool key_cut = value_len > EV_DLQ_KEY_MAX;
+    FUZZ_CHECK(info.original_key_size == (key_cut ? (int64_t)value_len : -1));
+    FUZZ_CHECK(ev_letter_whole(raw, l.msg.header_count, l.msg.key_len, l.msg.value, l.msg.value_len,
+                               err, sizeof err) == (!l.cut && !key_cut));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -99,6 +99,34 @@ static json_t *header_int(const rd_kafka_message_t *m, const char *name)
                                                            : json_null();
 }
 
+/* A size header as an integer; null when absent or not a size. */
+static json_t *header_size(const rd_kafka_message_t *m, const char *name)
+{
+    const void *value = NULL;
+    size_t size = 0;
+    int64_t n;
+    return ev_message_header_raw(m, name, &value, &size) &&
+                   ev_parse_int(value, size, 0, INT64_MAX, &n)
+               ? json_integer((json_int_t)n)
+               : json_null();
+}
+
+/* True when m's key and value are those of the message that failed, as its headers tell
+ * (ev_letter_whole); else false with why. */
+static bool letter_whole(const rd_kafka_message_t *m, char *why, size_t whylen)
+{
+    static const char *const names[] = {EV_DLQ_ORIGINAL_SIZE, EV_DLQ_ORIGINAL_SHA256,
+                                        EV_DLQ_ORIGINAL_KEY_SIZE};
+    ev_raw_header headers[3];
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        headers[n].name = names[i];
+        if (ev_message_header_raw(m, names[i], &headers[n].value, &headers[n].size))
+            n++;
+    }
+    return ev_letter_whole(headers, n, m->key ? m->key_len : 0, m->payload, m->len, why, whylen);
+}
+
 /* The letter as JSON; eventType and eventId come from the value when it is an envelope. */
 static json_t *letter_json(const rd_kafka_message_t *m, bool with_value)
 {
@@ -116,8 +144,13 @@ static json_t *letter_json(const rd_kafka_message_t *m, bool with_value)
         header_string(m, EV_DLQ_FAILED_AT), "eventType", json_is_string(type) ? type : NULL,
         "eventId", json_is_string(id) ? id : NULL, "valueBytes", (json_int_t)m->len);
     json_decref(value);
-    if (letter)
+    char why[256];
+    if (letter) {
         json_object_set_new(letter, "traceparent", header_string(m, "traceparent"));
+        json_object_set_new(letter, "originalBytes", header_size(m, EV_DLQ_ORIGINAL_SIZE));
+        json_object_set_new(letter, "originalKeyBytes", header_size(m, EV_DLQ_ORIGINAL_KEY_SIZE));
+        json_object_set_new(letter, "cut", json_boolean(!letter_whole(m, why, sizeof why)));
+    }
     if (letter && with_value) {
         /* A value that is not UTF-8 cannot be a JSON string: null, and not replayable. */
         json_t *raw = m->payload ? json_stringn(m->payload, m->len) : json_string("");
@@ -145,6 +178,9 @@ static int partition_count(ev_dlq_reader *r, const char *topic, char *err, size_
     return n;
 }
 
+/* Told about each message read (borrowed for the call); a non-zero return stops the read. */
+typedef int (*message_fn)(const rd_kafka_message_t *m, void *user);
+
 /* What to read from one partition, and where the reading got to. */
 typedef struct {
     const char *topic;
@@ -152,8 +188,7 @@ typedef struct {
     int64_t from; /* first offset wanted */
     int64_t high; /* end offset when the read started: nothing at or after it is read */
     int max;      /* most letters to visit */
-    bool with_value;
-    ev_dlq_visit_fn visit;
+    message_fn visit;
     void *user;
     int64_t next; /* out: the offset after the last one visited */
     bool stopped; /* out: visit asked to stop */
@@ -190,12 +225,9 @@ static int read_range(ev_dlq_reader *r, range_read *rr, char *err, size_t errlen
             rr->next = rr->high;
         } else if (ours && !m->err && m->offset >= rr->next) {
             rr->next = m->offset + 1;
-            json_t *letter = letter_json(m, rr->with_value);
-            if (letter) {
-                visited++;
-                if (rr->visit(letter, rr->user) != 0)
-                    rr->stopped = true;
-            }
+            visited++;
+            if (rr->visit(m, rr->user) != 0)
+                rr->stopped = true;
         }
         rd_kafka_message_destroy(m);
     }
@@ -209,6 +241,25 @@ static int watermarks(ev_dlq_reader *r, const char *topic, int32_t p, int64_t *l
     if (rd_kafka_query_watermark_offsets(r->rk, topic, p, low, high, READ_TIMEOUT_MS))
         return ev_fail(err, errlen, "cannot read the offsets of %s[%d]", topic, p);
     return 0;
+}
+
+/* Hands the messages of a read to a visitor of letters as JSON. */
+typedef struct {
+    ev_dlq_visit_fn visit;
+    void *user;
+    bool with_value;
+} letter_visit;
+
+static int visit_letter(const rd_kafka_message_t *m, void *user)
+{
+    letter_visit *v = user;
+    json_t *letter = letter_json(m, v->with_value);
+    if (!letter) {
+        ev_warn("letter %s[%d]@%lld cannot be shown: out of memory", rd_kafka_topic_name(m->rkt),
+                m->partition, (long long)m->offset);
+        return 0;
+    }
+    return v->visit(letter, v->user);
 }
 
 static int append(json_t *letter, void *user)
@@ -254,13 +305,14 @@ static int append_newest_first(ev_dlq_reader *r, const char *topic, int32_t p, i
                                int64_t end, json_t *page, char *err, size_t errlen)
 {
     json_t *chunk = json_array();
+    letter_visit v = {.visit = append, .user = chunk};
     range_read rr = {.topic = topic,
                      .partition = p,
                      .from = start,
                      .high = end,
                      .max = (int)(end - start),
-                     .visit = append,
-                     .user = chunk};
+                     .visit = visit_letter,
+                     .user = &v};
     int got = read_range(r, &rr, err, errlen);
     for (size_t i = json_array_size(chunk); got >= 0 && i > 0; i--)
         json_array_append(page, json_array_get(chunk, i - 1));
@@ -337,11 +389,12 @@ static int keep_first(json_t *letter, void *user)
     return 1;
 }
 
-json_t *ev_dlq_get(ev_dlq_reader *r, const char *topic, int32_t partition, int64_t offset,
-                   bool *missing, char *err, size_t errlen)
+/* Visits the message at (topic, partition, offset). Returns 0 (*missing set when there is no
+ * such message) or -1 with err. */
+static int read_one(ev_dlq_reader *r, const char *topic, int32_t partition, int64_t offset,
+                    message_fn visit, void *user, bool *missing, char *err, size_t errlen)
 {
     *missing = false;
-    json_t *letter = NULL;
     int64_t low = 0, high = 0;
     pthread_mutex_lock(&r->lock);
     /* A partition the topic does not have holds no letter: missing, not an error of Kafka. */
@@ -349,45 +402,58 @@ json_t *ev_dlq_get(ev_dlq_reader *r, const char *topic, int32_t partition, int64
     int rc = partitions < 0 ? -1 : 0;
     if (rc == 0 && partition < partitions)
         rc = watermarks(r, topic, partition, &low, &high, err, errlen);
+    int got = 0;
     if (rc == 0 && offset >= low && offset < high) {
         range_read rr = {.topic = topic,
                          .partition = partition,
                          .from = offset,
                          .high = offset + 1,
                          .max = 1,
-                         .with_value = true,
-                         .visit = keep_first,
-                         .user = &letter};
-        rc = read_range(r, &rr, err, errlen) < 0 ? -1 : 0;
+                         .visit = visit,
+                         .user = user};
+        got = read_range(r, &rr, err, errlen);
+        rc = got < 0 ? -1 : 0;
     }
     pthread_mutex_unlock(&r->lock);
-    if (rc == 0 && !letter) {
+    if (rc == 0 && got == 0) {
         *missing = true;
         ev_fail(err, errlen, "no letter at %s[%d]@%" PRId64, topic, partition, offset);
     }
+    return rc;
+}
+
+json_t *ev_dlq_get(ev_dlq_reader *r, const char *topic, int32_t partition, int64_t offset,
+                   bool *missing, char *err, size_t errlen)
+{
+    json_t *letter = NULL;
+    letter_visit v = {.visit = keep_first, .user = &letter, .with_value = true};
+    if (read_one(r, topic, partition, offset, visit_letter, &v, missing, err, errlen) == 0 &&
+        !letter && !*missing)
+        ev_fail(err, errlen, "out of memory");
     return letter;
 }
 
-int ev_dlq_scan(ev_dlq_reader *r, const char *dlq_topic, ev_dlq_visit_fn visit, void *user,
-                char *err, size_t errlen)
+/* Visits every message of topic present when the call starts, oldest first per partition.
+ * Returns the number visited, or -1 with err. */
+static int scan(ev_dlq_reader *r, const char *topic, message_fn visit, void *user, char *err,
+                size_t errlen)
 {
     int count = 0;
     pthread_mutex_lock(&r->lock);
-    int n = partition_count(r, dlq_topic, err, errlen);
+    int n = partition_count(r, topic, err, errlen);
     if (n < 0)
         count = -1;
     for (int32_t p = 0; count >= 0 && p < n; p++) {
         int64_t low, high;
-        if (watermarks(r, dlq_topic, p, &low, &high, err, errlen) != 0) {
+        if (watermarks(r, topic, p, &low, &high, err, errlen) != 0) {
             count = -1;
             break;
         }
-        range_read rr = {.topic = dlq_topic,
+        range_read rr = {.topic = topic,
                          .partition = p,
                          .from = low,
                          .high = high,
                          .max = INT32_MAX,
-                         .with_value = true,
                          .visit = visit,
                          .user = user};
         int got = low < high ? read_range(r, &rr, err, errlen) : 0;
@@ -399,81 +465,114 @@ int ev_dlq_scan(ev_dlq_reader *r, const char *dlq_topic, ev_dlq_visit_fn visit, 
     return count;
 }
 
+int ev_dlq_scan(ev_dlq_reader *r, const char *dlq_topic, ev_dlq_visit_fn visit, void *user,
+                char *err, size_t errlen)
+{
+    letter_visit v = {.visit = visit, .user = user, .with_value = true};
+    return scan(r, dlq_topic, visit_letter, &v, err, errlen);
+}
+
 typedef struct {
     ev_producer *producer;
     const char *dlq_topic;
     ev_dlq_replayed_fn on_replayed;
     void *user;
     int replayed;
-    int failed;
+    int refused; /* letters that cannot be replayed as they are */
+    int undelivered;
     char why[256]; /* the first failure */
 } replay_ctx;
 
-static void replay_failed(replay_ctx *r, const json_t *letter, const char *why)
+static void replay_failed(replay_ctx *r, const rd_kafka_message_t *m, bool refused, const char *why)
 {
-    ev_warn("letter %s[%lld]@%lld %s: not replayed", r->dlq_topic,
-            (long long)json_integer_value(json_object_get(letter, "partition")),
-            (long long)json_integer_value(json_object_get(letter, "offset")), why);
-    if (r->failed++ == 0)
+    ev_warn("letter %s[%d]@%lld %s: not replayed", r->dlq_topic, m->partition, (long long)m->offset,
+            why);
+    if (r->refused + r->undelivered == 0)
         snprintf(r->why, sizeof r->why, "%s", why);
+    if (refused)
+        r->refused++;
+    else
+        r->undelivered++;
 }
 
-static int replay_one(json_t *letter, void *user)
+/* True when the value can be a JSON string: what every event is. */
+static bool value_is_text(const rd_kafka_message_t *m)
+{
+    if (!m->payload)
+        return true;
+    json_t *text = json_stringn(m->payload, m->len);
+    json_decref(text);
+    return text != NULL;
+}
+
+/* Sends a copy of the letter m to origin for consumer: the message's own key and value bytes,
+ * never the letter's JSON, which holds no key that is not UTF-8. True once delivered. */
+static bool send_copy(replay_ctx *r, const rd_kafka_message_t *m, const char *origin,
+                      const char *consumer, const char *original_traceparent)
+{
+    char from[128];
+    snprintf(from, sizeof from, "%s:%d:%lld", r->dlq_topic, m->partition, (long long)m->offset);
+    /* The replay joins the letter's own trace (its span is a child of the context the
+     * letter carried) and links to whoever asked for it (the current context). */
+    ev_trace_ctx parent;
+    bool has_parent =
+        original_traceparent &&
+        ev_traceparent_parse(original_traceparent, strlen(original_traceparent), &parent) == 0;
+    char name[96], traceparent[EV_TRACEPARENT_SIZE];
+    snprintf(name, sizeof name, "replay %s", origin);
+    ev_span *span = ev_span_start(name, EV_SPAN_PRODUCER, has_parent ? &parent : NULL);
+    ev_span_link(span, ev_trace_current());
+    ev_span_attr_str(span, "messaging.system", "kafka");
+    ev_span_attr_str(span, "messaging.operation.type", "send");
+    ev_span_attr_str(span, "messaging.destination.name", origin);
+    ev_span_attr_str(span, "eventify.replayed_from", from);
+    ev_span_attr_str(span, "eventify.replay_for", consumer);
+    ev_traceparent_format(ev_span_context(span), traceparent);
+    ev_header headers[] = {
+        {"x-replayed-from", from}, {EV_REPLAY_FOR, consumer}, {"traceparent", traceparent}};
+    ev_message msg = {.topic = origin,
+                      .key = m->key && m->key_len ? m->key : NULL,
+                      .key_len = m->key ? m->key_len : 0,
+                      .value = m->payload ? m->payload : "",
+                      .value_len = m->len,
+                      .headers = headers,
+                      .header_count = 3};
+    bool delivered = false;
+    bool sent = ev_producer_send(r->producer, &msg, 1, &delivered) == 1;
+    if (!sent)
+        ev_span_error(span, "not delivered to its origin topic");
+    ev_span_end(span);
+    return sent;
+}
+
+static int replay_one(const rd_kafka_message_t *m, void *user)
 {
     replay_ctx *r = user;
-    json_int_t partition = json_integer_value(json_object_get(letter, "partition"));
-    json_int_t offset = json_integer_value(json_object_get(letter, "offset"));
+    json_t *letter = letter_json(m, false);
     const char *origin = json_string_value(json_object_get(letter, "originTopic"));
     const char *consumer = json_string_value(json_object_get(letter, "consumer"));
-    const char *key = json_string_value(json_object_get(letter, "key"));
-    const json_t *value = json_object_get(letter, "value");
-    char from[128];
-    snprintf(from, sizeof from, "%s:%lld:%lld", r->dlq_topic, (long long)partition,
-             (long long)offset);
-    if (!origin) {
-        replay_failed(r, letter, "has no origin topic");
+    char why[256] = "was cut";
+    if (!letter) {
+        replay_failed(r, m, false, "cannot be read: out of memory");
+    } else if (!origin) {
+        replay_failed(r, m, true, "has no origin topic");
     } else if (!consumer || !*consumer) {
         /* Without the group that failed it, a replay would reach every consumer again. */
-        replay_failed(r, letter, "has no consumer header");
-    } else if (!json_is_string(value)) {
-        replay_failed(r, letter, "is not UTF-8");
+        replay_failed(r, m, true, "has no consumer header");
+    } else if (!value_is_text(m)) {
+        replay_failed(r, m, true, "is not UTF-8");
+    } else if (json_is_true(json_object_get(letter, "cut"))) {
+        /* Its prefix, or a shortened key, would be handled as if it were what failed.
+         * Checked again only for why: letter_json has hashed the value already. */
+        (void)letter_whole(m, why, sizeof why);
+        replay_failed(r, m, true, why);
+    } else if (!send_copy(r, m, origin, consumer,
+                          json_string_value(json_object_get(letter, "traceparent")))) {
+        replay_failed(r, m, false, "was not delivered to its origin topic");
     } else {
-        /* The replay joins the letter's own trace (its span is a child of the context the
-         * letter carried) and links to whoever asked for it (the current context). */
-        const char *original = json_string_value(json_object_get(letter, "traceparent"));
-        ev_trace_ctx parent;
-        bool has_parent =
-            original && ev_traceparent_parse(original, strlen(original), &parent) == 0;
-        char name[96], traceparent[EV_TRACEPARENT_SIZE];
-        snprintf(name, sizeof name, "replay %s", origin);
-        ev_span *span = ev_span_start(name, EV_SPAN_PRODUCER, has_parent ? &parent : NULL);
-        ev_span_link(span, ev_trace_current());
-        ev_span_attr_str(span, "messaging.system", "kafka");
-        ev_span_attr_str(span, "messaging.operation.type", "send");
-        ev_span_attr_str(span, "messaging.destination.name", origin);
-        ev_span_attr_str(span, "eventify.replayed_from", from);
-        ev_span_attr_str(span, "eventify.replay_for", consumer);
-        ev_traceparent_format(ev_span_context(span), traceparent);
-        ev_header headers[] = {
-            {"x-replayed-from", from}, {EV_REPLAY_FOR, consumer}, {"traceparent", traceparent}};
-        ev_message msg = {.topic = origin,
-                          .key = key && *key ? key : NULL,
-                          .value = json_string_value(value),
-                          .value_len = json_string_length(value),
-                          .headers = headers,
-                          .header_count = 3};
-        bool delivered = false;
-        bool sent = ev_producer_send(r->producer, &msg, 1, &delivered) == 1;
-        if (!sent)
-            ev_span_error(span, "not delivered to its origin topic");
-        ev_span_end(span);
-        if (sent) {
-            r->replayed++;
-            if (r->on_replayed)
-                r->on_replayed(letter, r->user);
-        } else {
-            replay_failed(r, letter, "was not delivered to its origin topic");
-        }
+        r->replayed++;
+        if (r->on_replayed)
+            r->on_replayed(letter, r->user);
     }
     json_decref(letter);
     return 0;
@@ -481,23 +580,28 @@ static int replay_one(json_t *letter, void *user)
 
 int ev_dlq_replay(ev_dlq_reader *rd, ev_producer *producer, const char *dlq_topic,
                   int32_t partition, int64_t offset, ev_dlq_replayed_fn on_replayed, void *user,
-                  bool *missing, char *err, size_t errlen)
+                  ev_dlq_replay_failure *failure, char *err, size_t errlen)
 {
-    *missing = false;
-    if (!ev_dlq_known(dlq_topic))
+    *failure = EV_DLQ_REPLAY_UNAVAILABLE;
+    if (!ev_dlq_known(dlq_topic)) {
+        *failure = EV_DLQ_REPLAY_MISSING;
         return ev_fail(err, errlen, "%s is not a DLQ topic", dlq_topic ? dlq_topic : "(null)");
+    }
     replay_ctx r = {
         .producer = producer, .dlq_topic = dlq_topic, .on_replayed = on_replayed, .user = user};
-    if (offset >= 0) {
-        json_t *letter = ev_dlq_get(rd, dlq_topic, partition, offset, missing, err, errlen);
-        if (!letter)
-            return -1;
-        replay_one(letter, &r);
-    } else if (ev_dlq_scan(rd, dlq_topic, replay_one, &r, err, errlen) < 0) {
+    bool missing = false;
+    int rc = offset >= 0
+                 ? read_one(rd, dlq_topic, partition, offset, replay_one, &r, &missing, err, errlen)
+                 : scan(rd, dlq_topic, replay_one, &r, err, errlen);
+    if (missing)
+        *failure = EV_DLQ_REPLAY_MISSING;
+    if (rc < 0 || missing)
         return -1;
-    }
-    if (r.failed)
-        return ev_fail(err, errlen, "%d letter(s) could not be replayed (%d were): %s", r.failed,
-                       r.replayed, r.why);
-    return r.replayed;
+    if (r.refused + r.undelivered == 0)
+        return r.replayed;
+    /* Sending again may work where a copy was not delivered; a refused letter stays refused. */
+    if (r.undelivered == 0)
+        *failure = EV_DLQ_REPLAY_REFUSED;
+    return ev_fail(err, errlen, "%d letter(s) could not be replayed (%d were): %s",
+                   r.refused + r.undelivered, r.replayed, r.why);
 }

@@ -176,7 +176,8 @@ int ev_letter_decode(const ev_raw_header *headers, size_t n, ev_letter_info *out
                      size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    out->origin_partition = out->origin_offset = out->attempts = out->original_size = -1;
+    out->origin_partition = out->origin_offset = out->attempts = out->original_size =
+        out->original_key_size = -1;
     struct {
         const char *name;
         char *text;
@@ -193,6 +194,7 @@ int ev_letter_decode(const ev_raw_header *headers, size_t n, ev_letter_info *out
         {EV_DLQ_ORIGIN_OFFSET, NULL, 0, &out->origin_offset, INT64_MAX},
         {EV_DLQ_ATTEMPTS, NULL, 0, &out->attempts, INT32_MAX},
         {EV_DLQ_ORIGINAL_SIZE, NULL, 0, &out->original_size, INT64_MAX},
+        {EV_DLQ_ORIGINAL_KEY_SIZE, NULL, 0, &out->original_key_size, INT64_MAX},
     };
     int rc = 0;
     char why[256];
@@ -212,6 +214,56 @@ int ev_letter_decode(const ev_raw_header *headers, size_t n, ev_letter_info *out
             rc = ev_fail(err, errlen, "%s", why);
     }
     return rc;
+}
+
+/* A size header present: false with why when malformed. */
+static bool size_header(const ev_raw_header *h, int64_t *size, char *why, size_t whylen)
+{
+    if (ev_parse_int(h->value, h->size, 0, INT64_MAX, size))
+        return true;
+    ev_fail(why, whylen, "cannot be checked: its header %s is not a size", h->name);
+    return false;
+}
+
+bool ev_letter_whole(const ev_raw_header *headers, size_t n, size_t key_len, const void *value,
+                     size_t value_len, char *why, size_t whylen)
+{
+    const ev_raw_header *key_size = find_header(headers, n, EV_DLQ_ORIGINAL_KEY_SIZE);
+    const ev_raw_header *size = find_header(headers, n, EV_DLQ_ORIGINAL_SIZE);
+    const ev_raw_header *sha = find_header(headers, n, EV_DLQ_ORIGINAL_SHA256);
+    int64_t original;
+    if (key_size && !size_header(key_size, &original, why, whylen))
+        return false;
+    if (key_size && (uint64_t)original != key_len) {
+        ev_fail(why, whylen, "was cut: its key is %zu of the original's %" PRId64 " bytes", key_len,
+                original);
+        return false;
+    }
+    if (size && !size_header(size, &original, why, whylen))
+        return false;
+    if (size && (uint64_t)original != value_len) {
+        ev_fail(why, whylen, "was cut: its value is %zu of the original's %" PRId64 " bytes",
+                value_len, original);
+        return false;
+    }
+    if (!sha)
+        return true;
+    char hex[EV_SHA256_HEX_LEN];
+    if (!sha->value || sha->size != 64) {
+        ev_fail(why, whylen, "cannot be checked: its header %s is not 64 hex digits", sha->name);
+        return false;
+    }
+    if (ev_sha256_hex(value, value_len, hex) != 0) {
+        ev_fail(why, whylen, "cannot be checked: SHA-256 is unavailable");
+        return false;
+    }
+    /* hex is lower case, as ev_letter_build writes it */
+    if (memcmp(sha->value, hex, 64) != 0) {
+        ev_fail(why, whylen, "was cut or altered: its value does not have the original's %s",
+                EV_DLQ_ORIGINAL_SHA256);
+        return false;
+    }
+    return true;
 }
 
 ev_replay_action ev_replay_decide(bool present, const void *value, size_t size, const char *group)

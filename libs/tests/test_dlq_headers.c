@@ -149,9 +149,58 @@ static void a_built_letter_decodes_back(void **state)
     assert_int_equal(info.origin_offset, 41);
     assert_int_equal(info.attempts, 1);
     assert_int_equal(info.original_size, 3);
+    assert_int_equal(info.original_key_size, -1);
     assert_string_equal(info.consumer, "inventory");
     assert_string_equal(info.error, "invalid JSON");
     assert_string_equal(info.sha256, l.sha256);
+}
+
+/* A letter is whole only when its headers vouch for its key and value: a cut one is never
+ * replayed as if it were the message that failed. */
+static void only_a_letter_its_headers_vouch_for_is_whole(void **state)
+{
+    (void)state;
+    ev_letter l;
+    ev_raw_header raw[EV_LETTER_MAX_HEADERS];
+    char why[256];
+    ev_letter_source src = source("abc", 3);
+    assert_int_equal(ev_letter_build(&src, "inventory.dlq", false, EV_KAFKA_MESSAGE_MAX, &l), 0);
+    size_t n = raw_of(&l, raw);
+    assert_true(
+        ev_letter_whole(raw, n, l.msg.key_len, l.msg.value, l.msg.value_len, why, sizeof why));
+    /* the same headers over another value of the same size: not the original */
+    assert_false(ev_letter_whole(raw, n, l.msg.key_len, "abd", 3, why, sizeof why));
+    assert_non_null(strstr(why, "x-original-sha256"));
+
+    size_t big = 100000;
+    char *value = calloc(1, big);
+    src = source(value, big);
+    assert_int_equal(ev_letter_build(&src, "inventory.dlq", true, EV_KAFKA_MESSAGE_MAX, &l), 0);
+    n = raw_of(&l, raw);
+    assert_false(
+        ev_letter_whole(raw, n, l.msg.key_len, l.msg.value, l.msg.value_len, why, sizeof why));
+    assert_string_equal(why, "was cut: its value is 65536 of the original's 100000 bytes");
+
+    src = source("v", 1);
+    src.key = value;
+    src.key_len = 5000;
+    assert_int_equal(ev_letter_build(&src, "inventory.dlq", false, EV_KAFKA_MESSAGE_MAX, &l), 0);
+    n = raw_of(&l, raw);
+    assert_false(
+        ev_letter_whole(raw, n, l.msg.key_len, l.msg.value, l.msg.value_len, why, sizeof why));
+    assert_string_equal(why, "was cut: its key is 1024 of the original's 5000 bytes");
+    free(value);
+
+    /* headers that cannot vouch for anything refuse rather than guess */
+    ev_raw_header bad_size[] = {{"x-original-size", "3x", 2}};
+    assert_false(ev_letter_whole(bad_size, 1, 0, "abc", 3, why, sizeof why));
+    assert_non_null(strstr(why, "cannot be checked"));
+    ev_raw_header null_hash[] = {{"x-original-sha256", NULL, 0}};
+    assert_false(ev_letter_whole(null_hash, 1, 0, "abc", 3, why, sizeof why));
+    ev_raw_header bad_key_size[] = {{"x-original-key-size", "", 0}};
+    assert_false(ev_letter_whole(bad_key_size, 1, 0, "abc", 3, why, sizeof why));
+    /* a letter written by hand says nothing of an original: taken as whole */
+    assert_true(ev_letter_whole(NULL, 0, 0, "abc", 3, why, sizeof why));
 }
 
 static void malformed_letter_headers_are_reported_not_guessed(void **state)
@@ -240,6 +289,7 @@ int main(void)
         cmocka_unit_test(a_value_too_large_for_the_dlq_is_cut_to_a_prefix),
         cmocka_unit_test(large_keys_and_trace_headers_are_bounded),
         cmocka_unit_test(a_built_letter_decodes_back),
+        cmocka_unit_test(only_a_letter_its_headers_vouch_for_is_whole),
         cmocka_unit_test(malformed_letter_headers_are_reported_not_guessed),
         cmocka_unit_test(a_replay_is_handled_only_by_the_group_it_names),
         cmocka_unit_test(permanent_produce_errors_are_told_from_transient_ones),

@@ -538,12 +538,14 @@ static void dlq_replay_with(PGconn *c, const struct _u_request *req, struct _u_r
         replay_record rec = {.conn = c,
                              .tool = api_client_tool(req),
                              .user_agent = ev_http_header(req, "User-Agent")};
-        bool missing = false;
+        ev_dlq_replay_failure failure;
         int n = ev_dlq_replay(
             a->dlq, s->producer, topic, all ? 0 : (int32_t)json_integer_value(partition),
-            all ? -1 : json_integer_value(offset), record_replay, &rec, &missing, err, sizeof err);
-        if (n < 0 && missing)
+            all ? -1 : json_integer_value(offset), record_replay, &rec, &failure, err, sizeof err);
+        if (n < 0 && failure == EV_DLQ_REPLAY_MISSING)
             ev_http_reply_error(resp, 404, "not_found", "%s", err);
+        else if (n < 0 && failure == EV_DLQ_REPLAY_REFUSED)
+            ev_http_reply_error(resp, 409, "not_replayable", "%s", err);
         else if (n < 0)
             ev_http_reply_error(resp, 503, "unavailable", "%s", err);
         else if (rec.unrecorded)

@@ -509,9 +509,10 @@ static json_t *headers_json(const rd_kafka_message_t *m)
     const char *name;
     const void *value;
     size_t size;
+    /* A name is bytes on the wire like a value: null when not UTF-8, never left out. */
     for (size_t i = 0; !rd_kafka_header_get_all(hdrs, i, &name, &value, &size); i++)
-        json_array_append_new(
-            out, json_pack("{s:s, s:o}", "name", name, "value", text_or_null(value, size)));
+        json_array_append_new(out, json_pack("{s:o, s:o}", "name", text_or_null(name, strlen(name)),
+                                             "value", text_or_null(value, size)));
     return out;
 }
 
@@ -771,7 +772,7 @@ static int by_group_name(const void *a, const void *b)
     return strcmp(x->name, y->name);
 }
 
-/* {group: state} of every consumer group (at most KAFKA_GROUPS_MAX of them). */
+/* {group: state} of every consumer group. */
 static json_t *list_groups(kafka_admin *k, kafka_admin_error *e)
 {
     rd_kafka_AdminOptions_t *opts = admin_options(k, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPS);
@@ -785,7 +786,7 @@ static json_t *list_groups(kafka_admin *k, kafka_admin_error *e)
         const rd_kafka_ConsumerGroupListing_t **gs = rd_kafka_ListConsumerGroups_result_valid(
             rd_kafka_event_ListConsumerGroups_result(ev), &n);
         out = json_object();
-        for (size_t i = 0; i < n && i < KAFKA_GROUPS_MAX; i++)
+        for (size_t i = 0; i < n; i++)
             json_object_set_new(out, rd_kafka_ConsumerGroupListing_group_id(gs[i]),
                                 json_string(rd_kafka_consumer_group_state_name(
                                     rd_kafka_ConsumerGroupListing_state(gs[i]))));
@@ -800,28 +801,33 @@ json_t *kafka_admin_groups(kafka_admin *k, kafka_admin_error *e)
     json_t *states = list_groups(k, e);
     if (!states)
         return NULL;
-    size_t n = json_object_size(states), i = 0;
-    group_offsets *groups = calloc(n + 1, sizeof *groups);
+    size_t total = json_object_size(states), i = 0;
+    group_offsets *groups = calloc(total + 1, sizeof *groups);
     const char *name;
     json_t *state, *out = NULL;
     if (groups) {
+        /* All of them sorted, then the first ones: the cap must not depend on broker order. */
         json_object_foreach(states, name, state) groups[i++].name = name;
-        qsort(groups, n, sizeof *groups, by_group_name);
+        qsort(groups, total, sizeof *groups, by_group_name);
+        size_t n = total < KAFKA_GROUPS_MAX ? total : KAFKA_GROUPS_MAX;
         committed_offsets(k, groups, n);
         rd_kafka_topic_partition_list_t *ends = end_offsets(k, groups, n, e);
-        out = ends ? json_array() : NULL;
+        json_t *rows = ends ? json_array() : NULL;
         for (i = 0; ends && i < n; i++) {
-            json_int_t total;
-            json_t *rows = lag_rows(groups[i].committed, ends, &total);
-            json_array_append_new(
-                out, json_pack("{s:s, s:O, s:i, s:o}", "group", groups[i].name, "state",
-                               json_object_get(states, groups[i].name), "partitions",
-                               (int)json_array_size(rows), "lag",
-                               groups[i].committed ? json_integer(total) : json_null()));
-            json_decref(rows);
+            json_int_t lag;
+            json_t *lags = lag_rows(groups[i].committed, ends, &lag);
+            json_array_append_new(rows,
+                                  json_pack("{s:s, s:O, s:i, s:o}", "group", groups[i].name,
+                                            "state", json_object_get(states, groups[i].name),
+                                            "partitions", (int)json_array_size(lags), "lag",
+                                            groups[i].committed ? json_integer(lag) : json_null()));
+            json_decref(lags);
         }
-        if (ends)
+        if (ends) {
+            out = json_pack("{s:o, s:I, s:b}", "groups", rows, "total", (json_int_t)total,
+                            "truncated", n < total);
             rd_kafka_topic_partition_list_destroy(ends);
+        }
         group_offsets_clear(groups, n);
     } else {
         fail(e, KAFKA_ADMIN_UNAVAILABLE, "out of memory");

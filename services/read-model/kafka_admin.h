@@ -70,13 +70,15 @@ typedef struct {
 /* Messages of one partition: from offset, from timestamp_ms, or (neither given) the latest
  * ones. {topic, partition, lowOffset, highOffset, startOffset, nextOffset, scanned,
  * complete, messages: [{offset, timestamp, key, headers: [{name, value}], value,
- * valueBytes, valueTruncated}]}; key, value and header values are null when not UTF-8.
+ * valueBytes, valueTruncated}]}; key, value, header names and header values are null when
+ * not UTF-8 (such a header is still listed).
  * complete is false when a bound (scan count, bytes, time) ended the read before the
  * partition's end: nextOffset is where to go on. */
 json_t *kafka_admin_browse(kafka_admin *k, const kafka_browse_query *q, kafka_admin_error *e);
 
-/* [{group, state, members, lag}] sorted by name; lag is the sum over its committed
- * partitions (null when it has none). */
+/* {groups: [{group, state, partitions, lag}], total, truncated}: the first KAFKA_GROUPS_MAX
+ * groups by name of all total of them (truncated when some are left out); lag is the sum over
+ * a group's committed partitions (null when it has none). */
 json_t *kafka_admin_groups(kafka_admin *k, kafka_admin_error *e);
 
 /* {group, state, assignor, coordinator, members: [{memberId, clientId, host, assignment:

@@ -252,11 +252,12 @@ static bool record_test_message(PGconn *c, const struct _u_request *req, const t
     snprintf(size, sizeof size, "%zu", t->m.value_len);
     const char *params[] = {
         t->m.topic, part, off, t->m.key, size, tool, ev_http_header(req, "User-Agent")};
-    /* left(): key and User-Agent are the client's text; 256 characters say enough. */
+    /* The key whole (at most KAFKA_TEST_MESSAGE_MAX bytes): the record must name the message
+     * it is of. left(): a User-Agent is the client's text; 256 characters say enough. */
     if (ev_pg_exec(c,
                    "INSERT INTO kafka_test_messages (topic, partition, \"offset\", key,"
                    " value_bytes, tool, user_agent)"
-                   " VALUES ($1, $2::int, $3::bigint, left($4, 256), $5::int, $6, left($7, 256))",
+                   " VALUES ($1, $2::int, $3::bigint, $4, $5::int, $6, left($7, 256))",
                    7, params, err, sizeof err) == 0)
         return true;
     ev_error("cannot record the test message %s[%s]@%s: %s", t->m.topic, part, off, err);

@@ -231,7 +231,11 @@ def end_offsets(topics):
 class Message:
     def __init__(self, m):
         self.topic, self.partition, self.offset = m.topic(), m.partition(), m.offset()
-        self.key = m.key().decode() if m.key() else None
+        self.raw_key = m.key()
+        try:  # bytes that are not UTF-8 have no text: raw_key keeps them
+            self.key = m.key().decode() if m.key() else None
+        except UnicodeDecodeError:
+            self.key = None
         self.raw = m.value()
         self.headers = {k: (v.decode() if v else None) for k, v in (m.headers() or [])}
         try:

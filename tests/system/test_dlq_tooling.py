@@ -1,6 +1,7 @@
 """Issue 3: the DLQ tooling. `eventifyctl dlq list|show|replay` lists dead letters with their
 reasons and sends them back, once the cause is fixed, to the consumer group that failed them
 (replay goes through the read model with the admin token)."""
+import hashlib
 import json
 import os
 import subprocess
@@ -8,8 +9,8 @@ import uuid
 
 import requests
 
-from conftest import (BROKERS, PORT_OFFSET, ROOT, RUN, end_offsets, envelope, produce,
-                      read_since, sql, url, wait_until)
+from conftest import (BROKERS, PORT_OFFSET, ROOT, RUN, admin_headers, end_offsets, envelope,
+                      produce, read_since, sql, url, wait_until)
 
 CTL = os.path.join(ROOT, "build", "release", "bin", "eventifyctl")
 
@@ -112,6 +113,106 @@ def test_a_letter_of_odd_bytes_is_listed_and_shown_whole():
     assert letter["key"] is None and letter["consumer"] is None
     assert letter["error"] == reason and letter["originTopic"] == "order.lifecycle.events"
     assert letter["value"] == '{"not": "an envelope"}'
+
+
+# No consumer is in this group: every service skips a replay meant for it (x-replay-for), so
+# the replays below change nothing but the topic they go to.
+NOBODY = "system-test-no-such-group"
+# The letters below go to shipping.dlq, which the security suite never replays whole ("replay
+# all" of a DLQ holding a cut letter, never replayable, fails), and come from its origin topic.
+DLQ_TOPIC, ORIGIN = "shipping.dlq", "order.lifecycle.events"
+
+
+def letter_headers(original, **extra):
+    """The headers ev_letter_build (libs/src/dlq_headers.c) gives the letter of a message of
+    ORIGIN whose value was original, dead-lettered by NOBODY."""
+    return {"x-origin-topic": ORIGIN, "x-origin-partition": "0", "x-origin-offset": "0",
+            "x-error": "simulated", "x-attempts": "1", "x-failed-at": "2024-01-01T00:00:00Z",
+            "x-consumer": NOBODY, "x-original-size": str(len(original)),
+            "x-original-sha256": hashlib.sha256(original).hexdigest(), **extra}
+
+
+def produce_letter(dlq, key, value, headers):
+    """Writes a letter straight to dlq; returns its (partition, offset)."""
+    before = end_offsets([dlq])
+    produce(dlq, key, value, headers=headers)
+    after = end_offsets([dlq])
+    [(_, partition)] = [k for k in after if after[k] > before[k]]
+    return partition, before[(dlq, partition)]
+
+
+def shown(partition, offset):
+    r = requests.get(url("read-model", f"/api/dlq/{DLQ_TOPIC}/{partition}/{offset}"), timeout=30)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def replay_over_http(dlq, partition, offset):
+    return requests.post(url("read-model", "/api/dlq/replay"), timeout=60, headers=admin_headers(),
+                         json={"topic": dlq, "partition": partition, "offset": offset})
+
+
+def test_a_cut_letter_is_not_replayed_and_says_it_was_cut():
+    """A letter keeps only the first 64 KiB of a value too large for the DLQ and the first
+    1 KiB of a key, and its headers say so (x-original-size, x-original-sha256,
+    x-original-key-size). Its value or key is not the message that failed, so replay refuses
+    it: a clear error, nothing published to the origin topic, nothing recorded. Such letters
+    were once replayed as if whole, their prefix republished and the replay recorded."""
+    original = json.dumps(envelope("OrderCancelled", {"orderId": str(uuid.uuid4()),
+                                                      "reason": "x" * 70000})).encode()
+    small = json.dumps(envelope("OrderCancelled", {"orderId": str(uuid.uuid4())})).encode()
+    long_key = f"cut-{uuid.uuid4()}-" + "k" * 1500
+    letters = {
+        "value cut": produce_letter(DLQ_TOPIC, str(uuid.uuid4()), original[:65536],
+                                    letter_headers(original)),
+        "key cut": produce_letter(DLQ_TOPIC, long_key[:1024], small,
+                                  letter_headers(small, **{"x-original-key-size":
+                                                           str(len(long_key))})),
+        "value not the original": produce_letter(
+            DLQ_TOPIC, str(uuid.uuid4()), small,
+            letter_headers(small, **{"x-original-sha256": hashlib.sha256(b"other").hexdigest()})),
+    }
+    origin_before = end_offsets([ORIGIN])
+    for what, (partition, offset) in letters.items():
+        letter = shown(partition, offset)
+        assert letter["cut"] is True, (what, letter)
+        done = ctl("dlq", "replay", DLQ_TOPIC, str(partition), str(offset))
+        assert done.returncode == 1 and "not replayed" not in done.stdout, (what, done.stdout)
+        assert "HTTP 409" in done.stderr and "cut" in done.stderr, (what, done.stderr)
+        r = replay_over_http(DLQ_TOPIC, partition, offset)
+        assert r.status_code == 409, (what, r.text)
+        assert r.json()["error"]["code"] == "not_replayable", (what, r.text)
+        assert sql("read-model", "SELECT count(*) FROM dlq_replays WHERE dlq_topic = %s"
+                   " AND dlq_partition = %s AND dlq_offset = %s",
+                   DLQ_TOPIC, partition, offset) == [(0,)], what
+    cut_value = shown(*letters["value cut"])
+    assert cut_value["originalBytes"] == len(original) and cut_value["valueBytes"] == 65536
+    cut_key = shown(*letters["key cut"])
+    assert cut_key["originalKeyBytes"] == len(long_key) and cut_key["key"] == long_key[:1024]
+    marks = {f"{DLQ_TOPIC}:{p}:{o}" for p, o in letters.values()}
+    assert [m for m in read_since(origin_before) if m.headers.get("x-replayed-from") in marks] == []
+    # a whole letter is not cut
+    whole = shown(*produce_letter(DLQ_TOPIC, str(uuid.uuid4()), small, letter_headers(small)))
+    assert whole["cut"] is False and whole["originalBytes"] == len(small)
+    assert whole["originalKeyBytes"] is None
+
+
+def test_a_key_that_is_not_utf8_is_replayed_byte_for_byte():
+    """A key is bytes: one that is not UTF-8 (and may hold a NUL) goes back to the origin
+    topic exactly as it was, so to the same partition. Such a key, null in the letter's JSON,
+    was once replayed as no key at all."""
+    key = b"\xff\xfe\x00" + uuid.uuid4().bytes
+    value = json.dumps(envelope("OrderCancelled", {"orderId": str(uuid.uuid4())})).encode()
+    partition, offset = produce_letter(DLQ_TOPIC, key, value, letter_headers(value))
+    origin_before = end_offsets([ORIGIN])
+    done = ctl("dlq", "replay", DLQ_TOPIC, str(partition), str(offset))
+    assert done.returncode == 0 and "replayed 1" in done.stdout, done.stderr
+    mark = f"{DLQ_TOPIC}:{partition}:{offset}"
+    def mine(messages):
+        return [m for m in messages if m.headers.get("x-replayed-from") == mark]
+    [copy] = mine(read_since(origin_before, until=mine))
+    assert copy.raw_key == key and copy.raw == value
+    assert copy.headers["x-replay-for"] == NOBODY
 
 
 def test_unknown_letter_and_bad_usage_fail_clearly():

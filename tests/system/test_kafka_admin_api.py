@@ -3,14 +3,19 @@ brokers and controller, topics with partitions and configs, bounded browsing and
 messages from an offset or a time, consumer groups with members and lag, and test messages
 (admin token, size limit, recorded). Every bad input is a 400 and every unknown name a 404."""
 import json
+import os
+import subprocess
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import requests
+from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from conftest import (BROKERS, EVENT_TOPICS, TOPOLOGY, admin_headers, end_offsets, produce, url,
-                      wait_until)
+from conftest import (BROKERS, EVENT_TOPICS, RUN, TOPOLOGY, admin_headers, end_offsets, produce,
+                      url, wait_until)
 
 
 def get(path, expect=200, **params):
@@ -146,8 +151,29 @@ def test_search_reads_a_bounded_window():
     assert browse("orders.events", partition=0, search=f"nothing-{uuid.uuid4()}")["messages"] == []
 
 
+def test_a_header_name_that_is_not_utf8_is_shown_not_dropped():
+    """A header name is bytes on the wire: one that is not UTF-8 is shown with a null name,
+    as a value that is not UTF-8 is shown null. Such a header once vanished from the browse."""
+    key = f"kafka-ui-{uuid.uuid4()}"
+    before = end_offsets(["orders.events"])
+    # kcat, as this client library makes every header name text
+    headers = [b"\xff\xfe-name=odd name", b"x-probe=" + key.encode(), b"x-odd-value=\xc3\x28"]
+    subprocess.run([b"kcat", b"-P", b"-b", BROKERS.encode(), b"-t", b"orders.events", b"-k",
+                    key.encode(), *[a for h in headers for a in (b"-H", h)]],
+                   input=json.dumps({"probe": key}).encode(), check=True, timeout=30)
+    after = wait_until(lambda: (lambda o: o if sum(o.values()) > sum(before.values()) else None)(
+        end_offsets(["orders.events"])), 10, "the probe in orders.events")
+    [(tp, _)] = [(tp, end) for tp, end in after.items() if end > before.get(tp, 0)]
+    [m] = browse("orders.events", partition=tp[1], offset=before.get(tp, 0), limit=1)["messages"]
+    assert m["key"] == key
+    assert m["headers"] == [{"name": None, "value": "odd name"}, {"name": "x-probe", "value": key},
+                            {"name": "x-odd-value", "value": None}], m["headers"]
+
+
 def test_consumer_groups_with_members_assignments_and_lag():
-    groups = {g["group"]: g for g in get("/api/kafka/consumer-groups")}
+    listing = get("/api/kafka/consumer-groups")
+    assert listing["truncated"] is False and listing["total"] == len(listing["groups"])
+    groups = {g["group"]: g for g in listing["groups"]}
     ours = {s["group"] for s in TOPOLOGY["services"] if s.get("group")}
     assert ours <= set(groups), (ours, groups)
     assert list(groups) == sorted(groups)
@@ -163,6 +189,48 @@ def test_consumer_groups_with_members_assignments_and_lag():
     for row in group["offsets"]:
         assert row["lag"] == max(0, row["endOffset"] - max(row["committedOffset"] or 0, 0))
     assert group["lag"] == sum(r["lag"] for r in group["offsets"])
+
+
+def delete_groups(names):
+    """Deletes consumer groups with Kafka's own tool (this client library has no DeleteGroups)."""
+    lib = os.environ.get("EVENTIFY_KAFKA_LIB", os.path.join(RUN, "kafka", "lib"))
+    for i in range(0, len(names), 100):
+        args = [a for n in names[i:i + 100] for a in ("--group", n)]
+        subprocess.run(["java", "-Xmx64m", "-cp", os.path.join(lib, "*"),
+                        "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
+                        "--bootstrap-server", BROKERS, "--delete", *args],
+                       capture_output=True, timeout=120, check=True)
+
+
+def commit_as(group):
+    """Makes group exist: one committed offset, and no member."""
+    c = Consumer({"bootstrap.servers": BROKERS, "group.id": group, "enable.auto.commit": False})
+    try:
+        c.commit(offsets=[TopicPartition("orders.events", 0, 0)], asynchronous=False)
+    finally:
+        c.close()
+
+
+@pytest.mark.local_stack
+def test_more_groups_than_listed_are_the_first_by_name_and_said_to_be_more():
+    """At most 200 groups are listed: the first 200 by name of all of them, with how many there
+    are and that some are left out. The listing once kept the first 200 in the broker's order,
+    then sorted them, and said nothing."""
+    run = uuid.uuid4().hex[:8]
+    # after every group of the services by name, so that they stay listed
+    mine = [f"zz-system-test-{run}-{i:03d}" for i in range(205)]
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(commit_as, mine))
+        admin = AdminClient({"bootstrap.servers": BROKERS})
+        every = sorted(g.id for g in admin.list_groups(timeout=30))
+        assert set(mine) <= set(every)
+        listing = get("/api/kafka/consumer-groups")
+        assert listing["truncated"] is True and listing["total"] >= len(every)
+        names = [g["group"] for g in listing["groups"]]
+        assert names == every[:200]
+    finally:
+        delete_groups(mine)
 
 
 def test_a_test_message_needs_the_token_is_bounded_and_recorded():
@@ -194,6 +262,22 @@ def test_a_test_message_needs_the_token_is_bounded_and_recorded():
     assert (record["topic"], record["partition"], record["offset"]) == ("orders.events", 1, sent["offset"])
     assert record["tool"] == "ui" and record["valueBytes"] == len(body["value"])
     get("/api/kafka/test-messages", expect=400, limit=0)
+
+
+def test_a_test_message_key_is_recorded_whole():
+    """The key of a test message may have up to 32 KiB: it is recorded whole. The record once
+    kept its first 256 characters and did not say so. (At most 1 KiB here: the message is
+    dead-lettered, and a longer key would be cut in the letters, which "replay all" of those
+    DLQs in the security suite would then refuse.)"""
+    key = f"kafka-ui-{uuid.uuid4()}-" + "é" * 480
+    sent = post_message("orders.events", {"key": key, "value": "{}"})
+    page = browse("orders.events", partition=sent["partition"], offset=sent["offset"], limit=1)
+    [m] = page["messages"]
+    assert m["key"] == key
+    [record] = [r for r in get("/api/kafka/test-messages", limit=500)
+                if (r["partition"], r["offset"]) == (sent["partition"], sent["offset"])
+                and r["topic"] == "orders.events"]
+    assert record["key"] == key
 
 
 def test_every_event_topic_can_be_browsed():

@@ -2,7 +2,7 @@
 // message count, every consumer group with its state and lag; topics and groups link to
 // their own pages.
 import Link from "next/link";
-import type { KafkaCluster, KafkaGroupSummary, KafkaTopicSummary } from "@/lib/kafka";
+import type { KafkaCluster, KafkaGroupList, KafkaTopicSummary } from "@/lib/kafka";
 import DataTable from "@/components/DataTable";
 
 export const topicHref = (topic: string) => `/events/topic/?name=${encodeURIComponent(topic)}`;
@@ -15,7 +15,7 @@ export default function KafkaOverview({
 }: {
   cluster: KafkaCluster | null;
   topics: KafkaTopicSummary[] | null;
-  groups: KafkaGroupSummary[] | null;
+  groups: KafkaGroupList | null;
 }) {
   return (
     <>
@@ -63,9 +63,14 @@ export default function KafkaOverview({
       </section>
       <section aria-labelledby="groups-title">
         <h2 id="groups-title">Consumer groups</h2>
-        {groups && groups.length === 0 && <p className="muted">No consumer groups.</p>}
+        {groups && groups.total === 0 && <p className="muted">No consumer groups.</p>}
+        {groups?.truncated && (
+          <p className="muted" data-testid="groups-truncated">
+            The first {groups.groups.length} of {groups.total} groups by name.
+          </p>
+        )}
         <DataTable columns={["Group", "State", "Partitions", "Lag"]}>
-          {groups?.map((g) => (
+          {groups?.groups.map((g) => (
             <tr key={g.group} data-testid="group-row" data-group={g.group}>
               <td>
                 <Link href={groupHref(g.group)}>{g.group}</Link>

@@ -100,7 +100,7 @@ export interface DeadLetter {
   topic: string;
   partition: number;
   offset: number;
-  key: string;
+  key: string | null; // null: not UTF-8
   originTopic: string | null;
   originPartition: number | null;
   originOffset: number | null;
@@ -111,6 +111,9 @@ export interface DeadLetter {
   eventType: string | null;
   eventId: string | null;
   valueBytes: number;
+  originalBytes: number | null; // of the value that failed
+  originalKeyBytes: number | null; // set only when the key was cut
+  cut: boolean; // key or value is not the original's: not replayable
 }
 
 /** One letter with its value (null when the value is not UTF-8 text). */

@@ -53,7 +53,7 @@ export interface KafkaMessage {
   timestamp: number | null;
   timestampType: "create" | "logAppend";
   key: string | null;
-  headers: { name: string; value: string | null }[];
+  headers: { name: string | null; value: string | null }[]; // null: not UTF-8
   value: string | null;
   valueBytes: number;
   valueTruncated: boolean;
@@ -76,6 +76,13 @@ export interface KafkaGroupSummary {
   state: string;
   partitions: number;
   lag: number | null;
+}
+
+/** The first 200 groups by name; total counts them all. */
+export interface KafkaGroupList {
+  groups: KafkaGroupSummary[];
+  total: number;
+  truncated: boolean;
 }
 
 export interface KafkaGroup {
@@ -116,7 +123,7 @@ export const kafka = {
     if (q.search) p.set("search", q.search);
     return call<KafkaMessagePage>(`${topicPath(topic)}/messages?${p}`);
   },
-  groups: () => call<KafkaGroupSummary[]>("/api/kafka/consumer-groups"),
+  groups: () => call<KafkaGroupList>("/api/kafka/consumer-groups"),
   group: (id: string) => call<KafkaGroup>(`/api/kafka/consumer-groups/${encodeURIComponent(id)}`),
   // An admin action: asks for the admin token once per tab (lib/admin-token.ts).
   produce: async (topic: string, message: TestMessage) =>

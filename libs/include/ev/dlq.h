@@ -3,8 +3,11 @@
  * Shared by the `eventifyctl dlq` command and the read model's /api/dlq endpoints.
  *
  * A letter as JSON: topic, partition, offset, key, originTopic, originPartition,
- * originOffset, error, attempts, consumer, failedAt, eventType, eventId, valueBytes, and
- * value (the text, or null when it is not UTF-8) only where a function says so.
+ * originOffset, error, attempts, consumer, failedAt, eventType, eventId, valueBytes,
+ * traceparent, originalBytes and originalKeyBytes (the sizes its headers give the original
+ * value and, when it was cut, key; null when absent), cut (true when its key or value is not
+ * the original's, as its headers tell: see ev_letter_whole), and value (the text, or null
+ * when it is not UTF-8) only where a function says so. key is null when not UTF-8.
  *
  * Replay contract (shared with the consumer loop, ev/worker.h): a replayed letter carries
  * the header `x-replay-for: <consumer group>` naming the group that dead-lettered it (the
@@ -56,18 +59,26 @@ typedef int (*ev_dlq_visit_fn)(json_t *letter, void *user);
 int ev_dlq_scan(ev_dlq_reader *r, const char *dlq_topic, ev_dlq_visit_fn visit, void *user,
                 char *err, size_t errlen);
 
-/* Told about each letter once the broker has its replayed copy. */
+/* Told about each letter (as JSON, without its value) once the broker has its replayed copy. */
 typedef void (*ev_dlq_replayed_fn)(const json_t *letter, void *user);
 
-/* Republishes letters of dlq_topic to their origin topic with their original key and value,
- * plus x-replayed-from ("<dlq>:<partition>:<offset>") and x-replay-for (the consumer group
- * that failed it): the one at (partition, offset), or all of them when offset < 0. A letter
- * without origin topic or consumer, or whose value is not UTF-8, is not replayed (an error).
- * on_replayed may be NULL. Returns the number replayed, or -1 with err (*missing set when
- * the one letter asked for does not exist). */
+/* Why a replay failed. */
+typedef enum {
+    EV_DLQ_REPLAY_UNAVAILABLE = 1, /* Kafka did not answer, or did not take a copy: retry */
+    EV_DLQ_REPLAY_MISSING,         /* no letter at the partition and offset asked for */
+    EV_DLQ_REPLAY_REFUSED,         /* a letter cannot be replayed as it is (the others were) */
+} ev_dlq_replay_failure;
+
+/* Republishes letters of dlq_topic to their origin topic with the key and value bytes of the
+ * letter's message, plus x-replayed-from ("<dlq>:<partition>:<offset>") and x-replay-for (the
+ * consumer group that failed it): the one at (partition, offset), or all of them when
+ * offset < 0. A letter without origin topic or consumer, whose value is not UTF-8, or whose
+ * key or value is not the original's (a cut letter: ev_letter_whole) is refused: nothing of
+ * it is sent, and on_replayed is not told. on_replayed may be NULL. Returns the number
+ * replayed, or -1 with err and *failure. */
 int ev_dlq_replay(ev_dlq_reader *r, ev_producer *producer, const char *dlq_topic, int32_t partition,
-                  int64_t offset, ev_dlq_replayed_fn on_replayed, void *user, bool *missing,
-                  char *err, size_t errlen);
+                  int64_t offset, ev_dlq_replayed_fn on_replayed, void *user,
+                  ev_dlq_replay_failure *failure, char *err, size_t errlen);
 
 /* A page cursor "<dlq topic>:<partition>:<offset>" into the index of the topic in
  * ev_topology_dlq_at order, the partition (below the topic's partitions in the table) and

@@ -6,7 +6,9 @@
  * trace headers longer than EV_DLQ_CARRIED_MAX are dropped (and named in x-headers-dropped),
  * and a value that would make the letter larger than the producer's limit is cut to its
  * first EV_DLQ_VALUE_PREFIX bytes. Every letter says how long its original value was and
- * gives its SHA-256, so a cut letter can still be matched with its original. */
+ * gives its SHA-256, so a cut letter can still be matched with its original, and is never
+ * taken for it: a letter whose key or value is not the original's is not replayed
+ * (ev_letter_whole). */
 #ifndef EV_DLQ_HEADERS_H
 #define EV_DLQ_HEADERS_H
 
@@ -98,6 +100,7 @@ typedef struct {
     int64_t origin_offset;
     int64_t attempts;
     int64_t original_size;
+    int64_t original_key_size; /* -1 unless the key was cut */
 } ev_letter_info;
 
 /* Decodes the headers of a letter. Unknown headers are ignored; the last of a repeated one
@@ -105,6 +108,14 @@ typedef struct {
  * naming the first bad one (the others are still decoded). */
 int ev_letter_decode(const ev_raw_header *headers, size_t n, ev_letter_info *out, char *err,
                      size_t errlen);
+
+/* True when a letter's key (key_len bytes) and value are those of the message that failed, as
+ * its headers tell: x-original-key-size absent (or equal to key_len), and x-original-size and
+ * x-original-sha256 agreeing with the value. Else false, with why saying what differs ("was
+ * cut: ..."), or which of these headers is malformed: then nothing can be vouched for. A
+ * letter without these headers (one written by hand) is taken as whole. Hashes the value. */
+bool ev_letter_whole(const ev_raw_header *headers, size_t n, size_t key_len, const void *value,
+                     size_t value_len, char *why, size_t whylen);
 
 /* Parses a decimal integer in [min, max] that fills the whole of text[0..len). */
 bool ev_parse_int(const void *text, size_t len, int64_t min, int64_t max, int64_t *out);

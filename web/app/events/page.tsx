@@ -12,7 +12,7 @@ import {
   type DeadLetterDetail,
   type LatestEvent,
 } from "@/lib/api";
-import { kafka, type KafkaCluster, type KafkaGroupSummary, type KafkaTopicSummary } from "@/lib/kafka";
+import { kafka, type KafkaCluster, type KafkaGroupList, type KafkaTopicSummary } from "@/lib/kafka";
 import { usePolling } from "@/lib/live";
 import KafkaOverview from "@/components/KafkaOverview";
 import DataTable from "@/components/DataTable";
@@ -24,7 +24,7 @@ const letterId = (l: { topic: string; partition: number; offset: number }) => `$
 export default function Events() {
   const [cluster, setCluster] = useState<KafkaCluster | null>(null);
   const [topics, setTopics] = useState<KafkaTopicSummary[] | null>(null);
-  const [groups, setGroups] = useState<KafkaGroupSummary[] | null>(null);
+  const [groups, setGroups] = useState<KafkaGroupList | null>(null);
   const [latest, setLatest] = useState<LatestEvent[] | null>(null);
   const [letters, setLetters] = useState<DeadLetter[] | null>(null);
   const [dlqTopic, setDlqTopic] = useState("");
@@ -152,12 +152,25 @@ export default function Events() {
                 <td>{l.attempts}</td>
                 <td>{time(l.failedAt)}</td>
                 <td>
-                  <button type="button" onClick={() => replay({ topic: l.topic, partition: l.partition, offset: l.offset })} data-testid="replay-button">
+                  <button
+                    type="button"
+                    disabled={l.cut}
+                    title={l.cut ? "cut to fit the DLQ: only the message's source can send it again" : undefined}
+                    onClick={() => replay({ topic: l.topic, partition: l.partition, offset: l.offset })}
+                    data-testid="replay-button"
+                  >
                     Replay
                   </button>{" "}
                   <button type="button" className="secondary" onClick={() => showValue(l)} data-testid="value-button">
                     Value ({l.valueBytes} B)
                   </button>
+                  {l.cut && (
+                    <span className="error" data-testid="letter-cut">
+                      {" "}
+                      cut, not replayable (original {l.originalKeyBytes !== null ? `key ${l.originalKeyBytes} B, ` : ""}value{" "}
+                      {l.originalBytes ?? "?"} B)
+                    </span>
+                  )}
                   {values[letterId(l)] !== undefined && (
                     <pre className="wrap" data-testid="letter-value">
                       {typeof values[letterId(l)] === "string"

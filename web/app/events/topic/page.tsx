@@ -157,7 +157,7 @@ function Messages({ topic }: { topic: KafkaTopic }) {
             </p>
             {m.headers.length > 0 && (
               <p className="muted" data-testid="message-headers">
-                {m.headers.map((h) => `${h.name}: ${h.value ?? "(not text)"}`).join(" · ")}
+                {m.headers.map((h) => `${h.name ?? "(not text)"}: ${h.value ?? "(not text)"}`).join(" · ")}
               </p>
             )}
             <pre className="wrap" data-testid="message-value">
