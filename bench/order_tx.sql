@@ -8,7 +8,7 @@ WITH o AS (
                       idempotency_key, request)
   VALUES (gen_random_uuid(), 'c-bench', 100, 'EUR', gen_random_uuid(), NULL,
           '{"customerId":"c-bench","items":[{"sku":"SKU-BENCH-WIDGET","quantity":1}]}')
-  ON CONFLICT (idempotency_key) DO NOTHING
+  ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
   RETURNING id
 ), i AS (
   INSERT INTO order_items (order_id, line, sku, quantity, unit_price_cents)

@@ -225,7 +225,7 @@ static const char insert_order_sql[] =
     "  INSERT INTO orders (id, customer_id, total_cents, currency, correlation_id,"
     "                      idempotency_key, request)"
     "  VALUES ($1, $2, $3, $4, $5, $6, $7)"
-    "  ON CONFLICT (idempotency_key) DO NOTHING"
+    "  ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
     "  RETURNING id"
     "), i AS ("
     "  INSERT INTO order_items (order_id, line, sku, quantity, unit_price_cents)"
