@@ -23,7 +23,8 @@ Settings (environment): BENCH_SECONDS (20) per rate, BENCH_RATES (250,500,1000),
 BENCH_WARMUP_SECONDS (10), BENCH_RAMP_SECONDS (3) and BENCH_TAIL_SECONDS (1) cut from each end
 of the offered period to make the steady window, BENCH_PERF_SECONDS (10; 0 = no profile),
 BENCH_FLOOR_RATES (250,1000) and BENCH_FLOOR_TX (transactions per order for the floor: by
-default the saga's own count at the same rate when it ran, else 3.5).
+default the saga's own count at the same rate when it ran, else 3.5), BENCH_ROUND_TRIPS
+(40000: the PostgreSQL round trips the floor times over TCP and over the socket).
 """
 import json
 import os
@@ -384,9 +385,12 @@ def transport_floor():
         return 3.5, "the saga's at 250/s, about"
 
     rates = [int(r) for r in os.environ.get("BENCH_FLOOR_RATES", "250,1000").split(",")]
-    rows = floor.run(cost.Stack(RUN, OFFSET), rates, SECONDS, transactions_per_order, supervise)
-    result["floor"] = {"rates": rows}
+    trips = int(os.environ.get("BENCH_ROUND_TRIPS", "40000"))
+    rows, round_trips = floor.run(cost.Stack(RUN, OFFSET), rates, SECONDS, transactions_per_order,
+                                  supervise, trips)
+    result["floor"] = {"rates": rows, "pgRoundTrip": round_trips}
     report.append(floor.markdown(rows))
+    report.append(floor.round_trip_markdown(round_trips))
 
 
 def startup():

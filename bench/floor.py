@@ -17,8 +17,14 @@ stopped.
 
 Both run at each rate of BENCH_FLOOR_RATES (default 250,1000) for BENCH_SECONDS; the services
 are stopped for the floor and started again afterwards.
+
+- A round trip to PostgreSQL: pgbench on one connection sends `SELECT 1` back to back
+  (BENCH_ROUND_TRIPS times, default 40,000) as the order service's role, once over loopback
+  TCP and once over the Unix socket the services use; the CPU of PostgreSQL and of pgbench
+  divided by the round trips is what the kernel's path and the protocol cost each statement.
 """
 import os
+import resource
 import subprocess
 import threading
 import time
@@ -143,6 +149,74 @@ def pg_floor(stack, tps, seconds):
             "postgresCpuMsPerTransaction": round(used / max(done, 1), 3)}
 
 
+def _postmaster_children():
+    """The pids of PostgreSQL's postmaster's children now (zombies included)."""
+    table = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{pid}/comm") as f:
+                table[int(pid)] = (int(fields[1]), f.read().strip())
+        except (OSError, IndexError, ValueError):
+            continue
+    postmasters = {pid for pid, (ppid, comm) in table.items()
+                   if comm == "postgres" and table.get(ppid, (0, ""))[1] != "postgres"}
+    return {pid for pid, (ppid, _) in table.items() if ppid in postmasters}
+
+
+def _await_reaped(before, timeout=10):
+    """Waits until the postmaster has reaped every child it started since `before` was taken:
+    only then is their CPU in its cutime."""
+    deadline = time.monotonic() + timeout
+    while _postmaster_children() - before and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def pg_round_trip(stack, host, count):
+    """CPU-ms per `SELECT 1` round trip on one connection to `host` (localhost or the socket
+    folder), PostgreSQL's and the client's (pgbench, as the orders role with its password)."""
+    with open(os.path.join(stack.run, "secrets", "pg-orders")) as f:
+        password = f.read().strip()
+    script = os.path.join(stack.run, "bench", f"round_trip_{uuid.uuid4().hex[:8]}.sql")
+    os.makedirs(os.path.dirname(script), exist_ok=True)
+    with open(script, "w") as f:
+        f.write("SELECT 1;\n")
+    try:
+        backends = _postmaster_children()
+        before, client_before = _postgres_ms(stack), resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run(["pgbench", "-h", host, "-p", str(stack.pg_port), "-U", "orders", "-n",
+                        "-M", "prepared", "-c1", "-t", str(count), "-f", script, "orders"],
+                       env=dict(os.environ, PGPASSWORD=password), capture_output=True,
+                       check=True)
+        _await_reaped(backends)
+        used = _postgres_ms(stack) - before  # the backend exited: counted in the postmaster
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    finally:
+        os.remove(script)
+    client = (after.ru_utime + after.ru_stime - client_before.ru_utime
+              - client_before.ru_stime) * 1000
+    return {"postgresCpuMs": round(used / count, 4), "clientCpuMs": round(client / count, 4)}
+
+
+def round_trips(stack, count):
+    """The round trip over loopback TCP and over the socket, TCP first."""
+    return {"roundTrips": count,
+            "tcp": pg_round_trip(stack, "localhost", count),
+            "socket": pg_round_trip(stack, os.path.join(stack.run, "pg-socket"), count)}
+
+
+def round_trip_markdown(trips):
+    out = [f"PostgreSQL round trips (`SELECT 1`, one connection, {trips['roundTrips']} of "
+           "them), CPU-ms each:\n",
+           "| path | PostgreSQL | client (pgbench) | both |", "| --- | --- | --- | --- |"]
+    for path, label in (("tcp", "loopback TCP"), ("socket", "Unix socket (the services' path)")):
+        t = trips[path]
+        out.append(f"| {label} | {t['postgresCpuMs']:.4f} | {t['clientCpuMs']:.4f} | "
+                   f"{t['postgresCpuMs'] + t['clientCpuMs']:.4f} |")
+    return "\n".join(out) + "\n"
+
+
 def markdown(rows):
     out = ["## The transport floor: the broker and PostgreSQL with the services stopped\n",
            "Scratch tables and topics on the running stack (bench/floor.py): one-row INSERT "
@@ -162,10 +236,10 @@ def markdown(rows):
     return "\n".join(out) + "\n"
 
 
-def run(stack, rates, seconds, transactions_per_order, supervise):
-    """Stops the services, measures each rate, starts them again; returns the rows.
-    transactions_per_order(rate) gives the saga's transactions per order at that rate and
-    where the figure comes from."""
+def run(stack, rates, seconds, transactions_per_order, supervise, trips=40000):
+    """Stops the services, measures each rate and the round trips, starts them again; returns
+    the rows and the round trips. transactions_per_order(rate) gives the saga's transactions
+    per order at that rate and where the figure comes from."""
     services = list(stack.http_ports)
     supervise("stop", services)
     try:
@@ -175,6 +249,6 @@ def run(stack, rates, seconds, transactions_per_order, supervise):
             rows.append({"rate": rate, "transactionsPerOrder": tx, "transactionsSource": source,
                          "kafka": kafka_floor(stack, rate, seconds),
                          "pg": pg_floor(stack, int(rate * tx), seconds)})
-        return rows
+        return rows, round_trips(stack, trips)
     finally:
         supervise("start", services)

@@ -142,6 +142,50 @@ def test_database_roles_have_random_passwords_not_their_names(role):
                      password=password).close()
 
 
+PSQL = "/usr/lib/postgresql/15/bin/psql"
+PG_SOCKET = os.path.join(RUN, "pg-socket")
+
+
+def psql_on_socket(role, password=None, account=None, query="SELECT current_user"):
+    """psql on the stack's Unix socket as database role `role`, run by the OS `account` (this
+    process's own when None); returns the completed process."""
+    env = ["env", "-u", "PGPASSWORD", "PGCONNECT_TIMEOUT=5"] + (
+        [f"PGPASSWORD={password}"] if password else [])
+    cmd = env + [PSQL, "-w", "-h", PG_SOCKET, "-p", str(PG_PORT), "-U", role, "-d",
+                 "postgres" if role == "postgres" else role, "-qAtc", query]
+    if account:
+        cmd = ["runuser", "-u", account, "--"] + cmd
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+
+
+def test_the_services_reach_postgresql_on_its_socket_each_role_with_its_password():
+    """The services' connections are on the Unix socket (a round trip costs less CPU than on
+    loopback TCP); there, as on TCP, a service role gives its password, and only the stack's
+    own accounts (root, postgres, the one that started it) may log in as the superuser."""
+    roles = sorted(set(DATABASES.values()))
+    on = psql_on_socket("postgres", query=(
+        "SELECT usename || ' ' || bool_and(client_addr IS NULL) FROM pg_stat_activity"
+        " WHERE backend_type = 'client backend' AND application_name = ANY ('{%s}')"
+        " GROUP BY usename ORDER BY 1" % ",".join(DATABASES)))
+    assert on.returncode == 0, on.stderr
+    assert on.stdout.split() == [w for r in roles for w in (r, "true")], on.stdout
+    for role in roles:
+        none = psql_on_socket(role)
+        assert none.returncode != 0 and "no password supplied" in none.stderr, (role, none.stderr)
+        wrong = psql_on_socket(role, password=role)
+        assert wrong.returncode != 0 and "password authentication failed" in wrong.stderr, role
+        right = psql_on_socket(role, password=pg_password(role))
+        assert right.returncode == 0 and right.stdout.strip() == role, (role, right.stderr)
+    if os.getuid() == 0:
+        # The services run as the stack's service account: it reaches the socket (its folder's
+        # group) but is no superuser there; any other account cannot reach the socket at all.
+        service = psql_on_socket("postgres", account="eventify")
+        assert service.returncode != 0, service.stdout
+        assert "Peer authentication failed" in service.stderr, service.stderr
+        other = psql_on_socket("postgres", account="nobody")
+        assert other.returncode != 0 and "Permission denied" in other.stderr, other.stderr
+
+
 # --- replay scope --------------------------------------------------------------------------
 
 def groups_caught_up(topic):
