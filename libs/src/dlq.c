@@ -580,9 +580,10 @@ static int replay_one(const rd_kafka_message_t *m, void *user)
 
 int ev_dlq_replay(ev_dlq_reader *rd, ev_producer *producer, const char *dlq_topic,
                   int32_t partition, int64_t offset, ev_dlq_replayed_fn on_replayed, void *user,
-                  ev_dlq_replay_failure *failure, char *err, size_t errlen)
+                  int *refused, ev_dlq_replay_failure *failure, char *err, size_t errlen)
 {
     *failure = EV_DLQ_REPLAY_UNAVAILABLE;
+    *refused = 0;
     if (!ev_dlq_known(dlq_topic)) {
         *failure = EV_DLQ_REPLAY_MISSING;
         return ev_fail(err, errlen, "%s is not a DLQ topic", dlq_topic ? dlq_topic : "(null)");
@@ -597,9 +598,15 @@ int ev_dlq_replay(ev_dlq_reader *rd, ev_producer *producer, const char *dlq_topi
         *failure = EV_DLQ_REPLAY_MISSING;
     if (rc < 0 || missing)
         return -1;
+    *refused = r.refused;
     if (r.refused + r.undelivered == 0)
         return r.replayed;
-    /* Sending again may work where a copy was not delivered; a refused letter stays refused. */
+    if (offset < 0 && r.undelivered == 0) {
+        /* A refused letter stays refused: "all" means every letter that can be replayed. */
+        snprintf(err, errlen, "%s", r.why);
+        return r.replayed;
+    }
+    /* Sending again may work where a copy was not delivered. */
     if (r.undelivered == 0)
         *failure = EV_DLQ_REPLAY_REFUSED;
     return ev_fail(err, errlen, "%d letter(s) could not be replayed (%d were): %s",

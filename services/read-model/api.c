@@ -11,6 +11,7 @@
 #include "ev/events.h"
 #include "ev/log.h"
 #include "ev/topology.h"
+#include "ev/utf8.h"
 #include "ev/util.h"
 
 #include <stdio.h>
@@ -505,6 +506,18 @@ bool api_has_unknown_field(const json_t *body, const char *const *fields)
     return false;
 }
 
+/* 200 with how many letters were replayed and how many could not be, and why the first
+ * could not (err). */
+static void reply_replayed(struct _u_response *resp, int replayed, int refused, char *err)
+{
+    json_t *answer = json_pack("{s:i,s:i}", "replayed", replayed, "notReplayable", refused);
+    if (answer && refused) {
+        ev_utf8_scrub(err); /* a JSON string holds only UTF-8 */
+        json_object_set_new(answer, "reason", json_string(err));
+    }
+    ev_http_reply_json(resp, 200, answer);
+}
+
 static void dlq_replay_with(PGconn *c, const struct _u_request *req, struct _u_response *resp,
                             void *user)
 {
@@ -539,9 +552,11 @@ static void dlq_replay_with(PGconn *c, const struct _u_request *req, struct _u_r
                              .tool = api_client_tool(req),
                              .user_agent = ev_http_header(req, "User-Agent")};
         ev_dlq_replay_failure failure;
-        int n = ev_dlq_replay(
-            a->dlq, s->producer, topic, all ? 0 : (int32_t)json_integer_value(partition),
-            all ? -1 : json_integer_value(offset), record_replay, &rec, &failure, err, sizeof err);
+        int refused = 0;
+        int n = ev_dlq_replay(a->dlq, s->producer, topic,
+                              all ? 0 : (int32_t)json_integer_value(partition),
+                              all ? -1 : json_integer_value(offset), record_replay, &rec,
+                              &refused, &failure, err, sizeof err);
         if (n < 0 && failure == EV_DLQ_REPLAY_MISSING)
             ev_http_reply_error(resp, 404, "not_found", "%s", err);
         else if (n < 0 && failure == EV_DLQ_REPLAY_REFUSED)
@@ -553,7 +568,7 @@ static void dlq_replay_with(PGconn *c, const struct _u_request *req, struct _u_r
                                 "%d letter(s) replayed but %d could not be recorded", n,
                                 rec.unrecorded);
         else
-            ev_http_reply_json(resp, 200, json_pack("{s:i}", "replayed", n));
+            reply_replayed(resp, n, refused, err);
     }
     json_decref(body);
 }

@@ -118,8 +118,8 @@ def test_a_letter_of_odd_bytes_is_listed_and_shown_whole():
 # No consumer is in this group: every service skips a replay meant for it (x-replay-for), so
 # the replays below change nothing but the topic they go to.
 NOBODY = "system-test-no-such-group"
-# The letters below go to shipping.dlq, which the security suite never replays whole ("replay
-# all" of a DLQ holding a cut letter, never replayable, fails), and come from its origin topic.
+# The letters below go to shipping.dlq, which the security suite never replays whole, and come
+# from its origin topic.
 DLQ_TOPIC, ORIGIN = "shipping.dlq", "order.lifecycle.events"
 
 
@@ -213,6 +213,47 @@ def test_a_key_that_is_not_utf8_is_replayed_byte_for_byte():
     [copy] = mine(read_since(origin_before, until=mine))
     assert copy.raw_key == key and copy.raw == value
     assert copy.headers["x-replay-for"] == NOBODY
+
+
+def test_replay_all_replays_what_it_can_and_counts_what_it_cannot():
+    """"Replay all" of a DLQ sends back every letter that can be replayed and skips the ones
+    that cannot be as they are (a cut letter): the answer counts them and says why the first
+    was skipped. It once answered 409 not_replayable after replaying the others, as if
+    nothing had been done."""
+    value = json.dumps(envelope("OrderCancelled", {"orderId": str(uuid.uuid4())})).encode()
+    big = json.dumps(envelope("OrderCancelled", {"orderId": str(uuid.uuid4()),
+                                                 "reason": "x" * 70000})).encode()
+    whole = produce_letter(DLQ_TOPIC, str(uuid.uuid4()), value, letter_headers(value))
+    cut = produce_letter(DLQ_TOPIC, str(uuid.uuid4()), big[:65536], letter_headers(big))
+    marks = {f"{DLQ_TOPIC}:{p}:{o}": what for what, (p, o) in (("whole", whole), ("cut", cut))}
+    listed = ctl("dlq", "list", DLQ_TOPIC)
+    assert listed.returncode == 0, listed.stderr
+    rows = {what: [line for line in listed.stdout.splitlines()
+                   if line.split()[1:3] == [str(p), str(o)]]
+            for what, (p, o) in (("whole", whole), ("cut", cut))}
+    assert "[cut, not replayable]" in rows["cut"][0] and "cut" not in rows["whole"][0], rows
+    origin_before = end_offsets([ORIGIN])
+
+    r = requests.post(url("read-model", "/api/dlq/replay"), timeout=120, headers=admin_headers(),
+                      json={"topic": DLQ_TOPIC, "all": True})
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    assert answer["replayed"] >= 1 and answer["notReplayable"] >= 1, answer
+    assert answer["reason"], answer
+
+    def mine(messages):
+        return [marks[m.headers["x-replayed-from"]] for m in messages
+                if m.headers.get("x-replayed-from") in marks]
+    # a replay's copies are acknowledged before it answers: they are all before the end now
+    assert mine(read_since(origin_before)) == ["whole"]
+    recorded = sql("read-model", "SELECT dlq_offset FROM dlq_replays WHERE dlq_topic = %s"
+                   " AND (dlq_partition, dlq_offset) IN ((%s, %s), (%s, %s))",
+                   DLQ_TOPIC, *whole, *cut)
+    assert recorded == [(whole[1],)], recorded
+
+    done = ctl("dlq", "replay", DLQ_TOPIC, "--all")
+    assert done.returncode == 0 and "replayed" in done.stdout, done.stderr
+    assert "cannot be replayed as they are" in done.stderr, done.stderr
 
 
 def test_unknown_letter_and_bad_usage_fail_clearly():

@@ -48,10 +48,13 @@ static void print_row(const json_t *l)
 {
     const char *error = json_string_value(json_object_get(l, "error"));
     const char *origin = json_string_value(json_object_get(l, "originTopic"));
-    printf("%-18s %3lld %8lld  %-24s %3lld  %s\n", json_string_value(json_object_get(l, "topic")),
+    /* a cut letter is not the message that failed: replay refuses it, so say so up front */
+    bool cut = json_is_true(json_object_get(l, "cut"));
+    printf("%-18s %3lld %8lld  %-24s %3lld  %s%s\n", json_string_value(json_object_get(l, "topic")),
            (long long)json_integer_value(json_object_get(l, "partition")),
            (long long)json_integer_value(json_object_get(l, "offset")), origin ? origin : "?",
-           (long long)json_integer_value(json_object_get(l, "attempts")), error ? error : "");
+           (long long)json_integer_value(json_object_get(l, "attempts")),
+           cut ? "[cut, not replayable] " : "", error ? error : "");
 }
 
 /* Prints every letter of topic (NULL: every DLQ) a page at a time; returns the count or -1. */
@@ -166,9 +169,14 @@ static int post_replay(const char *base_url, const ev_admin *admin, json_t *body
         const char *message =
             json_string_value(json_object_get(json_object_get(answer, "error"), "message"));
         if (resp.status == 200) {
+            json_int_t skipped = json_integer_value(json_object_get(answer, "notReplayable"));
+            const char *reason = json_string_value(json_object_get(answer, "reason"));
             printf("replayed %lld letter(s) from %s\n",
                    (long long)json_integer_value(json_object_get(answer, "replayed")),
                    json_string_value(json_object_get(body, "topic")));
+            if (skipped > 0) /* still a success: they can never be replayed as they are */
+                fprintf(stderr, "eventifyctl: %lld letter(s) cannot be replayed as they are (the first %s)\n",
+                        (long long)skipped, reason ? reason : "no reason given");
             rc = 0;
         } else {
             fprintf(stderr, "eventifyctl: replay refused (HTTP %ld): %s\n", resp.status,

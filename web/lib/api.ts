@@ -217,7 +217,7 @@ export const api = {
     call<DeadLetterDetail>(`/api/dlq/${encodeURIComponent(l.topic)}/${l.partition}/${l.offset}`),
   // An admin action: asks for the admin token once per tab (lib/admin-token.ts).
   replay: async (body: { topic: string; partition?: number; offset?: number; all?: boolean }) =>
-    parse<{ replayed: number }>(
+    parse<{ replayed: number; notReplayable: number; reason?: string }>(
       await withAdminToken((headers) =>
         send("/api/dlq/replay", {
           method: "POST",

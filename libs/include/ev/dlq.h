@@ -66,7 +66,7 @@ typedef void (*ev_dlq_replayed_fn)(const json_t *letter, void *user);
 typedef enum {
     EV_DLQ_REPLAY_UNAVAILABLE = 1, /* Kafka did not answer, or did not take a copy: retry */
     EV_DLQ_REPLAY_MISSING,         /* no letter at the partition and offset asked for */
-    EV_DLQ_REPLAY_REFUSED,         /* a letter cannot be replayed as it is (the others were) */
+    EV_DLQ_REPLAY_REFUSED,         /* the letter asked for cannot be replayed as it is */
 } ev_dlq_replay_failure;
 
 /* Republishes letters of dlq_topic to their origin topic with the key and value bytes of the
@@ -74,10 +74,14 @@ typedef enum {
  * consumer group that failed it): the one at (partition, offset), or all of them when
  * offset < 0. A letter without origin topic or consumer, whose value is not UTF-8, or whose
  * key or value is not the original's (a cut letter: ev_letter_whole) is refused: nothing of
- * it is sent, and on_replayed is not told. on_replayed may be NULL. Returns the number
- * replayed, or -1 with err and *failure. */
+ * it is sent, and on_replayed is not told. on_replayed may be NULL.
+ *
+ * One letter: returns 1, or -1 with err and *failure (EV_DLQ_REPLAY_REFUSED for a refused
+ * one). All of them: the letters that can be replayed are, the refused ones are skipped and
+ * counted in *refused, err then saying why the first was; returns the number replayed, or -1
+ * with err and *failure when a copy was not delivered or Kafka did not answer. */
 int ev_dlq_replay(ev_dlq_reader *r, ev_producer *producer, const char *dlq_topic, int32_t partition,
-                  int64_t offset, ev_dlq_replayed_fn on_replayed, void *user,
+                  int64_t offset, ev_dlq_replayed_fn on_replayed, void *user, int *refused,
                   ev_dlq_replay_failure *failure, char *err, size_t errlen);
 
 /* A page cursor "<dlq topic>:<partition>:<offset>" into the index of the topic in

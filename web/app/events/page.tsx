@@ -59,7 +59,10 @@ export default function Events() {
   async function replay(body: { topic: string; partition?: number; offset?: number; all?: boolean }) {
     try {
       const r = await api.replay(body);
-      setNotice(`Replayed ${r.replayed} dead letter(s) to the consumer that failed them.`);
+      const skipped = r.notReplayable
+        ? ` ${r.notReplayable} cannot be replayed as they are (the first ${r.reason ?? "gave no reason"}).`
+        : "";
+      setNotice(`Replayed ${r.replayed} dead letter(s) to the consumer that failed them.${skipped}`);
       load();
     } catch (e) {
       setNotice(`Replay failed: ${(e as Error).message}`);
