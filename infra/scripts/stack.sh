@@ -608,6 +608,7 @@ up() {
   done
   EVENTIFY_KAFKA_BROKERS="$(kafka_brokers)" EVENTIFY_KAFKA_NODES=$kafka_nodes \
     /usr/bin/python3 "$root/infra/scripts/topics.py" || die "creating the Kafka topics failed"
+  restart_rebuilt
   while read -r program name port db; do
     sup start "services:$program" >/dev/null 2>&1 || true
   done < <(instances)
@@ -675,6 +676,25 @@ stop_kafka() {
   done
 }
 
+# Restarts every running service instance whose binary was built after the instance started:
+# supervisor restarts a program whose configuration changed, not one whose binary did, so
+# without this `make up` after a change went on running the old build.
+restart_rebuilt() {
+  sup_running || return 0
+  local program state pid started built now
+  now=$(date +%s)
+  # (supervisorctl status exits non-zero once anything is stopped: hence the `|| true`)
+  while read -r program state pid; do
+    [ "$state" = RUNNING ] && [[ $pid =~ ^[0-9]+,$ ]] || continue
+    started=$((now - $(ps -o etimes= -p "${pid%,}" 2>/dev/null || echo 0)))
+    built=$(stat -c %Y "$root/build/release/bin/eventify-$(echo "${program#services:}" | sed 's/-[0-9]*$//')" 2>/dev/null) || continue
+    if ((built > started)); then
+      say "restarting ${program#services:}: built anew since it started"
+      sup restart "$program" >/dev/null
+    fi
+  done < <({ sup status 'services:*' 2>/dev/null || true; } | awk '{ print $1, $2, $4 }')
+}
+
 status() { if sup_running; then sup status || true; else say "stack is down"; fi; }
 
 logs() {
@@ -687,5 +707,6 @@ case "${1:-}" in
   status) status ;;
   logs) logs "${2:-}" ;;
   prometheus-config) prometheus_conf ;;
-  *) die "usage: stack.sh up|down|status|logs [name]|prometheus-config" ;;
+  restart-rebuilt) restart_rebuilt ;;
+  *) die "usage: stack.sh up|down|status|logs [name]|prometheus-config|restart-rebuilt" ;;
 esac
