@@ -20,13 +20,14 @@ REPLICAS ?= 1
 SHAPE := EVENTIFY_KAFKA_NODES=$(KAFKA_NODES) EVENTIFY_REPLICAS=$(REPLICAS)
 
 .PHONY: help deps build build-asan web up down status logs test unit-test system-test \
-        security-test browser-test api-fuzz fuzz fuzz-short chaos chaos-short bench lint format clean \
+        security-test memory-test browser-test api-fuzz fuzz fuzz-short chaos chaos-short bench lint format clean \
         topology alerts-test k8s-generate k8s-validate images compose-test compose-validate
 
 help:
 	@echo "make up      install what is missing, build, start everything, print the URLs"
 	@echo "make down    stop everything (data is kept in .run/)"
-	@echo "make test    the same set-up, then unit (ASan+UBSan), system, security, browser tests, fuzz-short and api-fuzz"
+	@echo "make test    the same set-up, then unit (ASan+UBSan), system, security, memory (valgrind), browser tests, fuzz-short and api-fuzz"
+	@echo "make memory-test  every service once more under valgrind beside the running stack"
 	@echo "make fuzz    run each libFuzzer target for FUZZ_SECONDS (default 60)"
 	@echo "make alerts-test  promtool: check and unit-test the alert rules, check the generated config"
 	@echo "make topology  rewrite infra/topology.json from the table in libs/src/topology.c"
@@ -89,6 +90,11 @@ system-test:
 security-test:
 	@$(PYTHON) -m pytest -p no:cacheprovider tests/security
 
+# A second instance of every service under valgrind beside the running stack: its share of
+# real events, its API, SIGTERM; no memory error and nothing definitely or indirectly lost.
+memory-test:
+	@$(TEST_ENV) $(PYTHON) -m pytest -p no:cacheprovider tests/memory
+
 # schemathesis against every running service's OpenAPI document (tests/security/api_fuzz.py):
 # fails on any 5xx or any answer the document does not describe.
 api-fuzz:
@@ -115,6 +121,7 @@ test: build web unit-test fuzz-short
 	@$(TEST_ENV) $(STACK) up
 	@$(MAKE) --no-print-directory system-test
 	@$(MAKE) --no-print-directory security-test
+	@$(MAKE) --no-print-directory memory-test
 	@$(MAKE) --no-print-directory browser-test
 	@$(MAKE) --no-print-directory api-fuzz
 	@$(MAKE) --no-print-directory bench-short

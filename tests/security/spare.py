@@ -56,12 +56,14 @@ class PeakRss:
 
 
 @contextlib.contextmanager
-def spare_instance(service, kafka_reachable=False, **env):
-    """Runs build/release/bin/eventify-<service> on a free port against the stack's database.
-    Its brokers are a closed port unless kafka_reachable: then it joins the service's consumer
-    group and takes partitions from the stack's instance while it runs; otherwise it joins
-    nothing and is never ready. Its output goes to .run/logs/spare-<service>-<port>.log. Yields
-    (port, process); stops it at the end."""
+def spare_instance(service, kafka_reachable=False, wrapper=(), **env):
+    """Runs build/release/bin/eventify-<service> on a free port against the stack's database,
+    under the command `wrapper` when one is given (valgrind, say: it then gets the port as
+    {port} in its arguments). Its brokers are a closed port unless kafka_reachable: then it
+    joins the service's consumer group and takes partitions from the stack's instance while it
+    runs; otherwise it joins nothing and is never ready. Its output goes to
+    .run/logs/spare-<service>-<port>.log. Yields (port, process); stops it at the end (SIGTERM,
+    then SIGKILL after 60 s)."""
     port = free_port()
     database = DATABASES[service]
     brokers = BROKERS if kafka_reachable else f"127.0.0.1:{free_port()}"
@@ -71,8 +73,8 @@ def spare_instance(service, kafka_reachable=False, **env):
                     EVENTIFY_LOG_LEVEL="warn", **{k: str(v) for k, v in env.items()})
     full_env.pop("EVENTIFY_LOG_FILE", None)
     log = open(os.path.join(RUN, "logs", f"spare-{service}-{port}.log"), "w")
-    process = subprocess.Popen([os.path.join(BIN_DIR, f"eventify-{service}")], env=full_env,
-                               stdout=log, stderr=subprocess.STDOUT)
+    command = [a.format(port=port) for a in wrapper] + [os.path.join(BIN_DIR, f"eventify-{service}")]
+    process = subprocess.Popen(command, env=full_env, stdout=log, stderr=subprocess.STDOUT)
 
     def answering():
         assert process.poll() is None, f"spare {service} exited with {process.returncode}"
@@ -87,7 +89,7 @@ def spare_instance(service, kafka_reachable=False, **env):
     finally:
         process.terminate()
         try:
-            process.wait(timeout=30)
+            process.wait(timeout=60)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
