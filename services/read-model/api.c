@@ -555,8 +555,8 @@ static void dlq_replay_with(PGconn *c, const struct _u_request *req, struct _u_r
         int refused = 0;
         int n = ev_dlq_replay(a->dlq, s->producer, topic,
                               all ? 0 : (int32_t)json_integer_value(partition),
-                              all ? -1 : json_integer_value(offset), record_replay, &rec,
-                              &refused, &failure, err, sizeof err);
+                              all ? -1 : json_integer_value(offset), record_replay, &rec, &refused,
+                              &failure, err, sizeof err);
         if (n < 0 && failure == EV_DLQ_REPLAY_MISSING)
             ev_http_reply_error(resp, 404, "not_found", "%s", err);
         else if (n < 0 && failure == EV_DLQ_REPLAY_REFUSED)

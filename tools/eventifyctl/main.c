@@ -175,8 +175,10 @@ static int post_replay(const char *base_url, const ev_admin *admin, json_t *body
                    (long long)json_integer_value(json_object_get(answer, "replayed")),
                    json_string_value(json_object_get(body, "topic")));
             if (skipped > 0) /* still a success: they can never be replayed as they are */
-                fprintf(stderr, "eventifyctl: %lld letter(s) cannot be replayed as they are (the first %s)\n",
-                        (long long)skipped, reason ? reason : "no reason given");
+                fprintf(
+                    stderr,
+                    "eventifyctl: %lld letter(s) cannot be replayed as they are (the first %s)\n",
+                    (long long)skipped, reason ? reason : "no reason given");
             rc = 0;
         } else {
             fprintf(stderr, "eventifyctl: replay refused (HTTP %ld): %s\n", resp.status,
