@@ -174,9 +174,9 @@ init_postgres() {
       --auth-local=trust --auth-host=scram-sha-256 >"$run/logs/initdb.log"
   fi
   write_pg_auth
-  # The services reach PostgreSQL on its Unix socket: a round trip costs about a third less CPU
-  # than on loopback TCP (docs/benchmarks.md). As root they run as $svc_user, which reaches
-  # the socket through the folder's group (init_service_user); nobody else reaches it.
+  # The services reach PostgreSQL on its Unix socket: a round trip costs about 15 % less CPU
+  # than on loopback TCP (the floor in docs/benchmarks.md). As root they run as $svc_user, which
+  # reaches the socket through the folder's group (init_service_user); nobody else reaches it.
   [ "$(id -u)" -ne 0 ] || chown postgres:postgres "$run/pg-socket"
   if [ "$(id -u)" -eq 0 ]; then chmod 750 "$run/pg-socket"; else chmod 700 "$run/pg-socket"; fi
   # Settings are rewritten on every up, so a changed port applies on the next start.
