@@ -131,13 +131,15 @@ def pg_floor(stack, tps, seconds):
         cur.execute(f"CREATE TABLE {table} (id uuid PRIMARY KEY DEFAULT gen_random_uuid(),"
                     " body text, at timestamptz NOT NULL DEFAULT now())")
     try:
+        backends = _postmaster_children(stack)
         before = _postgres_ms(stack)
         out = subprocess.run(
             ["su", "postgres", "-s", "/bin/sh", "-c",
              f"pgbench -h {socket} -p {stack.pg_port} -n -M prepared -c{PG_CLIENTS} -j2 "
              f"-R {tps} -T {seconds} -f {script} postgres"],
             capture_output=True, text=True, check=True).stdout
-        used = _postgres_ms(stack) - before  # backends pgbench opened are reaped by now
+        _await_reaped(stack, backends)
+        used = _postgres_ms(stack) - before  # the backends pgbench opened: in the postmaster
         done = int(next(line for line in out.splitlines()
                         if line.startswith("number of transactions actually processed")
                         ).split(":")[1].split("/")[0])
@@ -149,27 +151,17 @@ def pg_floor(stack, tps, seconds):
             "postgresCpuMsPerTransaction": round(used / max(done, 1), 3)}
 
 
-def _postmaster_children():
+def _postmaster_children(stack):
     """The pids of PostgreSQL's postmaster's children now (zombies included)."""
-    table = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            with open(f"/proc/{pid}/comm") as f:
-                table[int(pid)] = (int(fields[1]), f.read().strip())
-        except (OSError, IndexError, ValueError):
-            continue
-    postmasters = {pid for pid, (ppid, comm) in table.items()
-                   if comm == "postgres" and table.get(ppid, (0, ""))[1] != "postgres"}
-    return {pid for pid, (ppid, _) in table.items() if ppid in postmasters}
+    postmaster = stack.programs.get("postgres")
+    return {pid for pid, (ppid, _, _) in cost._process_table().items() if ppid == postmaster}
 
 
-def _await_reaped(before, timeout=10):
+def _await_reaped(stack, before, timeout=10):
     """Waits until the postmaster has reaped every child it started since `before` was taken:
     only then is their CPU in its cutime."""
     deadline = time.monotonic() + timeout
-    while _postmaster_children() - before and time.monotonic() < deadline:
+    while _postmaster_children(stack) - before and time.monotonic() < deadline:
         time.sleep(0.05)
 
 
@@ -183,13 +175,13 @@ def pg_round_trip(stack, host, count):
     with open(script, "w") as f:
         f.write("SELECT 1;\n")
     try:
-        backends = _postmaster_children()
+        backends = _postmaster_children(stack)
         before, client_before = _postgres_ms(stack), resource.getrusage(resource.RUSAGE_CHILDREN)
         subprocess.run(["pgbench", "-h", host, "-p", str(stack.pg_port), "-U", "orders", "-n",
                         "-M", "prepared", "-c1", "-t", str(count), "-f", script, "orders"],
                        env=dict(os.environ, PGPASSWORD=password), capture_output=True,
                        check=True)
-        _await_reaped(backends)
+        _await_reaped(stack, backends)
         used = _postgres_ms(stack) - before  # the backend exited: counted in the postmaster
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
     finally:

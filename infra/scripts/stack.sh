@@ -681,18 +681,17 @@ stop_kafka() {
 # without this `make up` after a change went on running the old build.
 restart_rebuilt() {
   sup_running || return 0
-  local program state pid started built now
+  local program name port db pid age now
   now=$(date +%s)
-  # (supervisorctl status exits non-zero once anything is stopped: hence the `|| true`)
-  while read -r program state pid; do
-    [ "$state" = RUNNING ] && [[ $pid =~ ^[0-9]+,$ ]] || continue
-    started=$((now - $(ps -o etimes= -p "${pid%,}" 2>/dev/null || echo 0)))
-    built=$(stat -c %Y "$root/build/release/bin/eventify-$(echo "${program#services:}" | sed 's/-[0-9]*$//')" 2>/dev/null) || continue
-    if ((built > started)); then
-      say "restarting ${program#services:}: built anew since it started"
-      sup restart "$program" >/dev/null
+  while read -r program name port db; do
+    pid=$(sup pid "services:$program" 2>/dev/null) || true
+    [[ $pid =~ ^[1-9][0-9]*$ ]] || continue # 0 or an error: not running
+    age=$(ps -o etimes= -p "$pid") || continue
+    if (($(stat -c %Y "$root/build/release/bin/eventify-$name") > now - age)); then
+      say "restarting $program: built anew since it started"
+      sup restart "services:$program" >/dev/null
     fi
-  done < <({ sup status 'services:*' 2>/dev/null || true; } | awk '{ print $1, $2, $4 }')
+  done < <(instances)
 }
 
 status() { if sup_running; then sup status || true; else say "stack is down"; fi; }

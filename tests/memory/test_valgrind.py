@@ -12,26 +12,20 @@ import pytest
 import requests
 import websocket
 
-from conftest import ADMIN_TOKEN_FILE, PORTS, RUN, admin_headers, place_order, wait_until
+from conftest import (ADMIN_TOKEN_FILE, PORTS, RUN, admin_headers, metric, place_order,
+                      wait_until)
 from spare import spare_instance
 
+LOG = os.path.join(RUN, "logs", "valgrind-{service}-{port}.log")
 VALGRIND = ["valgrind", "--leak-check=full", "--errors-for-leak-kinds=definite,indirect",
-            "--error-exitcode=99", "--num-callers=30",
-            "--log-file=" + os.path.join(RUN, "logs", "valgrind-{service}-{port}.log")]
+            "--error-exitcode=99", "--num-callers=30", "--log-file=" + LOG]
 COMMON = ["/health", "/ready", "/metrics", "/openapi.json", "/no-such-path", "/%ff"]
 
 
-def consumed(port):
-    """events_consumed_total of an instance, summed over its labels."""
-    text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
-    return sum(float(line.split()[-1]) for line in text.splitlines()
-               if line.startswith("events_consumed_total"))
-
-
-def handled_events(port, sku):
+def handled_events(service, port, sku):
     """True once the instance has consumed events; else places one more order (its key may
     fall on a partition of this instance) and is false."""
-    if consumed(port) > 0:
+    if metric(service, "events_consumed_total", port=port) > 0:
         return True
     place_order([{"sku": sku, "quantity": 1}])
     return False
@@ -93,16 +87,14 @@ def exercise(service, port, sku):
 
 @pytest.mark.parametrize("service", sorted(PORTS))
 def test_a_service_under_valgrind_leaks_nothing(service, sku):
-    log = os.path.join(RUN, "logs", "valgrind-{service}-{port}.log")
-    wrapper = [a.replace("{service}", service) for a in VALGRIND]
-    with spare_instance(service, kafka_reachable=True, wrapper=wrapper,
+    with spare_instance(service, kafka_reachable=True, wrapper=VALGRIND,
                         EVENTIFY_ADMIN_TOKEN_FILE=ADMIN_TOKEN_FILE) as (port, process):
         wait_until(lambda: requests.get(f"http://127.0.0.1:{port}/ready",
                                         timeout=5).status_code == 200, 90,
                    f"{service} under valgrind ready")
         exercise(service, port, sku)
-        wait_until(lambda: handled_events(port, sku), 120,
+        wait_until(lambda: handled_events(service, port, sku), 120,
                    f"{service} under valgrind handling events", interval=1)
-    text, lines = summary(log.format(service=service, port=port))
+    text, lines = summary(LOG.format(service=service, port=port))
     assert "ERROR SUMMARY: 0 errors" in text, lines
     assert process.returncode == 0, (process.returncode, lines)

@@ -58,8 +58,8 @@ class PeakRss:
 @contextlib.contextmanager
 def spare_instance(service, kafka_reachable=False, wrapper=(), **env):
     """Runs build/release/bin/eventify-<service> on a free port against the stack's database,
-    under the command `wrapper` when one is given (valgrind, say: it then gets the port as
-    {port} in its arguments). Its brokers are a closed port unless kafka_reachable: then it
+    under the command `wrapper` when one is given (valgrind, say: {service} and {port} in its
+    arguments become the service's name and port). Its brokers are a closed port unless kafka_reachable: then it
     joins the service's consumer group and takes partitions from the stack's instance while it
     runs; otherwise it joins nothing and is never ready. Its output goes to
     .run/logs/spare-<service>-<port>.log. Yields (port, process); stops it at the end (SIGTERM,
@@ -73,7 +73,8 @@ def spare_instance(service, kafka_reachable=False, wrapper=(), **env):
                     EVENTIFY_LOG_LEVEL="warn", **{k: str(v) for k, v in env.items()})
     full_env.pop("EVENTIFY_LOG_FILE", None)
     log = open(os.path.join(RUN, "logs", f"spare-{service}-{port}.log"), "w")
-    command = [a.format(port=port) for a in wrapper] + [os.path.join(BIN_DIR, f"eventify-{service}")]
+    command = [a.format(service=service, port=port) for a in wrapper]
+    command.append(os.path.join(BIN_DIR, f"eventify-{service}"))
     process = subprocess.Popen(command, env=full_env, stdout=log, stderr=subprocess.STDOUT)
 
     def answering():

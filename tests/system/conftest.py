@@ -156,9 +156,11 @@ def stock():
     return {s["sku"]: s for s in requests.get(url("inventory", "/inventory"), timeout=5).json()}
 
 
-def metric(service, name):
-    """Sum of a counter over its label sets, from GET /metrics."""
-    text = requests.get(url(service, "/metrics"), timeout=5).text
+def metric(service, name, port=None):
+    """Sum of a counter over its label sets, from GET /metrics of the service (of its instance
+    on `port` when given)."""
+    where = f"http://127.0.0.1:{port}/metrics" if port else url(service, "/metrics")
+    text = requests.get(where, timeout=5).text
     return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
                if line.startswith(name + "{") or line.startswith(name + " "))
 
