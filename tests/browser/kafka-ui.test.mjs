@@ -1,8 +1,9 @@
 // Browser test of the Kafka UI in the Events section against the running stack: the
 // overview (brokers and controller, topics, consumer groups), a topic's page (partitions,
 // configs, a test message produced with the admin token, then found again by offset, by
-// time and by search, its value pretty-printed) and a consumer group's page (members,
-// assignments, lag). Every wait is an expectation with a deadline.
+// time and by search, its value pretty-printed; a late answer never replaces a later one) and
+// a consumer group's page (members, assignments, lag). Every wait is an expectation with a
+// deadline.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
@@ -95,6 +96,32 @@ test("a topic's page shows partitions and configs, produces a test message and f
   await page.getByTestId("browse-search").fill(`nothing-${randomUUID()}`);
   await page.getByTestId("browse").click();
   await waitForText(page.getByTestId("browse-status"), /0 shown/);
+  await page.close();
+});
+
+test("a browse answered before the first page keeps its messages", async () => {
+  const page = await browser.newPage();
+  // The first page (partition 0's latest messages, megabytes when they are large) is held
+  // back until a browse asked after it has been shown, as on a busy machine.
+  let release;
+  const released = new Promise((resolve) => (release = resolve));
+  await page.route(/\/messages\?partition=0&limit=20$/, async (route) => {
+    const answer = await route.fetch();
+    await released;
+    await route.fulfill({ response: answer });
+  });
+  await page.goto(`${BASE}/events/topic/?name=orders.events`);
+  await waitForCount(page.getByTestId("partition-row"), 3);
+  await page.getByTestId("browse-partition").selectOption("1");
+  await page.getByTestId("browse").click();
+  await waitForText(page.getByTestId("browse-status"), /^Partition 1 holds/);
+
+  const late = page.waitForResponse((r) => /messages\?partition=0&/.test(r.url()));
+  release();
+  await (await late).finished();
+  // two frames: time for the page to handle the late answer and draw whatever it does with it
+  await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
+  assert.match(await page.getByTestId("browse-status").textContent(), /^Partition 1 holds/);
   await page.close();
 });
 

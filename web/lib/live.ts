@@ -1,7 +1,7 @@
 "use client";
 // Live updates from the read model's WebSocket (/ws), with reconnect and backoff. While the
 // socket is down, callers fall back to polling, so the page still changes without reload.
-import { useEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import type { OrderItem, Product, TimelineEvent } from "./api";
 
 export type LiveMessage =
@@ -71,4 +71,17 @@ export function usePolling(fn: () => void, ms: number, enabled = true) {
     const id = setInterval(() => saved.current(), ms);
     return () => clearInterval(id);
   }, [ms, enabled]);
+}
+
+/**
+ * Keeps a component's answers in order. Each call starts a request and returns a check that
+ * stays true until the next call: an answer that arrives after a later request's (a slow
+ * first page, the list under an old filter) is dropped instead of replacing it.
+ */
+export function useLatest(): () => () => boolean {
+  const last = useRef(0);
+  return useCallback(() => {
+    const mine = ++last.current;
+    return () => mine === last.current;
+  }, []);
 }

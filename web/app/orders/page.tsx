@@ -3,7 +3,7 @@
 import Link from "next/link";
 import { useCallback, useState } from "react";
 import { ApiError, api, money, time, type OrderItem } from "@/lib/api";
-import { useLive, usePolling } from "@/lib/live";
+import { useLatest, useLive, usePolling } from "@/lib/live";
 import Badge from "@/components/Badge";
 import LiveIndicator from "@/components/LiveIndicator";
 import DataTable from "@/components/DataTable";
@@ -16,15 +16,18 @@ export default function Orders() {
   const [data, setData] = useState<{ items: OrderItem[]; total: number } | null>(null);
   const [error, setError] = useState<string | null>(null);
 
+  const start = useLatest(); // a list under the previous filter or page may answer late
   const load = useCallback(() => {
+    const current = start();
     api
       .orders({ status: status || undefined, page, pageSize: PAGE_SIZE })
       .then((d) => {
+        if (!current()) return;
         setData(d);
         setError(null);
       })
-      .catch((e: ApiError) => setError(e.message));
-  }, [status, page]);
+      .catch((e: ApiError) => current() && setError(e.message));
+  }, [status, page, start]);
 
   const live = useLive((m) => {
     if (m.type !== "order") return;

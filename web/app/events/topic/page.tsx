@@ -16,7 +16,7 @@ import {
   type KafkaMessagePage,
   type KafkaTopic,
 } from "@/lib/kafka";
-import { usePolling } from "@/lib/live";
+import { useLatest, usePolling } from "@/lib/live";
 import DataTable from "@/components/DataTable";
 
 type From = "latest" | "offset" | "time";
@@ -31,15 +31,18 @@ function Messages({ topic }: { topic: KafkaTopic }) {
   const [page, setPage] = useState<KafkaMessagePage | null>(null);
   const [error, setError] = useState<string | null>(null);
 
+  // The first page (latest messages, maybe large) can answer after a browse asked later.
+  const start = useLatest();
   const browse = useCallback(
     (q: BrowseQuery) => {
+      const current = start();
       setError(null);
       kafka
         .messages(topic.topic, q)
-        .then(setPage)
-        .catch((e: ApiError) => setError(e.message));
+        .then((p) => current() && setPage(p))
+        .catch((e: ApiError) => current() && setError(e.message));
     },
-    [topic.topic],
+    [topic.topic, start],
   );
 
   function query(): BrowseQuery | null {
