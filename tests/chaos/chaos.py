@@ -130,7 +130,9 @@ def main():
     checks.check_stock(catalog, load.accepted, orders, violations)
     events = checks.check_topics(start, load.accepted, violations)
 
-    print(f"chaos summary: seed={seed} offered={load.offered} accepted={len(load.accepted)}"
+    # the warm-up's orders are among the accepted (and checked) but not among the offered
+    print(f"chaos summary: seed={seed} offered={load.offered} warm_up={len(warm)}"
+          f" accepted={len(load.accepted)}"
           f" confirmed={counts['CONFIRMED']} cancelled={counts['CANCELLED']}"
           f" faults={scheduler.total()} {dict(sorted(scheduler.counts.items()))}"
           f" events={events} violations={len(violations)}"
