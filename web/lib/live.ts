@@ -74,14 +74,21 @@ export function usePolling(fn: () => void, ms: number, enabled = true) {
 }
 
 /**
- * Keeps a component's answers in order. Each call starts a request and returns a check that
- * stays true until the next call: an answer that arrives after a later request's (a slow
- * first page, the list under an old filter) is dropped instead of replacing it.
+ * Keeps a component's answers in order. Each call starts a request and returns a check to
+ * call on its answer: false when the answer of a request started later has already been
+ * shown (the first page, slow with large values, answering after a browse asked later; the
+ * list under an old filter), true otherwise. Answers are never dropped only for being
+ * overtaken by a later start, so a poll slower than its interval still shows its answers.
  */
-export function useLatest(): () => () => boolean {
-  const last = useRef(0);
+export function useInOrder(): () => () => boolean {
+  const started = useRef(0);
+  const shown = useRef(0);
   return useCallback(() => {
-    const mine = ++last.current;
-    return () => mine === last.current;
+    const mine = ++started.current;
+    return () => {
+      if (mine < shown.current) return false;
+      shown.current = mine;
+      return true;
+    };
   }, []);
 }

@@ -13,7 +13,7 @@ import {
   type LatestEvent,
 } from "@/lib/api";
 import { kafka, type KafkaCluster, type KafkaGroupList, type KafkaTopicSummary } from "@/lib/kafka";
-import { useLatest, usePolling } from "@/lib/live";
+import { useInOrder, usePolling } from "@/lib/live";
 import KafkaOverview from "@/components/KafkaOverview";
 import DataTable from "@/components/DataTable";
 
@@ -35,9 +35,9 @@ export default function Events() {
   const [notice, setNotice] = useState<string | null>(null);
   const cursor = cursors[cursors.length - 1];
 
-  const start = useLatest(); // letters of the previous filter or page may answer late
+  const next = useInOrder(); // letters under a previous filter or page may come after these
   const load = useCallback(() => {
-    const current = start();
+    const fresh = next();
     Promise.all([
       kafka.cluster(),
       kafka.topics(),
@@ -46,7 +46,7 @@ export default function Events() {
       api.dlq({ topic: dlqTopic, cursor, limit: PAGE_SIZE }),
     ])
       .then(([c, t, g, e, d]) => {
-        if (!current()) return;
+        if (!fresh()) return;
         setCluster(c);
         setTopics(t);
         setGroups(g);
@@ -55,8 +55,8 @@ export default function Events() {
         setNextCursor(d.nextCursor);
         setError(null);
       })
-      .catch((e: ApiError) => current() && setError(e.message));
-  }, [dlqTopic, cursor, start]);
+      .catch((e: ApiError) => fresh() && setError(e.message));
+  }, [dlqTopic, cursor, next]);
   usePolling(load, 3000);
 
   async function replay(body: { topic: string; partition?: number; offset?: number; all?: boolean }) {

@@ -3,7 +3,7 @@
 import Link from "next/link";
 import { useCallback, useState } from "react";
 import { ApiError, api, money, time, type OrderItem } from "@/lib/api";
-import { useLatest, useLive, usePolling } from "@/lib/live";
+import { useInOrder, useLive, usePolling } from "@/lib/live";
 import Badge from "@/components/Badge";
 import LiveIndicator from "@/components/LiveIndicator";
 import DataTable from "@/components/DataTable";
@@ -16,18 +16,18 @@ export default function Orders() {
   const [data, setData] = useState<{ items: OrderItem[]; total: number } | null>(null);
   const [error, setError] = useState<string | null>(null);
 
-  const start = useLatest(); // a list under the previous filter or page may answer late
+  const next = useInOrder(); // the list under a previous filter or page may come after this one
   const load = useCallback(() => {
-    const current = start();
+    const fresh = next();
     api
       .orders({ status: status || undefined, page, pageSize: PAGE_SIZE })
       .then((d) => {
-        if (!current()) return;
+        if (!fresh()) return;
         setData(d);
         setError(null);
       })
-      .catch((e: ApiError) => current() && setError(e.message));
-  }, [status, page, start]);
+      .catch((e: ApiError) => fresh() && setError(e.message));
+  }, [status, page, next]);
 
   const live = useLive((m) => {
     if (m.type !== "order") return;

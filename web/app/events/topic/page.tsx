@@ -16,7 +16,7 @@ import {
   type KafkaMessagePage,
   type KafkaTopic,
 } from "@/lib/kafka";
-import { useLatest, usePolling } from "@/lib/live";
+import { useInOrder, usePolling } from "@/lib/live";
 import DataTable from "@/components/DataTable";
 
 type From = "latest" | "offset" | "time";
@@ -32,17 +32,17 @@ function Messages({ topic }: { topic: KafkaTopic }) {
   const [error, setError] = useState<string | null>(null);
 
   // The first page (latest messages, maybe large) can answer after a browse asked later.
-  const start = useLatest();
+  const next = useInOrder();
   const browse = useCallback(
     (q: BrowseQuery) => {
-      const current = start();
+      const fresh = next();
       setError(null);
       kafka
         .messages(topic.topic, q)
-        .then((p) => current() && setPage(p))
-        .catch((e: ApiError) => current() && setError(e.message));
+        .then((p) => fresh() && setPage(p))
+        .catch((e: ApiError) => fresh() && setError(e.message));
     },
-    [topic.topic, start],
+    [topic.topic, next],
   );
 
   function query(): BrowseQuery | null {
