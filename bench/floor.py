@@ -122,11 +122,8 @@ def pg_floor(stack, tps, seconds):
     """PostgreSQL CPU-ms per committed one-row INSERT transaction at `tps` transactions/s."""
     socket = os.path.join(stack.run, "pg-socket")
     table = f"floor_{uuid.uuid4().hex[:8]}"
-    script = os.path.join(stack.run, "bench", f"{table}.sql")
-    os.makedirs(os.path.dirname(script), exist_ok=True)
-    with open(script, "w") as f:
-        f.write(f"INSERT INTO {table} (body) VALUES (repeat('x', 200));\n")
-    os.chmod(script, 0o644)
+    script = _pgbench_script(stack, table,
+                             f"INSERT INTO {table} (body) VALUES (repeat('x', 200));\n")
     with cost.pg_admin(stack) as c, c.cursor() as cur:
         cur.execute(f"CREATE TABLE {table} (id uuid PRIMARY KEY DEFAULT gen_random_uuid(),"
                     " body text, at timestamptz NOT NULL DEFAULT now())")
@@ -151,6 +148,17 @@ def pg_floor(stack, tps, seconds):
             "postgresCpuMsPerTransaction": round(used / max(done, 1), 3)}
 
 
+def _pgbench_script(stack, name, sql):
+    """Writes sql as the pgbench script <run>/bench/<name>.sql, readable by the postgres
+    account (pg_floor runs pgbench as it); returns its path, which the caller removes."""
+    path = os.path.join(stack.run, "bench", f"{name}.sql")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(sql)
+    os.chmod(path, 0o644)
+    return path
+
+
 def _postmaster_children(stack):
     """The pids of PostgreSQL's postmaster's children now (zombies included)."""
     postmaster = stack.programs.get("postgres")
@@ -161,7 +169,9 @@ def _await_reaped(stack, before, timeout=10):
     """Waits until the postmaster has reaped every child it started since `before` was taken:
     only then is their CPU in its cutime."""
     deadline = time.monotonic() + timeout
-    while _postmaster_children(stack) - before and time.monotonic() < deadline:
+    while _postmaster_children(stack) - before:
+        if time.monotonic() > deadline:  # their CPU would be missing from the figure
+            raise RuntimeError(f"PostgreSQL's backends not reaped within {timeout} s")
         time.sleep(0.05)
 
 
@@ -170,10 +180,7 @@ def pg_round_trip(stack, host, count):
     folder), PostgreSQL's and the client's (pgbench, as the orders role with its password)."""
     with open(os.path.join(stack.run, "secrets", "pg-orders")) as f:
         password = f.read().strip()
-    script = os.path.join(stack.run, "bench", f"round_trip_{uuid.uuid4().hex[:8]}.sql")
-    os.makedirs(os.path.dirname(script), exist_ok=True)
-    with open(script, "w") as f:
-        f.write("SELECT 1;\n")
+    script = _pgbench_script(stack, f"round_trip_{uuid.uuid4().hex[:8]}", "SELECT 1;\n")
     try:
         backends = _postmaster_children(stack)
         before, client_before = _postgres_ms(stack), resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -59,9 +59,9 @@ class PeakRss:
 def spare_instance(service, kafka_reachable=False, wrapper=(), **env):
     """Runs build/release/bin/eventify-<service> on a free port against the stack's database,
     under the command `wrapper` when one is given (valgrind, say: {service} and {port} in its
-    arguments become the service's name and port). Its brokers are a closed port unless kafka_reachable: then it
-    joins the service's consumer group and takes partitions from the stack's instance while it
-    runs; otherwise it joins nothing and is never ready. Its output goes to
+    arguments become the service's name and port). Its brokers are a closed port unless
+    kafka_reachable: then it joins the service's consumer group and takes partitions from the
+    stack's instance while it runs; otherwise it joins nothing and is never ready. Its output goes to
     .run/logs/spare-<service>-<port>.log. Yields (port, process); stops it at the end (SIGTERM,
     then SIGKILL after 60 s)."""
     port = free_port()
