@@ -280,18 +280,30 @@ service_env() { # PROGRAM PORT DATABASE -> supervisor environment= value
   [[ $1 != read-model && $1 != read-model-* ]] ||
     env+=",EVENTIFY_WS_ALLOWED_ORIGINS=\"http://localhost:$web_port,http://127.0.0.1:$web_port\""
   local v
-  for v in EVENTIFY_SAGA_TIMEOUT_MS EVENTIFY_PAYMENT_LIMIT_CENTS EVENTIFY_MAX_ATTEMPTS \
-    EVENTIFY_RETRY_BACKOFF_MS EVENTIFY_PG_POOL_SIZE EVENTIFY_MODE EVENTIFY_SEED_CATALOG \
-    EVENTIFY_TRACE_SAMPLE_RATIO; do
-    [ -z "${!v:-}" ] || env+=",$v=\"${!v}\""
-  done
-  # the consumers' batch window (docs/benchmarks.md, "What moved the cost")
-  [ -z "${EVENTIFY_BATCH_WAIT_MS:-}" ] || env+=",EVENTIFY_BATCH_WAIT_MS=\"$EVENTIFY_BATCH_WAIT_MS\""
-  # admission control of POST /orders under overload (docs/overload.md)
-  for v in EVENTIFY_ADMISSION_MAX_DELAY_MS EVENTIFY_ADMISSION_MIN_BACKLOG; do
+  for v in "${service_settings[@]}"; do
     [ -z "${!v:-}" ] || env+=",$v=\"${!v}\""
   done
   echo "$env"
+}
+
+# The service settings `up` passes on when they are set in its environment
+# (docs/conventions.md); the stack sets the others itself (ports, database, brokers, log file).
+service_settings=(EVENTIFY_HTTP_BIND EVENTIFY_HTTP_MAX_CONNECTIONS EVENTIFY_HTTP_THREADS
+  EVENTIFY_HTTP_READ_TIMEOUT_S EVENTIFY_HTTP_BODY_TIMEOUT_MS EVENTIFY_PG_POOL_SIZE
+  EVENTIFY_MAX_ATTEMPTS EVENTIFY_RETRY_BACKOFF_MS EVENTIFY_BATCH_WAIT_MS
+  EVENTIFY_TRACE_SAMPLE_RATIO EVENTIFY_TRACE_QUEUE EVENTIFY_PAYMENT_LIMIT_CENTS
+  EVENTIFY_SAGA_TIMEOUT_MS EVENTIFY_MODE EVENTIFY_SEED_CATALOG EVENTIFY_ADMISSION_MAX_DELAY_MS
+  EVENTIFY_ADMISSION_MIN_BACKLOG EVENTIFY_WS_MAX_CLIENTS EVENTIFY_WS_QUEUE
+  EVENTIFY_WS_PING_INTERVAL_MS EVENTIFY_WS_IDLE_TIMEOUT_MS)
+
+# supervisord without any EVENTIFY_ variable: a program inherits supervisord's environment, and
+# supervisord keeps the one of the `up` that started it. A setting given to that first `up` would
+# otherwise stay with the services after a later `up` without it (the test settings of `make
+# test` under a `make up`): the configuration written by the latest `up` is all they get.
+start_supervisord() {
+  local unset=() v
+  for v in $(compgen -e); do [[ $v != EVENTIFY_* ]] || unset+=(-u "$v"); done
+  env "${unset[@]}" supervisord -c "$conf"
 }
 
 # The UI's one origin: static pages, the read model under /api/, each other service under
@@ -594,7 +606,7 @@ up() {
       die "port $pg_port is taken by another PostgreSQL (Debian's own cluster? pg_lsclusters)"
     fi
     say "starting supervisord"
-    supervisord -c "$conf"
+    start_supervisord
   fi
   echo "$kafka_nodes" >"$(shape_file)"
   wait_for 60 "PostgreSQL" "$pg_bin/pg_isready" -q -h localhost -p "$pg_port" ||
