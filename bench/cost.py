@@ -262,15 +262,21 @@ def pg_counts(stack, with_statements):
     return out
 
 
+# pg_stat_statements keeps one entry per role, database, statement and nesting level: the same
+# COMMIT run by the service's role and by the postgres role is two entries with one queryid.
+STATEMENT_KEY = "d.datname, s.userid, s.queryid, s.toplevel"
+
+
 def top_statements(stack, before, limit=12):
-    """The statements with the most calls since `before` (queryid -> calls), for the doc."""
+    """The statements with the most calls since `before` (a statement_snapshot), for the doc."""
     with pg_admin(stack) as c, c.cursor() as cur:
-        cur.execute("SELECT d.datname, s.queryid, s.calls, s.total_exec_time, left(regexp_replace(s.query, '\\s+', ' ', 'g'), 110)"
+        cur.execute(f"SELECT {STATEMENT_KEY}, s.calls, s.total_exec_time,"
+                    " left(regexp_replace(s.query, '\\s+', ' ', 'g'), 110)"
                     " FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid")
         rows = cur.fetchall()
     deltas = []
-    for db, qid, calls, ms, text in rows:
-        prev = before.get((db, qid), (0, 0.0))
+    for db, user, qid, toplevel, calls, ms, text in rows:
+        prev = before.get((db, user, qid, toplevel), (0, 0.0))
         if calls - prev[0] > 0:
             deltas.append({"database": db, "calls": calls - prev[0], "ms": ms - prev[1], "query": text})
     return sorted(deltas, key=lambda d: -d["calls"])[:limit]
@@ -278,9 +284,9 @@ def top_statements(stack, before, limit=12):
 
 def statement_snapshot(stack):
     with pg_admin(stack) as c, c.cursor() as cur:
-        cur.execute("SELECT d.datname, s.queryid, s.calls, s.total_exec_time"
+        cur.execute(f"SELECT {STATEMENT_KEY}, s.calls, s.total_exec_time"
                     " FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid")
-        return {(db, qid): (calls, ms) for db, qid, calls, ms in cur.fetchall()}
+        return {tuple(row[:4]): (row[4], row[5]) for row in cur.fetchall()}
 
 
 # ---- bytes on the wire ---------------------------------------------------------------------
