@@ -430,6 +430,11 @@ serverurl=unix://$run/supervisor/supervisor.sock
 
 [program:jaeger]
 command=$jaeger_bin --config $run/jaeger/config.yaml
+; One Go scheduler thread instead of one per core. With two, each garbage collection claims a
+; whole core for its dedicated mark worker, and the saga's processes wait: at 250 orders/s p99
+; was 190-446 ms with two and 157-283 ms with one, Jaeger's own CPU the same
+; (docs/benchmarks.md, 2026-11-27).
+environment=GOMAXPROCS="1"
 $(svc_user_line)
 priority=15
 autorestart=true
