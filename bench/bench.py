@@ -203,8 +203,9 @@ def write_path():
                      os.path.join(ROOT, "bench", "post_order.lua"), ORDERS_URL)
             sampler.stop.set()
             rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-            p50 = re.search(r"50%\s+(\S+)", out).group(1)
-            p99 = re.search(r"99%\s+(\S+)", out).group(1)
+            # the latency distribution's lines, not a "70.50%" in the thread stats above them
+            p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)
+            p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)
             non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
             if non2xx:  # a refused order is no write: such a run compares nothing
                 raise SystemExit(f"POST /orders answered {non2xx.group(1)} requests with an"
