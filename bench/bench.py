@@ -2,8 +2,9 @@
 
 1. POST /orders with wrk at 8 and 32 connections, side by side with pgbench running the
    same SQL statement (bench/order_tx.sql) on the same PostgreSQL at the same concurrency,
-   with the consuming services stopped so both measure the write path alone; RSS of the
-   order service sampled meanwhile.
+   with the consuming services stopped so both measure the write path alone (and the order
+   service's admission control off, which would refuse orders that wait); RSS of the order
+   service sampled meanwhile.
 2. The whole saga: orders offered at fixed rates with `hey`, everything running; orders per
    second carried to ShipmentCreated, end-to-end latency POST -> shipment visible in the
    read model (p50/p95/p99), and the RSS of every service.
@@ -176,9 +177,14 @@ def add_bench_sku(units=BENCH_UNITS):
 
 
 def stack_up(**settings):
-    """`stack.sh up` with these service settings added to this process's environment: the
-    services restart with exactly the settings of this environment (stack.sh)."""
-    env = dict(os.environ, **settings)
+    """`stack.sh up` with this process's environment changed by settings (a value of None
+    removes the variable): the services restart with exactly those settings (stack.sh)."""
+    env = dict(os.environ)
+    for name, value in settings.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
     done = subprocess.run([os.path.join(ROOT, "infra", "scripts", "stack.sh"), "up"], env=env,
                           capture_output=True, text=True)
     if done.returncode != 0:

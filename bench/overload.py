@@ -16,14 +16,13 @@ environment, so the stack is left as the caller configured it. Results go to
 import json
 import os
 import re
-import subprocess
 import threading
 import time
 
 import psycopg2
 
 # the shared helpers of the saga bench (shell, readiness, deadlines, secrets, admin API)
-from bench import inventory_api, pg_password, ready, sh, wait_until
+from bench import inventory_api, pg_password, ready, sh, stack_up, wait_until
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUN = os.environ.get("EVENTIFY_RUN_DIR", os.path.join(ROOT, ".run"))
@@ -60,12 +59,8 @@ def supervise(action, names):
 
 
 def configure(mode):
-    """Restarts what the mode changes: only the order service's environment differs."""
-    env = dict(os.environ)
-    if mode == "off":
-        env["EVENTIFY_ADMISSION_MAX_DELAY_MS"] = "0"
-    subprocess.run([os.path.join(ROOT, "infra", "scripts", "stack.sh"), "up"], check=True,
-                   env=env, stdout=subprocess.DEVNULL)
+    """Restarts the services with admission control off, or as this environment says."""
+    stack_up(**({"EVENTIFY_ADMISSION_MAX_DELAY_MS": "0"} if mode == "off" else {}))
 
 
 def stock_up(units):

@@ -12,6 +12,7 @@ import sys
 import time
 
 import cost
+from bench import stack_up
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUN = os.environ.get("EVENTIFY_RUN_DIR", os.path.join(ROOT, ".run"))
@@ -36,21 +37,18 @@ def orders_placed():
     return int(out.stdout)
 
 
-def stack_up(endpoint):
-    env = dict(os.environ)
-    if endpoint is None:
-        env["EVENTIFY_OTLP_ENDPOINT"] = ""
-    else:
-        env.pop("EVENTIFY_OTLP_ENDPOINT", None)
-    subprocess.run([os.path.join(ROOT, "infra", "scripts", "stack.sh"), "up"], env=env,
-                   check=True, stdout=subprocess.DEVNULL)
+def export_spans(on):
+    """Restarts the stack with span export on (the stack's Jaeger) or off (an empty endpoint)."""
+    stack_up(EVENTIFY_OTLP_ENDPOINT=None if on else "")
 
 
 def measure(label, rate, seconds):
     before, n0 = snapshot(), orders_placed()
     started = time.monotonic()
     subprocess.run([sys.executable, os.path.join(ROOT, "bench", "bench.py"), "saga"], check=True,
-                   env=dict(os.environ, BENCH_RATES=str(rate), BENCH_SECONDS=str(seconds)),
+                   # its results stay out of the history in bench/results/: not a full run
+                   env=dict(os.environ, BENCH_RATES=str(rate), BENCH_SECONDS=str(seconds),
+                            BENCH_RESULTS_DIR=os.path.join(RUN, "bench", "trace-cost")),
                    stdout=subprocess.DEVNULL)
     wall = time.monotonic() - started
     after, n1 = snapshot(), orders_placed()
@@ -66,9 +64,9 @@ def main():
     rate = int(sys.argv[1]) if len(sys.argv) > 1 else 100
     seconds = int(sys.argv[2]) if len(sys.argv) > 2 else 30
     runs = []
-    stack_up(None)
+    export_spans(False)
     runs.append(measure("tracing off", rate, seconds))
-    stack_up("on")
+    export_spans(True)
     runs.append(measure("tracing on", rate, seconds))
     print(f"Saga bench at {rate} orders/s for {seconds} s (plus bench.py's warm-up), CPU time"
           " of the stack's processes over the run:\n")

@@ -61,9 +61,9 @@ def spare_instance(service, kafka_reachable=False, wrapper=(), **env):
     under the command `wrapper` when one is given (valgrind, say: {service} and {port} in its
     arguments become the service's name and port). Its brokers are a closed port unless
     kafka_reachable: then it joins the service's consumer group and takes partitions from the
-    stack's instance while it runs; otherwise it joins nothing and is never ready. Its output goes to
-    .run/logs/spare-<service>-<port>.log. Yields (port, process); stops it at the end (SIGTERM,
-    then SIGKILL after 60 s)."""
+    stack's instance while it runs; otherwise it joins nothing and is never ready. Its output
+    goes to .run/logs/spare-<service>-<port>.log. Yields (port, process); stops it at the end
+    (SIGTERM, then SIGKILL after 60 s)."""
     port = free_port()
     database = DATABASES[service]
     brokers = BROKERS if kafka_reachable else f"127.0.0.1:{free_port()}"
