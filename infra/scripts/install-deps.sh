@@ -19,7 +19,7 @@ packages=(
   python3-requests python3-websocket python3-venv
   python3-matplotlib
   chromium nodejs npm
-  cppcheck clang-tidy clang-format clang libclang-rt-14-dev wrk hey valgrind curl jq procps iproute2
+  cppcheck clang-tidy clang-format clang libclang-rt-14-dev wrk hey valgrind gdb curl jq procps iproute2
   podman buildah runc podman-compose debootstrap
 )
 

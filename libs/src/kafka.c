@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -284,10 +285,21 @@ rd_kafka_t *ev_producer_handle(ev_producer *p)
 
 /* --- consumer -------------------------------------------------------------------------- */
 
+/* A partition the consumer holds, as the stall check last saw it. */
+typedef struct {
+    char *topic; /* owned */
+    int32_t partition;
+    int64_t position; /* where the consumer stood (librdkafka's position; < 0: unset) */
+    int64_t since_ms; /* since when it has stood there, or since it was last found not behind */
+} watched_partition;
+
 struct ev_consumer {
     rd_kafka_t *rk;
     int64_t last_commit_ms; /* stored offsets are committed at most every COMMIT_EVERY_MS */
     bool uncommitted;
+    watched_partition *watched; /* the assignment at the last stall check; owned */
+    size_t watched_count;
+    int64_t last_check_ms; /* of the last stall check */
 };
 
 /* Offsets are stored only after the handler's transaction committed, and the inbox turns a
@@ -296,6 +308,32 @@ struct ev_consumer {
  * moved: at 100 ms the seven consumers made 2.7 of those records per order; 1 s cuts them to
  * about a tenth (docs/benchmarks.md, "What moved the cost"). */
 #define COMMIT_EVERY_MS 1000
+
+bool ev_commit_incomplete(rd_kafka_resp_err_t err, const rd_kafka_topic_partition_list_t *offsets)
+{
+    if (err == RD_KAFKA_RESP_ERR__NO_OFFSET)
+        return false;
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return true;
+    for (int i = 0; offsets && i < offsets->cnt; i++)
+        if (offsets->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR)
+            return true;
+    return false;
+}
+
+/* A commit that failed (the group's coordinator moving or still loading, say) leaves its
+ * offsets stored but not committed, and the next commit came only with the partition's next
+ * message: at the end of a burst the group's committed offsets stayed behind for good, and a
+ * restart read those messages again. Marking them uncommitted makes the next idle flush try
+ * again. Called on the polling thread, from rd_kafka_consumer_poll. */
+static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                      rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+    (void)rk;
+    ev_consumer *c = opaque;
+    if (c && ev_commit_incomplete(err, offsets))
+        c->uncommitted = true;
+}
 
 ev_consumer *ev_consumer_new(const char *brokers, const char *group_id, const char *const *topics,
                              size_t topic_count, char *err, size_t errlen)
@@ -325,9 +363,12 @@ ev_consumer *ev_consumer_new(const char *brokers, const char *group_id, const ch
         return NULL;
     }
     rd_kafka_conf_set_log_cb(conf, on_log);
+    rd_kafka_conf_set_offset_commit_cb(conf, on_commit);
 
     char why[512];
     ev_consumer *c = calloc(1, sizeof *c);
+    if (c)
+        rd_kafka_conf_set_opaque(conf, c);
     if (!c || !(c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof why))) {
         ev_fail(err, errlen, "Kafka consumer: %s", c ? why : "out of memory");
         rd_kafka_conf_destroy(conf);
@@ -360,6 +401,106 @@ rd_kafka_message_t *ev_consumer_poll(ev_consumer *c, int timeout_ms)
         return NULL;
     }
     return msg;
+}
+
+bool ev_partition_behind(int64_t position, int64_t low, int64_t high)
+{
+    return position >= 0 ? high > position : high > low;
+}
+
+static void free_watched(watched_partition *w, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(w[i].topic);
+    free(w);
+}
+
+/* The assignment with its positions, each stamped with since when it has stood there (from
+ * the previous check's list, old). NULL with *n 0 when there is nothing to watch or no memory. */
+static watched_partition *watch_positions(const rd_kafka_topic_partition_list_t *now_at,
+                                          const watched_partition *old, size_t old_count,
+                                          int64_t now, size_t *n)
+{
+    *n = 0;
+    watched_partition *w = now_at->cnt > 0 ? calloc((size_t)now_at->cnt, sizeof *w) : NULL;
+    if (!w)
+        return NULL;
+    for (int i = 0; i < now_at->cnt; i++) {
+        const rd_kafka_topic_partition_t *tp = &now_at->elems[i];
+        watched_partition p = {.topic = strdup(tp->topic),
+                               .partition = tp->partition,
+                               .position = tp->offset,
+                               .since_ms = now};
+        if (!p.topic) {
+            free_watched(w, *n);
+            *n = 0;
+            return NULL;
+        }
+        for (size_t k = 0; k < old_count; k++)
+            if (old[k].partition == p.partition && old[k].position == p.position &&
+                strcmp(old[k].topic, p.topic) == 0)
+                p.since_ms = old[k].since_ms;
+        w[(*n)++] = p;
+    }
+    return w;
+}
+
+/* Whether partition p, which has stood still, has messages after where it stands: after its
+ * position, or, with nothing delivered since the assignment, after the committed offset from
+ * which fetching starts (a partition never committed reads from its start). False when the
+ * broker does not answer: a partition whose leader is away cannot be fetched either. */
+static bool behind(rd_kafka_t *rk, const watched_partition *p, int timeout_ms, int64_t *from,
+                   int64_t *high)
+{
+    *from = p->position;
+    if (*from < 0) {
+        rd_kafka_topic_partition_list_t *one = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(one, p->topic, p->partition);
+        bool known = rd_kafka_committed(rk, one, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+                     one->elems[0].err == RD_KAFKA_RESP_ERR_NO_ERROR;
+        *from = one->elems[0].offset;
+        rd_kafka_topic_partition_list_destroy(one);
+        if (!known)
+            return false;
+    }
+    int64_t low = 0;
+    return rd_kafka_query_watermark_offsets(rk, p->topic, p->partition, &low, high, timeout_ms) ==
+               RD_KAFKA_RESP_ERR_NO_ERROR &&
+           ev_partition_behind(*from, low, *high);
+}
+
+bool ev_consumer_stalled(ev_consumer *c, int idle_ms, int timeout_ms, char *what, size_t n)
+{
+    rd_kafka_topic_partition_list_t *assigned = NULL;
+    if (rd_kafka_assignment(c->rk, &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return false;
+    int64_t now = ev_monotonic_ms();
+    /* After a long gap the caller was not polling (its thread waited for PostgreSQL, say): a
+     * partition could not move, so every clock starts again. */
+    bool polled = now - c->last_check_ms <= idle_ms / 3;
+    c->last_check_ms = now;
+    size_t count = 0;
+    watched_partition *w = NULL;
+    if (rd_kafka_position(c->rk, assigned) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        w = watch_positions(assigned, polled ? c->watched : NULL, polled ? c->watched_count : 0,
+                            now, &count);
+    rd_kafka_topic_partition_list_destroy(assigned);
+    free_watched(c->watched, c->watched_count);
+    c->watched = w;
+    c->watched_count = count;
+
+    for (size_t i = 0; i < count; i++) {
+        if (now - w[i].since_ms < idle_ms)
+            continue;
+        int64_t from = 0, high = 0;
+        if (behind(c->rk, &w[i], timeout_ms, &from, &high)) {
+            snprintf(what, n, "%s[%d] at offset %lld of %lld", w[i].topic, (int)w[i].partition,
+                     (long long)from, (long long)high);
+            return true;
+        }
+        w[i].since_ms = now; /* caught up: ask the broker again only idle_ms from now */
+    }
+    return false;
 }
 
 static void commit_stored(ev_consumer *c, bool async)
@@ -403,6 +544,7 @@ void ev_consumer_close(ev_consumer *c)
         commit_stored(c, false);
     rd_kafka_consumer_close(c->rk);
     rd_kafka_destroy(c->rk);
+    free_watched(c->watched, c->watched_count);
     free(c);
 }
 

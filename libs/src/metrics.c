@@ -54,6 +54,7 @@ static const struct {
     {"events_published_total", "Outbox rows published to Kafka, by topic"},
     {"event_handle_duration_seconds", "Time to handle one event, transaction included"},
     {"consumer_retries_total", "Transient failures retried with backoff"},
+    {"consumer_restarts_total", "Consumers replaced because they stopped receiving messages"},
     {"dlq_messages_total", "Messages sent to the dead-letter topic"},
     {"outbox_backlog", "Outbox rows not yet published"},
     {"outbox_publish_latency_seconds", "From an outbox row's insert to the broker's ack, by topic"},

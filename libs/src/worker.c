@@ -632,6 +632,38 @@ static void report_kafka_metrics(const ev_worker *w, ev_consumer *consumer, int6
     ev_report_dlq_size(rk, w->metrics, w->dlq_topic, 250);
 }
 
+/* A partition whose position has not moved for CONSUMER_STALL_MS while it has messages is
+ * stuck (ev_consumer_stalled), and stays stuck: librdkafka 2.0.2 can leave a partition
+ * assigned and unfetched after broker failures and rebalances, while the consumer's heartbeats
+ * keep the group from giving the partition to another member. The worker then closes the
+ * consumer (its stored offsets are committed, it leaves the group) and starts a new one, which
+ * rejoins and fetches from the committed offsets; the inbox absorbs whatever is delivered
+ * again. Checked every EV_KAFKA_METRICS_EVERY_MS; the broker is asked only about a partition
+ * that stood still for the whole time. */
+#define CONSUMER_STALL_MS 30000
+
+/* Returns the consumer to go on with: the same one, or a new one if it was stuck (NULL if a
+ * new one could not be created: the worker stops). */
+static ev_consumer *replace_if_stalled(loop_state *st, ev_consumer *consumer, int64_t *next_check)
+{
+    const ev_worker *w = st->w;
+    char what[256], err[512];
+    if (ev_monotonic_ms() < *next_check)
+        return consumer;
+    *next_check = ev_monotonic_ms() + EV_KAFKA_METRICS_EVERY_MS;
+    if (!ev_consumer_stalled(consumer, CONSUMER_STALL_MS, 250, what, sizeof what))
+        return consumer;
+    ev_error("worker: %s has not moved for %d s although messages wait; replacing the consumer",
+             what, CONSUMER_STALL_MS / 1000);
+    ev_metrics_add(w->metrics, "consumer_restarts_total", NULL, 1);
+    ev_consumer_close(consumer);
+    consumer = ev_consumer_new(w->config->kafka_brokers, w->config->service, w->topics,
+                               w->topic_count, err, sizeof err);
+    if (!consumer)
+        ev_error("worker: %s", err);
+    return consumer;
+}
+
 /* Waits up to 100 ms for a message, then takes more until the batch's window of window_ms
  * is over or the batch is full: at moderate rates the deliveries of those few milliseconds
  * share one transaction, one inbox claim and one WAL sync instead of one each. With a window
@@ -679,8 +711,9 @@ int ev_worker_run(const ev_worker *w, const atomic_bool *stop)
         free(warned);
         return -1;
     }
-    int64_t next_tick = 0, next_report = 0;
+    int64_t next_tick = 0, next_report = 0, next_stall_check = 0;
     rd_kafka_message_t *batch[BATCH_MAX];
+    int rc = 0;
     while (!atomic_load(stop)) {
         size_t n = take_batch(consumer, w->config->batch_wait_ms, batch);
         if (n == 0)
@@ -693,9 +726,13 @@ int ev_worker_run(const ev_worker *w, const atomic_bool *stop)
         }
         run_tick(&st, &next_tick);
         report_kafka_metrics(w, consumer, &next_report);
+        if (!(consumer = replace_if_stalled(&st, consumer, &next_stall_check))) {
+            rc = -1;
+            break;
+        }
     }
     ev_consumer_close(consumer);
     PQfinish(st.conn);
     free(warned);
-    return 0;
+    return rc;
 }

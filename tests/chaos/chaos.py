@@ -6,7 +6,8 @@ nothing accepted was lost or doubled (docs/reliability.md).
       CHAOS_SECONDS=120 CHAOS_RATE=50 CHAOS_SEED=1234 python3 tests/chaos/chaos.py
 
 (tests/chaos/run.sh starts such a stack and runs this; `make chaos` and `make chaos-short`.)
-Prints one summary line and exits 1 listing every violation, 0 when there is none."""
+Exits 1 listing the violations (the first few; all of them in the run folder's
+chaos-report.txt) and then one summary line, or 0 when there is none."""
 import json
 import os
 import random
@@ -18,6 +19,7 @@ import websocket
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import checks  # noqa: E402
+import diagnose  # noqa: E402
 import topology as t  # noqa: E402
 from faults import Scheduler  # noqa: E402
 from load import Catalog, Load  # noqa: E402
@@ -123,23 +125,44 @@ def main():
     # time to drain its topics as long as it makes progress (on a loaded machine that can
     # take minutes); a group that stops draining is reported by the checks that follow.
     stalled = checks.wait_consumers_drained(t.brokers(), GROUPS, quiet_s, log)
+    diagnosis = []
     if stalled:
         log(f"consumer groups still behind: {stalled}")
+        diagnosis = diagnose.report(t.brokers(), stalled, GROUPS)
+        for line in diagnosis:
+            log(line)
     t.wait(lambda: not checks_pending(load), 60, interval=2)
     counts, orders = checks.check_orders(load.accepted, violations)
     checks.check_stock(catalog, load.accepted, orders, violations)
     events = checks.check_topics(start, load.accepted, violations)
 
-    # the warm-up's orders are among the accepted (and checked) but not among the offered
+    write_report(violations, diagnosis)
+    for line in violations[:SHOWN_VIOLATIONS]:
+        print(f"  violation: {line}", flush=True)
+    if len(violations) > SHOWN_VIOLATIONS:
+        print(f"  ... and {len(violations) - SHOWN_VIOLATIONS} more violations in {REPORT}",
+              flush=True)
+    # Last, so that the end of the output (all CI keeps) has the seed that replays the run.
+    # The warm-up's orders are among the accepted (and checked) but not among the offered.
     print(f"chaos summary: seed={seed} offered={load.offered} warm_up={len(warm)}"
           f" accepted={len(load.accepted)}"
           f" confirmed={counts['CONFIRMED']} cancelled={counts['CANCELLED']}"
           f" faults={scheduler.total()} {dict(sorted(scheduler.counts.items()))}"
           f" events={events} violations={len(violations)}"
           f" rate={load.offered / max(load.elapsed, 1e-9):.1f}/s", flush=True)
-    for line in violations:
-        print(f"  violation: {line}", flush=True)
     return 1 if violations else 0
+
+
+SHOWN_VIOLATIONS = 12  # the rest are in the report file: one stall can make thousands
+REPORT = os.path.join(t.RUN, "chaos-report.txt")  # run.sh prints its stall lines at the end
+
+
+def write_report(violations, diagnosis):
+    with open(REPORT, "w") as f:
+        for line in diagnosis:
+            f.write(line + "\n")
+        for line in violations:
+            f.write(f"violation: {line}\n")
 
 
 # Every consumer group and its topics (the topology table's export).

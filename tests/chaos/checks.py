@@ -177,7 +177,7 @@ def check_topics(start, accepted, v):
     of our orders is in the inbox of every consumer of its topic: applied (at most once, the
     inbox key) and never skipped. Any dead letter written during the run is unexplained."""
     messages = read_topics(start)
-    decisions, events = {}, {}
+    decisions, events, where = {}, {}, {}
     for m in messages:
         if m.topic() in t.DLQ_TOPICS:
             headers = {k: (x.decode(errors="replace") if x else "") for k, x in (m.headers() or [])}
@@ -193,6 +193,7 @@ def check_topics(start, accepted, v):
         if oid not in accepted:
             continue
         events.setdefault(m.topic(), set()).add(e["eventId"])
+        where[e["eventId"]] = (m.topic(), m.partition(), m.offset())
         if e.get("eventType") in ("OrderConfirmed", "OrderCancelled"):
             decisions.setdefault(oid, set()).add(e["eventId"])
     for oid in accepted:
@@ -207,8 +208,29 @@ def check_topics(start, accepted, v):
         missing = [e for e in ids if e not in seen]
         if missing:
             v.append(f"{service}: {len(missing)} events of its topics never applied"
-                     f" (e.g. {missing[:3]})")
+                     f" (e.g. {missing[:3]}), {placed(missing, where, service)}")
     return sum(len(x) for x in events.values())
+
+
+def placed(event_ids, where, group):
+    """Where on the log events lie, against the group's committed offsets: an event before its
+    partition's committed offset was skipped, one at or after it was never reached."""
+    parts = sorted({where[e][:2] for e in event_ids})
+    c = Consumer({"bootstrap.servers": t.brokers(), "group.id": group, "enable.auto.commit": False})
+    try:
+        committed = {(tp.topic, tp.partition): tp.offset
+                     for tp in c.committed([TopicPartition(*p) for p in parts], timeout=10)}
+    except Exception as e:  # the report goes on without them
+        return f"committed offsets unreadable ({e})"
+    finally:
+        c.close()
+    skipped = sum(1 for e in event_ids if where[e][2] < committed.get(where[e][:2], -1))
+    first = {}
+    for e in event_ids:
+        first[where[e][:2]] = min(first.get(where[e][:2], where[e][2]), where[e][2])
+    return (f"{skipped} of them before their partition's committed offset; first at "
+            + ", ".join(f"{topic}[{p}]@{first[(topic, p)]} (committed {committed.get((topic, p))})"
+                        for topic, p in parts))
 
 
 def group_lag(brokers, groups):

@@ -22,11 +22,16 @@ started=$SECONDS
 }
 echo "chaos: stack up in $((SECONDS - started))s (run folder $EVENTIFY_RUN_DIR, port offset $EVENTIFY_PORT_OFFSET)"
 rc=0
+rm -f "$EVENTIFY_RUN_DIR/chaos-report.txt"
 /usr/bin/python3 "$root/tests/chaos/chaos.py" || rc=$?
 if [ "${CHAOS_KEEP:-0}" != 1 ]; then
   stopping=$SECONDS
   "$root/infra/scripts/stack.sh" down
   echo "chaos: stack down in $((SECONDS - stopping))s"
 fi
-echo "chaos: $((SECONDS - started))s in all, exit $rc"
+# A stalled consumer group's description again, where CI's excerpt of the output ends.
+if [ "$rc" != 0 ] && grep -q '^stall ' "$EVENTIFY_RUN_DIR/chaos-report.txt" 2>/dev/null; then
+  grep '^stall ' "$EVENTIFY_RUN_DIR/chaos-report.txt" | cut -c1-400
+fi
+echo "chaos: $((SECONDS - started))s in all, exit $rc (report: $EVENTIFY_RUN_DIR/chaos-report.txt)"
 exit $rc

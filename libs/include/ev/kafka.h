@@ -75,16 +75,42 @@ ev_consumer *ev_consumer_new(const char *brokers, const char *group_id, const ch
 rd_kafka_message_t *ev_consumer_poll(ev_consumer *c, int timeout_ms);
 
 /* Marks msg done: stores the offset after it and commits stored offsets asynchronously at
- * most every 100 ms (a lost commit only means a redelivery, which the inbox absorbs). Call
+ * most once a second (a lost commit only means a redelivery, which the inbox absorbs). Call
  * only after the database transaction for msg has committed. Returns 0 or -1. */
 int ev_consumer_commit(ev_consumer *c, const rd_kafka_message_t *msg);
 
-/* Commits stored offsets whose 100 ms have passed; call when the poll loop is idle. */
+/* Commits stored offsets once their second has passed; call when the poll loop is idle. A commit
+ * the broker refused (a coordinator moving, say) is tried again here. */
 void ev_consumer_flush_commits(ev_consumer *c);
+
+/* Whether a commit's outcome (its error and its per-partition errors) left any offset
+ * uncommitted; "nothing was stored" is not a failure. Pure. */
+bool ev_commit_incomplete(rd_kafka_resp_err_t err, const rd_kafka_topic_partition_list_t *offsets);
 
 /* The consumer's librdkafka handle, for reading its assignment and offsets (metrics); valid
  * until ev_consumer_close. */
 rd_kafka_t *ev_consumer_handle(ev_consumer *c);
+
+/* Whether the consumer holds a partition whose messages it does not deliver: the partition's
+ * position has not moved for at least idle_ms, yet the broker (asked, waiting at most
+ * timeout_ms) holds messages after it (or, before the first message of an assignment, after
+ * the committed offset fetching starts from). That is a stuck client, not a quiet partition:
+ * librdkafka 2.0.2 can leave a partition assigned and unfetched after broker failures and
+ * rebalances, while the consumer's other partitions go on.
+ *
+ * Call it from the polling thread at least every idle_ms/3. Each call notes where every
+ * partition stands; a partition counts as still only between calls that saw it at the same
+ * position, and a longer gap between calls (the thread was busy, not polling) starts every
+ * clock again. The broker is asked only about a partition that has stood still for idle_ms,
+ * and again only idle_ms later if it was caught up. A partition whose leader does not answer
+ * is not counted: nothing can be fetched from it, and fetching resumes with the leader. On
+ * true, what names the first such partition and its offsets (cut to n). */
+bool ev_consumer_stalled(ev_consumer *c, int idle_ms, int timeout_ms, char *what, size_t n);
+
+/* Whether a partition holds messages at or after position, given its low and high watermarks;
+ * position < 0 (none yet) means from the low watermark, as auto.offset.reset=earliest reads.
+ * Pure. */
+bool ev_partition_behind(int64_t position, int64_t low, int64_t high);
 
 /* Commits synchronously what was stored, leaves the group and frees the consumer. */
 void ev_consumer_close(ev_consumer *c);

@@ -24,7 +24,11 @@
  * A message replayed from a DLQ carries x-replay-for, the consumer group that dead-lettered
  * it: any other group commits it without handling it (replays_skipped_total). A payload a
  * tolerant read let pass with a field missing or unknown is handled and warned about once
- * per producer and event type (tolerated_events_total counts them all). */
+ * per producer and event type (tolerated_events_total counts them all).
+ *
+ * A partition whose position has not moved for 30 s while it has messages means a stuck
+ * consumer (ev_consumer_stalled): it is closed and a new one joins the group in its place,
+ * logged as an error and counted in consumer_restarts_total. */
 #ifndef EV_WORKER_H
 #define EV_WORKER_H
 
@@ -110,7 +114,8 @@ typedef struct {
     ev_metrics *metrics;   /* shared, not owned */
 } ev_worker;
 
-/* Runs until *stop is true. Returns 0, or -1 if the consumer could not be created. */
+/* Runs until *stop is true. Returns 0, or -1 if a consumer could not be created (at the start,
+ * or when replacing a stuck one). */
 int ev_worker_run(const ev_worker *w, const atomic_bool *stop);
 
 /* Backoff before retry number `attempt` (1-based): base doubled each time, capped at
