@@ -289,8 +289,10 @@ rd_kafka_t *ev_producer_handle(ev_producer *p)
 typedef struct {
     char *topic; /* owned */
     int32_t partition;
-    int64_t position; /* where the consumer stood (librdkafka's position; < 0: unset) */
-    int64_t since_ms; /* since when it has stood there, or since it was last found not behind */
+    int64_t position;        /* where the consumer stood (librdkafka's position; < 0: unset) */
+    int64_t still_since_ms;  /* since it has stood there */
+    int64_t asked_ms;        /* when the broker was last asked about it; 0: never */
+    int64_t behind_since_ms; /* since when every answer said messages wait after it; 0: not */
 } watched_partition;
 
 struct ev_consumer {
@@ -415,8 +417,9 @@ static void free_watched(watched_partition *w, size_t n)
     free(w);
 }
 
-/* The assignment with its positions, each stamped with since when it has stood there (from
- * the previous check's list, old). NULL with *n 0 when there is nothing to watch or no memory. */
+/* The assignment with its positions; a partition still where the previous check (old) saw it
+ * keeps what that check knew of it. NULL with *n 0 when there is nothing to watch or no
+ * memory. */
 static watched_partition *watch_positions(const rd_kafka_topic_partition_list_t *now_at,
                                           const watched_partition *old, size_t old_count,
                                           int64_t now, size_t *n)
@@ -430,7 +433,7 @@ static watched_partition *watch_positions(const rd_kafka_topic_partition_list_t 
         watched_partition p = {.topic = strdup(tp->topic),
                                .partition = tp->partition,
                                .position = tp->offset,
-                               .since_ms = now};
+                               .still_since_ms = now};
         if (!p.topic) {
             free_watched(w, *n);
             *n = 0;
@@ -438,8 +441,11 @@ static watched_partition *watch_positions(const rd_kafka_topic_partition_list_t 
         }
         for (size_t k = 0; k < old_count; k++)
             if (old[k].partition == p.partition && old[k].position == p.position &&
-                strcmp(old[k].topic, p.topic) == 0)
-                p.since_ms = old[k].since_ms;
+                strcmp(old[k].topic, p.topic) == 0) {
+                p.still_since_ms = old[k].still_since_ms;
+                p.asked_ms = old[k].asked_ms;
+                p.behind_since_ms = old[k].behind_since_ms;
+            }
         w[(*n)++] = p;
     }
     return w;
@@ -489,16 +495,25 @@ bool ev_consumer_stalled(ev_consumer *c, int idle_ms, int timeout_ms, char *what
     c->watched = w;
     c->watched_count = count;
 
+    /* A partition still for half the idle time is asked about, again every half of it; it is
+     * stuck once every answer for idle_ms said messages wait. A single answer is not enough:
+     * a message may have arrived just before (or while the broker was away) and be on its
+     * way. Caught up, or no answer (its leader away): the count starts again. */
+    int64_t ask_every = idle_ms / 2;
     for (size_t i = 0; i < count; i++) {
-        if (now - w[i].since_ms < idle_ms)
+        if (now - w[i].still_since_ms < ask_every || now - w[i].asked_ms < ask_every)
             continue;
+        w[i].asked_ms = now;
         int64_t from = 0, high = 0;
-        if (behind(c->rk, &w[i], timeout_ms, &from, &high)) {
+        if (!behind(c->rk, &w[i], timeout_ms, &from, &high)) {
+            w[i].behind_since_ms = 0;
+        } else if (w[i].behind_since_ms == 0) {
+            w[i].behind_since_ms = now;
+        } else if (now - w[i].behind_since_ms >= idle_ms) {
             snprintf(what, n, "%s[%d] at offset %lld of %lld", w[i].topic, (int)w[i].partition,
                      (long long)from, (long long)high);
             return true;
         }
-        w[i].since_ms = now; /* caught up: ask the broker again only idle_ms from now */
     }
     return false;
 }

@@ -632,14 +632,14 @@ static void report_kafka_metrics(const ev_worker *w, ev_consumer *consumer, int6
     ev_report_dlq_size(rk, w->metrics, w->dlq_topic, 250);
 }
 
-/* A partition whose position has not moved for CONSUMER_STALL_MS while it has messages is
- * stuck (ev_consumer_stalled), and stays stuck: librdkafka 2.0.2 can leave a partition
- * assigned and unfetched after broker failures and rebalances, while the consumer's heartbeats
- * keep the group from giving the partition to another member. The worker then closes the
- * consumer (its stored offsets are committed, it leaves the group) and starts a new one, which
- * rejoins and fetches from the committed offsets; the inbox absorbs whatever is delivered
- * again. Checked every EV_KAFKA_METRICS_EVERY_MS; the broker is asked only about a partition
- * that stood still for the whole time. */
+/* A partition whose position has not moved while the broker said, at every asking for
+ * CONSUMER_STALL_MS, that messages wait after it is stuck (ev_consumer_stalled), and stays
+ * stuck: librdkafka 2.0.2 can leave a partition assigned and unfetched after broker failures
+ * and rebalances, while the consumer's heartbeats keep the group from giving the partition to
+ * another member. The worker then closes the consumer (its stored offsets are committed, it
+ * leaves the group) and starts a new one, which rejoins and fetches from the committed
+ * offsets; the inbox absorbs whatever is delivered again. Checked every
+ * EV_KAFKA_METRICS_EVERY_MS: a stuck partition is found 30 to 60 s after it stopped. */
 #define CONSUMER_STALL_MS 30000
 
 /* Returns the consumer to go on with: the same one, or a new one if it was stuck (NULL if a
@@ -653,7 +653,7 @@ static ev_consumer *replace_if_stalled(loop_state *st, ev_consumer *consumer, in
     *next_check = ev_monotonic_ms() + EV_KAFKA_METRICS_EVERY_MS;
     if (!ev_consumer_stalled(consumer, CONSUMER_STALL_MS, 250, what, sizeof what))
         return consumer;
-    ev_error("worker: %s has not moved for %d s although messages wait; replacing the consumer",
+    ev_error("worker: %s has not moved for %d s while messages waited; replacing the consumer",
              what, CONSUMER_STALL_MS / 1000);
     ev_metrics_add(w->metrics, "consumer_restarts_total", NULL, 1);
     ev_consumer_close(consumer);

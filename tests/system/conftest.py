@@ -1,6 +1,7 @@
 """Helpers for the system tests: they drive the real stack started by `make up`/`make test`
 (PostgreSQL, Kafka, the services under supervisor) through HTTP, Kafka and SQL. Nothing is
 mocked. Every wait polls a condition against a deadline."""
+import contextlib
 import json
 import os
 import subprocess
@@ -12,6 +13,7 @@ import psycopg2
 import pytest
 import requests
 from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "contracts"))
@@ -216,6 +218,18 @@ def assert_stock_ledger():
 
 
 # --- Kafka -------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def scratch_topic(prefix, partitions=1):
+    """A new topic named prefix-<12 random hex digits> for one test, deleted afterwards."""
+    name = f"{prefix}-{uuid.uuid4().hex[:12]}"
+    admin = AdminClient({"bootstrap.servers": BROKERS})
+    admin.create_topics([NewTopic(name, num_partitions=partitions)])[name].result(timeout=30)
+    try:
+        yield name
+    finally:
+        admin.delete_topics([name])[name].result(timeout=30)
+
 
 def end_offsets(topics):
     c = Consumer({"bootstrap.servers": BROKERS, "group.id": f"system-test-{uuid.uuid4()}",

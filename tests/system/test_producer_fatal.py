@@ -7,12 +7,11 @@ rd_kafka_test_fatal_error(); this test checks the topic: every row once, none lo
 import json
 import os
 import subprocess
-import uuid
 
 import pytest
-from confluent_kafka.admin import AdminClient, NewTopic
 
-from conftest import BROKERS, PG_PORT, ROOT, pg_password, read_since, sql, wait_until
+from conftest import (BROKERS, PG_PORT, ROOT, pg_password, read_since, scratch_topic, sql,
+                      wait_until)
 
 # Runs a probe binary beside the local stack: not against make compose-test.
 pytestmark = pytest.mark.local_stack
@@ -22,10 +21,11 @@ COUNT = 40
 
 
 def test_relay_recovers_from_a_fatal_producer_error_without_loss_or_duplicates():
-    suffix = uuid.uuid4().hex[:12]
-    topic, schema = f"probe.fatal-{suffix}", f"probe_fatal_{suffix}"
-    admin = AdminClient({"bootstrap.servers": BROKERS})
-    admin.create_topics([NewTopic(topic, num_partitions=1)])[topic].result(timeout=30)
+    with scratch_topic("probe.fatal") as topic:
+        relay_through_a_fatal_error(topic, "probe_fatal_" + topic.rsplit("-", 1)[1])
+
+
+def relay_through_a_fatal_error(topic, schema):
     sql("order", f"CREATE SCHEMA {schema}")
     try:
         conninfo = (f"host=localhost port={PG_PORT} dbname=orders user=orders "
@@ -53,4 +53,3 @@ def test_relay_recovers_from_a_fatal_producer_error_without_loss_or_duplicates()
         assert len(messages) == COUNT
     finally:
         sql("order", f"DROP SCHEMA {schema} CASCADE")
-        admin.delete_topics([topic])[topic].result(timeout=30)

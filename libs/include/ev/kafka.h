@@ -92,19 +92,21 @@ bool ev_commit_incomplete(rd_kafka_resp_err_t err, const rd_kafka_topic_partitio
 rd_kafka_t *ev_consumer_handle(ev_consumer *c);
 
 /* Whether the consumer holds a partition whose messages it does not deliver: the partition's
- * position has not moved for at least idle_ms, yet the broker (asked, waiting at most
- * timeout_ms) holds messages after it (or, before the first message of an assignment, after
- * the committed offset fetching starts from). That is a stuck client, not a quiet partition:
- * librdkafka 2.0.2 can leave a partition assigned and unfetched after broker failures and
- * rebalances, while the consumer's other partitions go on.
+ * position has not moved, and the broker (asked, waiting at most timeout_ms) has said that
+ * messages wait after it (after the committed offset fetching starts from, before the first
+ * message of an assignment) at every asking for at least idle_ms. That is a stuck client,
+ * not a quiet partition: librdkafka 2.0.2 can leave a partition assigned and unfetched after
+ * broker failures and rebalances, while the consumer's other partitions go on.
  *
  * Call it from the polling thread at least every idle_ms/3. Each call notes where every
  * partition stands; a partition counts as still only between calls that saw it at the same
  * position, and a longer gap between calls (the thread was busy, not polling) starts every
- * clock again. The broker is asked only about a partition that has stood still for idle_ms,
- * and again only idle_ms later if it was caught up. A partition whose leader does not answer
- * is not counted: nothing can be fetched from it, and fetching resumes with the leader. On
- * true, what names the first such partition and its offsets (cut to n). */
+ * count again. The broker is asked about a partition only once it has stood still for half
+ * of idle_ms, and then every half of idle_ms. A partition caught up, or whose leader does not
+ * answer, starts its count again: one answer is never enough, since a message that arrived
+ * just before (or while the broker was away) may be on its way. So a stuck partition is found
+ * between idle_ms and twice idle_ms after it stopped. On true, what names the first such
+ * partition and its offsets (cut to n). */
 bool ev_consumer_stalled(ev_consumer *c, int idle_ms, int timeout_ms, char *what, size_t n);
 
 /* Whether a partition holds messages at or after position, given its low and high watermarks;

@@ -26,9 +26,9 @@
  * tolerant read let pass with a field missing or unknown is handled and warned about once
  * per producer and event type (tolerated_events_total counts them all).
  *
- * A partition whose position has not moved for 30 s while it has messages means a stuck
- * consumer (ev_consumer_stalled): it is closed and a new one joins the group in its place,
- * logged as an error and counted in consumer_restarts_total. */
+ * A partition whose position has not moved while messages waited after it, for 30 s, means
+ * a stuck consumer (ev_consumer_stalled): it is closed and a new one joins the group in its
+ * place, logged as an error and counted in consumer_restarts_total. */
 #ifndef EV_WORKER_H
 #define EV_WORKER_H
 

@@ -7,10 +7,13 @@
  *
  * TOPIC is new and has two partitions; GROUP is new. The probe joins the group, sends COUNT
  * messages (keys spread over both partitions) and consumes them, then stays quiet for longer
- * than IDLE_MS, asking the check every 500 ms (it must never say stalled: nothing waits).
+ * than twice IDLE_MS, asking the check every 500 ms (it must never say stalled: nothing
+ * waits).
  * Then it sends 4 messages and sleeps for one and a half IDLE_MS without polling (as a worker
  * busy with one batch does): the first check after that must not say stalled either, since
- * the consumer had no chance to deliver them. Then it pauses partition 0 (librdkafka stops
+ * the consumer had no chance to deliver them. Then it sends 4 more and runs the check every
+ * 100 ms for a little over half of IDLE_MS before polling them: one answer "messages wait" is
+ * not enough either. Then it pauses partition 0 (librdkafka stops
  * fetching it, as a stuck client does) and, for
  * as long again, sends a message every 100 ms while consuming and asking: partition 1 keeps
  * delivering, partition 0 fills up, and the check must name partition 0. Last, it closes that
@@ -32,6 +35,7 @@
 typedef struct {
     bool quiet_stalled;  /* the check said stalled while nothing waited */
     bool busy_stalled;   /* the check said stalled right after a time without polling */
+    bool late_stalled;   /* ... while messages that had just arrived were not yet polled */
     bool paused_stalled; /* the check said stalled while partition 0 was paused */
     char paused_what[256];
     int sent;
@@ -89,7 +93,8 @@ static int consume(ev_consumer *c, int want, outcome *o)
     return got;
 }
 
-/* For a little longer than idle_ms: polls, asks the check every CHECK_EVERY_MS, and, if p is
+/* For a little longer than twice idle_ms (the longest the check takes to find a stuck
+ * partition): polls, asks the check every CHECK_EVERY_MS, and, if p is
  * given, sends a message every 100 ms. Returns the messages that arrived; *stalled turns true
  * if the check ever said so. */
 static int watch(ev_consumer *c, int idle_ms, ev_producer *p, const char *topic, outcome *o,
@@ -97,7 +102,8 @@ static int watch(ev_consumer *c, int idle_ms, ev_producer *p, const char *topic,
 {
     int got = 0;
     int64_t next_check = 0;
-    for (int64_t end = ev_monotonic_ms() + idle_ms + 2 * CHECK_EVERY_MS; ev_monotonic_ms() < end;) {
+    for (int64_t end = ev_monotonic_ms() + 2 * idle_ms + 2 * CHECK_EVERY_MS;
+         ev_monotonic_ms() < end;) {
         if (p && send_one(p, topic, o) != 0)
             return -1;
         got += take(c, 100, o);
@@ -164,6 +170,19 @@ static int run(const char *brokers, const char *topic, const char *group, int co
               NULL);
     o->busy_stalled = ev_consumer_stalled(c, idle_ms, 1000, ignored, sizeof ignored);
     o->first += consume(c, 4, o);
+    /* Still and caught up for long, then 4 messages arrive and the check runs, every 100 ms,
+     * for a little over half of idle_ms before they are polled: the broker says "behind" at
+     * least once, but not for idle_ms. */
+    for (int i = 0; i < 4; i++)
+        if (send_one(p, topic, o) != 0) {
+            rc = fail("sending", "not delivered");
+            goto done;
+        }
+    for (int64_t end = ev_monotonic_ms() + idle_ms / 2 + 200; ev_monotonic_ms() < end;) {
+        nanosleep(&(struct timespec){.tv_nsec = 100 * 1000000L}, NULL);
+        o->late_stalled |= ev_consumer_stalled(c, idle_ms, 1000, ignored, sizeof ignored);
+    }
+    o->first += consume(c, 4, o);
     if (pause_partition_0(c, topic) != 0) {
         rc = fail("pausing partition 0", "refused");
         goto done;
@@ -203,12 +222,12 @@ int main(int argc, char **argv)
     int missing = 0;
     for (int i = 0; i < o->sent; i++)
         missing += !o->seen[i];
-    json_t *out = json_pack("{s:b, s:b, s:b, s:s, s:i, s:i, s:i, s:i, s:i, s:i}", "quietStalled",
-                            o->quiet_stalled, "busyStalled", o->busy_stalled, "pausedStalled",
-                            o->paused_stalled, "pausedWhat", o->paused_what, "sent", o->sent,
-                            "deliveredWhilePaused", o->delivered_while_paused, "first", o->first,
-                            "afterReplace", o->after_replace, "missing", missing, "duplicates",
-                            o->duplicates);
+    json_t *out = json_pack("{s:b, s:b, s:b, s:b, s:s, s:i, s:i, s:i, s:i, s:i, s:i}",
+                            "quietStalled", o->quiet_stalled, "busyStalled", o->busy_stalled,
+                            "lateStalled", o->late_stalled, "pausedStalled", o->paused_stalled,
+                            "pausedWhat", o->paused_what, "sent", o->sent, "deliveredWhilePaused",
+                            o->delivered_while_paused, "first", o->first, "afterReplace",
+                            o->after_replace, "missing", missing, "duplicates", o->duplicates);
     free(o);
     bool printed = out && json_dumpf(out, stdout, JSON_COMPACT) == 0;
     json_decref(out);
