@@ -451,12 +451,13 @@ static watched_partition *watch_positions(const rd_kafka_topic_partition_list_t 
     return w;
 }
 
+typedef enum { CAUGHT_UP, BEHIND, NO_ANSWER } partition_state;
+
 /* Whether partition p, which has stood still, has messages after where it stands: after its
  * position, or, with nothing delivered since the assignment, after the committed offset from
- * which fetching starts (a partition never committed reads from its start). False when the
- * broker does not answer: a partition whose leader is away cannot be fetched either. */
-static bool behind(rd_kafka_t *rk, const watched_partition *p, int timeout_ms, int64_t *from,
-                   int64_t *high)
+ * which fetching starts (a partition never committed reads from its start). */
+static partition_state ask_broker(rd_kafka_t *rk, const watched_partition *p, int timeout_ms,
+                                  int64_t *from, int64_t *high)
 {
     *from = p->position;
     if (*from < 0) {
@@ -467,12 +468,13 @@ static bool behind(rd_kafka_t *rk, const watched_partition *p, int timeout_ms, i
         *from = one->elems[0].offset;
         rd_kafka_topic_partition_list_destroy(one);
         if (!known)
-            return false;
+            return NO_ANSWER;
     }
     int64_t low = 0;
-    return rd_kafka_query_watermark_offsets(rk, p->topic, p->partition, &low, high, timeout_ms) ==
-               RD_KAFKA_RESP_ERR_NO_ERROR &&
-           ev_partition_behind(*from, low, *high);
+    if (rd_kafka_query_watermark_offsets(rk, p->topic, p->partition, &low, high, timeout_ms) !=
+        RD_KAFKA_RESP_ERR_NO_ERROR)
+        return NO_ANSWER;
+    return ev_partition_behind(*from, low, *high) ? BEHIND : CAUGHT_UP;
 }
 
 bool ev_consumer_stalled(ev_consumer *c, int idle_ms, int timeout_ms, char *what, size_t n)
@@ -498,15 +500,20 @@ bool ev_consumer_stalled(ev_consumer *c, int idle_ms, int timeout_ms, char *what
     /* A partition still for half the idle time is asked about, again every half of it; it is
      * stuck once every answer for idle_ms said messages wait. A single answer is not enough:
      * a message may have arrived just before (or while the broker was away) and be on its
-     * way. Caught up, or no answer (its leader away): the count starts again. */
+     * way. Caught up, or no answer (its leader away): the count starts again. After one
+     * unanswered question the rest wait for the next call: with the brokers away each would
+     * hold the caller's loop for timeout_ms. */
     int64_t ask_every = idle_ms / 2;
     for (size_t i = 0; i < count; i++) {
         if (now - w[i].still_since_ms < ask_every || now - w[i].asked_ms < ask_every)
             continue;
         w[i].asked_ms = now;
         int64_t from = 0, high = 0;
-        if (!behind(c->rk, &w[i], timeout_ms, &from, &high)) {
+        partition_state state = ask_broker(c->rk, &w[i], timeout_ms, &from, &high);
+        if (state != BEHIND) {
             w[i].behind_since_ms = 0;
+            if (state == NO_ANSWER)
+                break;
         } else if (w[i].behind_since_ms == 0) {
             w[i].behind_since_ms = now;
         } else if (now - w[i].behind_since_ms >= idle_ms) {

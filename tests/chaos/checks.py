@@ -216,41 +216,40 @@ def placed(event_ids, where, group):
     """Where on the log events lie, against the group's committed offsets: an event before its
     partition's committed offset was skipped, one at or after it was never reached."""
     parts = sorted({where[e][:2] for e in event_ids})
-    c = Consumer({"bootstrap.servers": t.brokers(), "group.id": group, "enable.auto.commit": False})
     try:
-        committed = {(tp.topic, tp.partition): tp.offset
-                     for tp in c.committed([TopicPartition(*p) for p in parts], timeout=10)}
+        offsets = committed_and_end(t.brokers(), group, sorted({topic for topic, _ in parts}))
     except Exception as e:  # the report goes on without them
         return f"committed offsets unreadable ({e})"
-    finally:
-        c.close()
-    skipped = sum(1 for e in event_ids if where[e][2] < committed.get(where[e][:2], -1))
+    committed = {part: offsets[part][0] for part in parts}
+    skipped = sum(1 for e in event_ids if where[e][2] < committed[where[e][:2]])
     first = {}
     for e in event_ids:
         first[where[e][:2]] = min(first.get(where[e][:2], where[e][2]), where[e][2])
     return (f"{skipped} of them before their partition's committed offset; first at "
-            + ", ".join(f"{topic}[{p}]@{first[(topic, p)]} (committed {committed.get((topic, p))})"
+            + ", ".join(f"{topic}[{p}]@{first[(topic, p)]} (committed {committed[(topic, p)]})"
                         for topic, p in parts))
+
+
+def committed_and_end(brokers, group, topics):
+    """{(topic, partition): (the group's committed offset, or < 0 for none; the end offset)}
+    for every partition of topics."""
+    c = Consumer({"bootstrap.servers": brokers, "group.id": group, "enable.auto.commit": False})
+    try:
+        parts = [TopicPartition(topic, p) for topic in topics
+                 for p in c.list_topics(topic, timeout=10).topics[topic].partitions]
+        return {(tp.topic, tp.partition):
+                (tp.offset, c.get_watermark_offsets(TopicPartition(tp.topic, tp.partition),
+                                                    timeout=10)[1])
+                for tp in c.committed(parts, timeout=10)}
+    finally:
+        c.close()
 
 
 def group_lag(brokers, groups):
     """{group: messages not yet committed, summed over its topics' partitions}."""
-    lags = {}
-    for group, topics in groups.items():
-        c = Consumer({"bootstrap.servers": brokers, "group.id": group,
-                      "enable.auto.commit": False})
-        try:
-            parts = [TopicPartition(topic, p) for topic in topics
-                     for p in c.list_topics(topic, timeout=10).topics[topic].partitions]
-            lag = 0
-            for tp in c.committed(parts, timeout=10):
-                end = c.get_watermark_offsets(TopicPartition(tp.topic, tp.partition),
-                                              timeout=10)[1]
-                lag += end - tp.offset if tp.offset >= 0 else end
-            lags[group] = lag
-        finally:
-            c.close()
-    return lags
+    return {group: sum(end - max(committed, 0)
+                       for committed, end in committed_and_end(brokers, group, topics).values())
+            for group, topics in groups.items()}
 
 
 def wait_consumers_drained(brokers, groups, seconds, log, patience=60):

@@ -10,8 +10,8 @@ import shutil
 import subprocess
 
 import requests
-from confluent_kafka import Consumer, TopicPartition
 
+import checks
 import topology as t
 
 FRAME = re.compile(r"^#\d+\s+(?:0x[0-9a-f]+ in )?([A-Za-z_][\w.]*|\?\?) \(")
@@ -20,18 +20,9 @@ STACK_DEPTH = 9  # the innermost frames name the wait; the outer ones only the l
 
 def partitions_behind(brokers, group, topics):
     """[(topic, partition, committed, end)] of the group's partitions with messages left."""
-    c = Consumer({"bootstrap.servers": brokers, "group.id": group, "enable.auto.commit": False})
-    try:
-        parts = [TopicPartition(topic, p) for topic in topics
-                 for p in c.list_topics(topic, timeout=10).topics[topic].partitions]
-        behind = []
-        for tp in c.committed(parts, timeout=10):
-            end = c.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), timeout=10)[1]
-            if end > max(tp.offset, 0):
-                behind.append((tp.topic, tp.partition, tp.offset, end))
-        return behind
-    finally:
-        c.close()
+    return [(topic, p, committed, end) for (topic, p), (committed, end)
+            in sorted(checks.committed_and_end(brokers, group, topics).items())
+            if end > max(committed, 0)]
 
 
 def instance_lags(service, k):

@@ -105,8 +105,10 @@ rd_kafka_t *ev_consumer_handle(ev_consumer *c);
  * of idle_ms, and then every half of idle_ms. A partition caught up, or whose leader does not
  * answer, starts its count again: one answer is never enough, since a message that arrived
  * just before (or while the broker was away) may be on its way. So a stuck partition is found
- * between idle_ms and twice idle_ms after it stopped. On true, what names the first such
- * partition and its offsets (cut to n). */
+ * between idle_ms and twice idle_ms after it stopped. After a question goes unanswered the
+ * call asks no more (the next one goes on), so the brokers being away holds the caller for at
+ * most one timeout_ms (two before an assignment's first message). On true, what names the first
+ * such partition and its offsets (cut to n). */
 bool ev_consumer_stalled(ev_consumer *c, int idle_ms, int timeout_ms, char *what, size_t n);
 
 /* Whether a partition holds messages at or after position, given its low and high watermarks;

@@ -75,7 +75,8 @@ static int take(ev_consumer *c, int timeout_ms, outcome *o)
     if (!msg)
         return 0;
     char value[16] = "";
-    memcpy(value, msg->payload, msg->len < sizeof value - 1 ? msg->len : sizeof value - 1);
+    if (msg->payload)
+        memcpy(value, msg->payload, msg->len < sizeof value - 1 ? msg->len : sizeof value - 1);
     int number = atoi(value);
     if (number >= 0 && number < MAX_MESSAGES && o->seen[number]++)
         o->duplicates++;
