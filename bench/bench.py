@@ -191,6 +191,17 @@ def stack_up(**settings):
         raise SystemExit(f"stack.sh up failed: {done.stderr[-2000:]}")
 
 
+def outbox_drained(timeout=600):
+    """Waits until the order service's relay has published every outbox row. Each side of the
+    write path starts on an empty outbox, so neither runs while the relay and the broker work
+    off the rows the other side wrote."""
+    def empty():
+        with db(ORDERS_DB) as conn, conn.cursor() as cur:
+            cur.execute("SELECT NOT EXISTS (SELECT 1 FROM outbox)")
+            return cur.fetchone()[0]
+    wait_until(empty, timeout, "the order service's outbox to drain", every=0.5)
+
+
 def write_path():
     report.append("## POST /orders against pgbench (same statement, same PostgreSQL)\n")
     report.append(f"Consumers stopped, admission control off; {SECONDS} s per run; wrk -t2,"
@@ -203,6 +214,7 @@ def write_path():
     supervise("stop", CONSUMERS)
     try:
         for conns in (8, 32):
+            outbox_drained()
             sampler = RssSampler(["order"])
             sampler.start()
             out = sh("wrk", "-t2", f"-c{conns}", f"-d{SECONDS}s", "--latency", "-s",
@@ -216,6 +228,7 @@ def write_path():
             if non2xx:  # a refused order is no write: such a run compares nothing
                 raise SystemExit(f"POST /orders answered {non2xx.group(1)} requests with an"
                                  f" error at {conns} connections:\n{out}")
+            outbox_drained()
             pg = sh("pgbench", "-n", "-M", "prepared", f"-c{conns}", "-j2", f"-T{SECONDS}", "-f",
                     os.path.join(ROOT, "bench", "order_tx.sql"),
                     f"host=localhost port={PG_PORT} dbname=orders user=orders",
