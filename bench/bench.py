@@ -127,20 +127,41 @@ def rss_kb(pid):
     return 0
 
 
-class RssSampler(threading.Thread):
-    """Samples the peak RSS of the named services every 200 ms while running."""
+def rss_parts_kb(pid):
+    """(RSS, its anonymous part, its file-backed part) in KB: the heap and stacks against the
+    mapped code of the program and its libraries, most of which all services share."""
+    parts = {"VmRSS:": 0, "RssAnon:": 0, "RssFile:": 0}
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                key = line.split(maxsplit=1)[0] if line.strip() else ""
+                if key in parts:
+                    parts[key] = int(line.split()[1])
+    except OSError:
+        pass
+    return parts["VmRSS:"], parts["RssAnon:"], parts["RssFile:"]
 
-    def __init__(self, names):
+
+class RssSampler(threading.Thread):
+    """Samples the peak RSS of the named services every 200 ms while running, and the peaks
+    of its anonymous and file-backed parts (each its own peak)."""
+
+    def __init__(self, names, pids=None):
         super().__init__(daemon=True)
-        self.pids = {n: pid_of(n) for n in names}
+        self.pids = pids or {n: pid_of(n) for n in names}
         self.peak = {n: 0 for n in names}
+        self.peak_anon = {n: 0 for n in names}
+        self.peak_file = {n: 0 for n in names}
         self.stop = threading.Event()
 
     def run(self):
         while not self.stop.wait(0.2):
             for n, pid in self.pids.items():
                 if pid:
-                    self.peak[n] = max(self.peak[n], rss_kb(pid))
+                    rss, anon, mapped = rss_parts_kb(pid)
+                    self.peak[n] = max(self.peak[n], rss)
+                    self.peak_anon[n] = max(self.peak_anon[n], anon)
+                    self.peak_file[n] = max(self.peak_file[n], mapped)
 
 
 def inventory_api(method, path, body=None, key=None):
@@ -382,6 +403,8 @@ def run_rate(stack, rate, statements):
         "counts": raw, "perOrder": {k: v / orders for k, v in raw.items()},
         "topStatements": cost.top_statements(stack, stmts0) if statements else [],
         "rssPeakKB": sampler.peak,
+        "rssPeakAnonKB": sampler.peak_anon,
+        "rssPeakFileKB": sampler.peak_file,
     }
 
 

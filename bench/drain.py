@@ -24,7 +24,7 @@ def order_ids(customer):
                                 customer)]
 
 
-def run(service, orders, rate, upstream_done, drained, drained_every=0.5):
+def run(service, orders, rate, upstream_done, drained, drained_every=0.5, started=None):
     database = b.SERVICES[service][1]
     b.add_bench_sku()
     customer = f"drain-{service}-{orders}-{int(time.time())}"
@@ -43,6 +43,8 @@ def run(service, orders, rate, upstream_done, drained, drained_every=0.5):
         stack.refresh()
         counts0, before, t0 = counts(), snapshot(stack), time.monotonic()
         b.supervise("start", [service])
+        if started:
+            started()  # the service's new process is up, its backlog before it
     b.wait_until(lambda: drained(ids), 1800, f"{service} to work through the backlog",
                  every=drained_every)
     wall = time.monotonic() - t0

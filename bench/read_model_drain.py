@@ -6,8 +6,9 @@ service, every confirmed one shipped); then starts the read model and waits unti
 them all final and their timelines stop growing. Prints the events projected per second (the
 order events' timeline rows over the span of their projected_at, so the consumer group's join
 is left out; the wall time from the start is printed too), and per event the CPU of the read
-model and of PostgreSQL's readmodel backends, with its database's commits and statements.
-While it drains, the other services are idle, so these are the read model's own costs.
+model and of PostgreSQL's readmodel backends, with its database's commits and statements,
+and the read model's peak RSS while it drains (anonymous and file-backed apart). While it
+drains, the other services are idle, so these are the read model's own costs.
 
     EVENTIFY_PORT_OFFSET=200 /usr/bin/python3 bench/read_model_drain.py [ORDERS] [RATE]
 """
@@ -53,7 +54,16 @@ def main():
             last[0], last[1] = (final, events), time.monotonic()
         return final == len(ids) and time.monotonic() - last[1] >= 2
 
-    ids, wall, cpu, work = drain.run("read-model", orders, rate, services_finished, drained)
+    sampler = []
+
+    def watch_memory():
+        sampler.append(b.RssSampler(["read-model"]))
+        sampler[0].start()
+
+    ids, wall, cpu, work = drain.run("read-model", orders, rate, services_finished, drained,
+                                     started=watch_memory)
+    sampler[0].stop.set()
+    memory = {k: getattr(sampler[0], k)["read-model"] for k in ("peak", "peak_anon", "peak_file")}
     [(events, span)] = query(b.READ_MODEL_DB, "SELECT count(*), extract(epoch from"
                              " max(projected_at) - min(projected_at)) FROM rm_timeline"
                              " WHERE order_id = ANY(%s::uuid[])", ids)
@@ -66,8 +76,11 @@ def main():
         print(f"  {k:24s} {v:6.3f} CPU-ms/event")
     for k, v in per.items():
         print(f"  {k:24s} {v:6.3f} per event")
+    print(f"  peak RSS while draining    {memory['peak'] / 1024:.1f} MB (anonymous"
+          f" {memory['peak_anon'] / 1024:.1f} MB, file-backed {memory['peak_file'] / 1024:.1f} MB)")
     print(json.dumps({"orders": len(ids), "events": events, "seconds": float(span),
-                      "wall": wall, "cpuMsPerEvent": cpu, "perEvent": per}))
+                      "wall": wall, "cpuMsPerEvent": cpu, "perEvent": per,
+                      "rssPeakKB": memory}))
 
 
 if __name__ == "__main__":

@@ -52,6 +52,15 @@ def test_short_bench_produces_sane_tables_json_and_pictures(tmp_path):
     assert abs(rate["cpuTotalMsPerOrder"] - sum(cpu.values())) < 1e-6
     assert "load generator" not in cpu and rate["loadGeneratorMsPerOrder"] >= 0
 
+    # each service's peak RSS, and the peaks of its own and its shared-library parts: each
+    # part is at most the whole (the peaks may fall in different samples), and they add up
+    # to at least the whole
+    peak, own, mapped = rate["rssPeakKB"], rate["rssPeakAnonKB"], rate["rssPeakFileKB"]
+    assert set(peak) == set(own) == set(mapped) and len(peak) == 7, peak
+    for service, kb in peak.items():
+        assert 0 < own[service] <= kb and 0 < mapped[service] <= kb, (service, peak, own, mapped)
+        assert own[service] + mapped[service] >= kb, (service, peak, own, mapped)
+
     per_order = rate["perOrder"]
     assert per_order["produced"] >= EVENTS_PER_ORDER, per_order
     assert per_order["delivered"] >= per_order["produced"], per_order
