@@ -154,10 +154,17 @@ def _title(pid):
         return ""
 
 
+def is_client(host):
+    """Whether a backend's title names a client's address (`[local]` or `host(port)`), not a
+    helper's word."""
+    return host == "[local]" or "(" in host
+
+
 def postgres_split(stack, cpu):
     """Splits cpu["postgres"] (from cpu_ms) by database: "pg:<db>" is the time of the backends
     serving that database (a backend's process title names it: `postgres: role db host(port)
-    state`), "postgres (other)" the rest (the postmaster, its helpers, backends that exited).
+    state` over TCP, `postgres: role db [local] state` on the Unix socket, the services'
+    path), "postgres (other)" the rest (the postmaster, its helpers, backends that exited).
     Returns a new dict; the other components are unchanged."""
     out = dict(cpu)
     total = out.pop("postgres", None)
@@ -167,7 +174,7 @@ def postgres_split(stack, cpu):
     table = _process_table()
     for pid, (ppid, own, _) in table.items():
         parts = _title(pid).split() if ppid == postmaster else []
-        if len(parts) >= 4 and parts[0] == "postgres:" and "(" in parts[3]:
+        if len(parts) >= 4 and parts[0] == "postgres:" and is_client(parts[3]):
             key = f"pg:{parts[2]}"
             out[key] = out.get(key, 0.0) + own * TICK_MS
             total -= own * TICK_MS

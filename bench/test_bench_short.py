@@ -73,3 +73,17 @@ def test_short_bench_produces_sane_tables_json_and_pictures(tmp_path):
             assert f.read(8) == b"\x89PNG\r\n\x1a\n"
     trend = results.trend_table(results.load_all(str(tmp_path)))
     assert trend.count("\n") == 2 and f"| {result['commit']}" in trend
+
+
+def test_postgres_cpu_is_charged_to_each_service_database():
+    """The drains and bench/cpu_sample.py charge PostgreSQL's CPU to each service's database
+    by its backends' process titles. The services reach PostgreSQL on its Unix socket, whose
+    backends are titled `[local]` instead of `host(port)`: until 2026-11-27 the split missed
+    them and charged every backend to "postgres (other)"."""
+    import cost
+    with open(os.path.join(ROOT, "infra", "topology.json")) as f:
+        databases = {s["database"] for s in json.load(f)["services"]}
+    stack = cost.Stack(os.path.abspath(RUN), int(os.environ.get("EVENTIFY_PORT_OFFSET", "0")))
+    split = cost.postgres_split(stack, cost.cpu_ms(stack))
+    charged = {key[len("pg:"):] for key in split if key.startswith("pg:")}
+    assert databases <= charged, split
