@@ -365,12 +365,12 @@ ev_consumer *ev_consumer_new(const char *brokers, const char *group_id, const ch
          * no fetch in flight, looks again only when its broker thread next wakes, up to a
          * second later. A fetch used to bring up to 1 MB into a queue of 256 KB: behind
          * a backlog, every fetch overfilled it and was followed by that second. The read
-         * model drained 1,700 events/s at a quarter of a core, and the saga fell behind at
-         * 500 orders/s. Fetches of at most 512 KB into a queue of 1 MB: 3,600 events/s, and
-         * 500 orders/s carried (docs/benchmarks.md, "the consumer's fetch and its prefetch
-         * queue"). A larger message still comes, alone: the broker always returns a
-         * fetch's first batch whole. message.max.bytes is the floor librdkafka puts under
-         * fetch.max.bytes; the consumer sends no large request. */
+         * model drained 1,700 events/s at a quarter of a core, and at 500 orders/s the saga
+         * carried about 110/s. Fetches of at most 512 KB into a queue of 1 MB: 3,600 events/s,
+         * and 460-490 orders/s carried at 500/s on the same stack (docs/benchmarks.md, "the
+         * consumer's fetch and its prefetch queue"). A larger message still comes, alone: the
+         * broker always returns a fetch's first batch whole. message.max.bytes is the floor
+         * librdkafka puts under fetch.max.bytes; the consumer sends no large request. */
         conf_set(conf, "queued.max.messages.kbytes", "1024", err, errlen) ||
         conf_set(conf, "message.max.bytes", "524288", err, errlen) ||
         conf_set(conf, "fetch.max.bytes", "524288", err, errlen)) {
