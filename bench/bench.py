@@ -116,17 +116,6 @@ def pid_of(name):
     return int(out) if out.isdigit() else None
 
 
-def rss_kb(pid):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
 def rss_parts_kb(pid):
     """(RSS, its anonymous part, its file-backed part) in KB: the heap and stacks against the
     mapped code of the program and its libraries, most of which all services share."""
@@ -146,9 +135,9 @@ class RssSampler(threading.Thread):
     """Samples the peak RSS of the named services every 200 ms while running, and the peaks
     of its anonymous and file-backed parts (each its own peak)."""
 
-    def __init__(self, names, pids=None):
+    def __init__(self, names):
         super().__init__(daemon=True)
-        self.pids = pids or {n: pid_of(n) for n in names}
+        self.pids = {n: pid_of(n) for n in names}
         self.peak = {n: 0 for n in names}
         self.peak_anon = {n: 0 for n in names}
         self.peak_file = {n: 0 for n in names}
@@ -216,11 +205,16 @@ def outbox_drained(timeout=600):
     """Waits until the order service's relay has published every outbox row. Each side of the
     write path starts on an empty outbox, so neither runs while the relay and the broker work
     off the rows the other side wrote."""
-    def empty():
-        with db(ORDERS_DB) as conn, conn.cursor() as cur:
-            cur.execute("SELECT NOT EXISTS (SELECT 1 FROM outbox)")
-            return cur.fetchone()[0]
-    wait_until(empty, timeout, "the order service's outbox to drain", every=0.5)
+    conn = db(ORDERS_DB)
+    conn.autocommit = True
+    try:
+        def empty():
+            with conn.cursor() as cur:
+                cur.execute("SELECT NOT EXISTS (SELECT 1 FROM outbox)")
+                return cur.fetchone()[0]
+        wait_until(empty, timeout, "the order service's outbox to drain", every=0.5)
+    finally:
+        conn.close()
 
 
 def write_path():
