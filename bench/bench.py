@@ -16,6 +16,9 @@
 4. The transport floor (bench/floor.py): the broker's CPU per order for the topology's
    messages and deliveries from the thinnest clients, and PostgreSQL's CPU per committed
    transaction from pgbench, with the services stopped: what no service code can go below.
+5. What tracing costs (bench/trace_share.py): Jaeger's CPU, the services' exporter threads'
+   and the spans' recording, told apart inside three runs at 250 orders/s, against the rest
+   of the stack's CPU in the same runs.
 
 Every run that includes the saga writes a JSON result (bench/results.py) into BENCH_RESULTS_DIR
 (default bench/results/) and draws its pictures (bench/plots.py) into .run/bench/.
@@ -64,6 +67,7 @@ WARMUP_SECONDS = int(os.environ.get("BENCH_WARMUP_SECONDS", "10"))
 RAMP_SECONDS = float(os.environ.get("BENCH_RAMP_SECONDS", "3"))
 TAIL_SECONDS = float(os.environ.get("BENCH_TAIL_SECONDS", "1"))
 PERF_SECONDS = int(os.environ.get("BENCH_PERF_SECONDS", "10"))
+TRACE_RATE = 250  # the rate of the tracing budget's measurement: the latency target's
 RESULTS_DIR = os.environ.get("BENCH_RESULTS_DIR", os.path.join(ROOT, "bench", "results"))
 MIN_CARRIED = 10  # fewer orders shipped inside the steady window make it meaningless
 KEEPS_UP = 0.85  # the stack keeps up while it ships this share of what it accepts
@@ -426,6 +430,14 @@ def offer(rate, seconds):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def tracing_share():
+    """What tracing costs, told apart inside runs at 250/s (bench/trace_share.py)."""
+    import trace_share  # it uses this module's helpers
+    text, figures = trace_share.measure(TRACE_RATE, SECONDS, 3)
+    result["tracing"] = {"rate": TRACE_RATE, "runs": figures}
+    report.append("## What tracing costs\n\n" + text)
+
+
 def transport_floor():
     measured = {r["offered"]: r["perOrder"].get("commits", 0) for r in result.get("rates", [])}
     given = float(os.environ.get("BENCH_FLOOR_TX", "0"))
@@ -480,11 +492,13 @@ def main():
                      f"Command: make bench (BENCH_SECONDS={SECONDS}).\n")
     # The write path runs last: with the consumers stopped it leaves a backlog of orders that
     # the saga then works through (most are cancelled by the saga deadline, as they should).
-    steps = sys.argv[1:] or ["saga", "floor", "startup", "write"]
+    steps = sys.argv[1:] or ["saga", "tracing", "floor", "startup", "write"]
     if "saga" in steps:
         result["settings"] = {"seconds": SECONDS, "warmupSeconds": WARMUP_SECONDS,
                               "rampSeconds": RAMP_SECONDS, "tailSeconds": TAIL_SECONDS}
         saga([int(r) for r in os.environ.get("BENCH_RATES", "250,500,1000").split(",")])
+    if "tracing" in steps:
+        tracing_share()
     if "floor" in steps:
         transport_floor()
     if "startup" in steps:

@@ -87,3 +87,27 @@ def test_postgres_cpu_is_charged_to_each_service_database():
     split = cost.postgres_split(stack, cost.cpu_ms(stack))
     charged = {key[len("pg:"):] for key in split if key.startswith("pg:")}
     assert databases <= charged, split
+
+
+def test_tracing_cost_is_attributed_to_its_threads():
+    """bench/trace_share.py tells tracing's CPU apart inside one run: Jaeger's, the services'
+    exporter threads' (found by their name, "ev-trace") and the spans' recording (spans
+    exported times what the probe measures one to cost). Each part must be found and be
+    plausible, or the share it prints would be wrong without anyone seeing it."""
+    import cost
+    import trace_share
+    ns = trace_share.span_cost_ns(count=20_000)
+    assert 50 < ns < 100_000, ns
+    stack = cost.Stack(os.path.abspath(RUN), int(os.environ.get("EVENTIFY_PORT_OFFSET", "0")))
+    run = trace_share.one_run(stack, 20, 4)
+    orders = run["orders"]
+    assert orders >= 40, run
+    # a confirmed order's trace: 17 deliveries and 5 publishes, the request and its insert,
+    # and its share of the batches' transaction spans
+    assert 20 <= run["spans"] / orders <= 40, run
+    # every service instance's exporter thread is found (a few seconds at 20/s may cost them
+    # less than the kernel's 10 ms tick, so their time is not what is checked)
+    instances = [p for p in stack.programs if cost.component_of(p) in stack.http_ports]
+    assert len(trace_share.exporter_threads(stack)) == len(instances), stack.programs
+    assert run["jaeger"] > 0 and run["exporters"] >= 0, run
+    assert run["jaeger"] + run["exporters"] < run["total"], run

@@ -10,6 +10,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential cmake ninja-build pkg-config \
       librdkafka-dev libssl-dev libpq-dev libulfius-dev libmicrohttpd-dev libwslay-dev \
       libgnutls28-dev libjansson-dev uuid-dev libcmocka-dev libunistring-dev libcurl4-gnutls-dev \
+      libprotobuf-c-dev protobuf-c-compiler \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt CMakePresets.json ./
@@ -31,7 +32,8 @@ RUN cmake --preset release >/dev/null \
 FROM debian:bookworm-slim AS runtime
 RUN apt-get update \
  && apt-get install -y --no-install-recommends librdkafka1 libpq5 libulfius2.7 libmicrohttpd12 \
-      libgnutls30 libwslay1 libjansson4 libuuid1 libssl3 libunistring2 libcurl3-gnutls curl \
+      libgnutls30 libwslay1 libjansson4 libuuid1 libssl3 libunistring2 libcurl3-gnutls \
+      libprotobuf-c1 curl \
       ca-certificates \
  && rm -rf /var/lib/apt/lists/* /usr/share/doc/* /usr/share/man/* \
  && useradd --uid 10001 --no-create-home --shell /usr/sbin/nologin eventify

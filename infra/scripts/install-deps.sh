@@ -13,6 +13,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   librdkafka-dev libssl-dev libpq-dev libulfius-dev libmicrohttpd-dev libwslay-dev libgnutls28-dev
   libjansson-dev uuid-dev libcmocka-dev libunistring-dev libcurl4-gnutls-dev
+  libprotobuf-c-dev protobuf-c-compiler
   postgresql postgresql-contrib supervisor kcat nginx openjdk-17-jre-headless maven
   prometheus
   python3 python3-pytest python3-confluent-kafka python3-psycopg2 python3-jsonschema

@@ -1,8 +1,8 @@
-/* W3C Trace Context, spans, and the OTLP/HTTP (JSON) exporter thread; see ev/trace.h. */
+/* W3C Trace Context, spans, and the OTLP/HTTP (protobuf) exporter thread; see ev/trace.h. */
 #include "ev/trace.h"
 #include "ev/config.h"
 #include "ev/log.h"
-#include "ev/utf8.h"
+#include "ev/otlp.h"
 #include "ev/util.h"
 
 #include <curl/curl.h>
@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -221,81 +222,6 @@ static void new_span_id(uint8_t id[8])
     while (all_zero(id, 8));
 }
 
-/* --- JSON text ----------------------------------------------------------------------------
- * Spans are written as OTLP JSON text as they are built, not as a tree of JSON objects: a
- * span costs one buffer, and the exporter only joins texts. */
-
-typedef struct {
-    char *p;
-    size_t len, cap;
-    bool failed; /* an allocation failed: the text is incomplete and must not be sent */
-} json_text;
-
-static void text_addn(json_text *t, const char *s, size_t n)
-{
-    if (t->failed)
-        return;
-    if (t->len + n + 1 > t->cap) {
-        size_t cap = t->cap ? t->cap : 2048; /* most spans fit: one allocation */
-        while (cap < t->len + n + 1)
-            cap *= 2;
-        char *grown = realloc(t->p, cap);
-        if (!grown) {
-            t->failed = true;
-            return;
-        }
-        t->p = grown;
-        t->cap = cap;
-    }
-    memcpy(t->p + t->len, s, n);
-    t->len += n;
-    t->p[t->len] = '\0';
-}
-
-static void text_add(json_text *t, const char *s)
-{
-    text_addn(t, s, strlen(s));
-}
-
-/* Appends value as a JSON string: quotes and control characters escaped, bytes that are not
- * UTF-8 replaced by '?' (a header from a client may hold anything). */
-static void text_json_string(json_text *t, const char *value)
-{
-    const unsigned char *v = (const unsigned char *)(value ? value : "");
-    size_t n = strlen((const char *)v);
-    text_addn(t, "\"", 1);
-    for (size_t i = 0; i < n;) {
-        size_t run = i;
-        while (run < n && v[run] >= 0x20 && v[run] < 0x80 && v[run] != '"' && v[run] != '\\')
-            run++;
-        text_addn(t, (const char *)v + i, run - i);
-        if (run == n)
-            break;
-        i = run;
-        if (v[i] >= 0x80) {
-            size_t len = ev_utf8_char_len((const char *)v + i, n - i);
-            text_addn(t, len ? (const char *)v + i : "?", len ? len : 1);
-            i += len ? len : 1;
-        } else {
-            char esc[8];
-            if (v[i] == '"' || v[i] == '\\')
-                snprintf(esc, sizeof esc, "\\%c", v[i]);
-            else
-                snprintf(esc, sizeof esc, "\\u%04x", v[i]);
-            text_add(t, esc);
-            i++;
-        }
-    }
-    text_addn(t, "\"", 1);
-}
-
-static void text_nanos(json_text *t, uint64_t ns)
-{
-    char digits[32];
-    snprintf(digits, sizeof digits, "\"%" PRIu64 "\"", ns);
-    text_add(t, digits);
-}
-
 /* --- the tracer -------------------------------------------------------------------------- */
 
 typedef struct {
@@ -305,10 +231,10 @@ typedef struct {
     ev_metrics *metrics;
     size_t batch_max;
     int flush_ms;
-    /* the queue: a ring of finished spans as OTLP JSON objects */
+    /* the queue: a ring of finished spans */
     pthread_mutex_t lock;
     pthread_cond_t wake;
-    char **ring; /* finished spans as OTLP JSON text, owned */
+    ev_otlp_span **ring; /* finished spans, owned */
     size_t capacity, head, count;
     bool stopping;
     pthread_t thread;
@@ -347,7 +273,7 @@ int ev_tracer_config_load(ev_tracer_config *cfg, char *endpoint_buf, size_t n,
 }
 
 /* Takes up to max spans off the ring into out; the caller holds the lock. */
-static size_t take(tracer *t, char **out, size_t max)
+static size_t take(tracer *t, ev_otlp_span **out, size_t max)
 {
     size_t n = 0;
     while (n < max && t->count) {
@@ -365,29 +291,23 @@ static size_t discard_body(char *ptr, size_t size, size_t nmemb, void *user)
     return size * nmemb;
 }
 
-/* One OTLP/HTTP request with n spans (their text stays the caller's). True when accepted. */
-static bool export_batch(tracer *t, CURL *curl, char **spans, size_t n)
+/* The exporter thread's reusable request body: one allocation, grown to the largest batch. */
+typedef struct {
+    uint8_t *p;
+    size_t cap;
+} request_body;
+
+/* One OTLP/HTTP request with n spans (they stay the caller's). True when accepted. */
+static bool export_batch(tracer *t, CURL *curl, request_body *body, ev_otlp_span **spans, size_t n)
 {
-    json_text body = {0};
-    text_add(&body, "{\"resourceSpans\":[{\"resource\":{\"attributes\":[{\"key\":\"service.name\","
-                    "\"value\":{\"stringValue\":");
-    text_json_string(&body, t->service);
-    text_add(&body, "}}]},\"scopeSpans\":[{\"scope\":{\"name\":\"eventify\"},\"spans\":[");
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            text_add(&body, ",");
-        text_add(&body, spans[i]);
-    }
-    text_add(&body, "]}]}]}");
-    if (body.failed) {
-        free(body.p);
+    size_t len = ev_otlp_encode(t->service, spans, n, &body->p, &body->cap);
+    if (len == 0)
         return false;
-    }
-    char *text = body.p;
-    struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
+    struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/x-protobuf");
     curl_easy_setopt(curl, CURLOPT_URL, t->url);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, text);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, (const char *)body->p);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)len);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)EXPORT_TIMEOUT_MS);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard_body);
@@ -395,7 +315,6 @@ static bool export_batch(tracer *t, CURL *curl, char **spans, size_t n)
     long status = 0;
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
     curl_slist_free_all(headers);
-    free(text);
     bool ok = rc == CURLE_OK && status >= 200 && status <= 299;
     /* said once per outage, not per batch: the counter tells how much was lost */
     if (!ok && !t->failing)
@@ -411,8 +330,10 @@ static bool export_batch(tracer *t, CURL *curl, char **spans, size_t n)
 static void *exporter_main(void *arg)
 {
     tracer *t = arg;
+    prctl(PR_SET_NAME, "ev-trace"); /* its CPU time can be told apart (bench/trace_share.py) */
     CURL *curl = curl_easy_init();
-    char **batch = calloc(t->batch_max, sizeof *batch);
+    ev_otlp_span **batch = calloc(t->batch_max, sizeof(ev_otlp_span *));
+    request_body body = {0};
     int64_t stop_deadline = 0;
     for (;;) {
         pthread_mutex_lock(&t->lock);
@@ -431,9 +352,9 @@ static void *exporter_main(void *arg)
             stop_deadline = ev_monotonic_ms() + STOP_FLUSH_MS;
         if (n) {
             bool late = stop_deadline && ev_monotonic_ms() > stop_deadline;
-            bool sent = curl && !late && export_batch(t, curl, batch, n);
+            bool sent = curl && !late && export_batch(t, curl, &body, batch, n);
             for (size_t i = 0; i < n; i++)
-                free(batch[i]);
+                ev_otlp_span_free(batch[i]);
             if (sent)
                 ev_metrics_add(t->metrics, "trace_spans_exported_total", NULL, n);
             else
@@ -444,13 +365,14 @@ static void *exporter_main(void *arg)
             break;
     }
     free(batch);
+    free(body.p);
     if (curl)
         curl_easy_cleanup(curl);
     return NULL;
 }
 
 /* Hands a finished span to the exporter; never waits for it. */
-static void enqueue(tracer *t, char *span)
+static void enqueue(tracer *t, ev_otlp_span *span)
 {
     bool queued = false, wake = false;
     pthread_mutex_lock(&t->lock);
@@ -464,7 +386,7 @@ static void enqueue(tracer *t, char *span)
     if (wake)
         pthread_cond_signal(&t->wake);
     if (!queued) {
-        free(span);
+        ev_otlp_span_free(span);
         ev_metrics_add(t->metrics, "trace_spans_dropped_total", "reason=\"queue_full\"", 1);
     }
 }
@@ -492,7 +414,7 @@ int ev_tracer_start(const ev_tracer_config *cfg, char *err, size_t errlen)
         size_t len = strlen(base);
         int w = snprintf(t->url, sizeof t->url, "%.*s/v1/traces",
                          (int)(len && base[len - 1] == '/' ? len - 1 : len), base);
-        t->ring = calloc(t->capacity, sizeof *t->ring);
+        t->ring = calloc(t->capacity, sizeof(ev_otlp_span *));
         if (w < 0 || (size_t)w >= sizeof t->url || !t->ring ||
             curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
             free(t->ring);
@@ -539,11 +461,8 @@ struct ev_span {
     const ev_trace_ctx *previous; /* the current context before ev_span_enter */
     bool entered;
     bool is_static;
-    bool recording;   /* sampled, and a tracer exports */
-    json_text json;   /* the OTLP span so far: ids, name, kind, start, then attributes */
-    json_text events; /* the events' JSON objects, comma-separated */
-    json_text links;  /* the links' JSON objects, comma-separated */
-    json_text status; /* ",\"status\":{...}" once failed */
+    bool recording;     /* sampled, and a tracer exports */
+    ev_otlp_span *otlp; /* what is exported of it, while recording; owned */
 };
 
 static ev_span fallback_span; /* returned when a span cannot be allocated: records nothing */
@@ -553,30 +472,6 @@ static uint64_t now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* Writes the span's head; attributes follow, each ending with a comma. */
-static void begin_otlp_span(ev_span *s, const char *name, ev_span_kind kind,
-                            const ev_trace_ctx *parent)
-{
-    char trace[EV_TRACE_ID_HEX], span[EV_SPAN_ID_HEX], head[160];
-    ev_trace_id_hex(&s->ctx, trace);
-    ev_span_id_hex(&s->ctx, span);
-    snprintf(head, sizeof head, "{\"traceId\":\"%s\",\"spanId\":\"%s\",\"kind\":%d,", trace, span,
-             (int)kind);
-    text_add(&s->json, head);
-    if (parent) {
-        char parent_span[EV_SPAN_ID_HEX];
-        ev_span_id_hex(parent, parent_span);
-        text_add(&s->json, "\"parentSpanId\":\"");
-        text_add(&s->json, parent_span);
-        text_add(&s->json, "\",");
-    }
-    text_add(&s->json, "\"name\":");
-    text_json_string(&s->json, name);
-    text_add(&s->json, ",\"startTimeUnixNano\":");
-    text_nanos(&s->json, now_ns());
-    text_add(&s->json, ",\"attributes\":[");
 }
 
 static ev_span *span_start(const char *name, ev_span_kind kind, const ev_trace_ctx *parent,
@@ -601,8 +496,15 @@ static ev_span *span_start(const char *name, ev_span_kind kind, const ev_trace_c
     }
     new_span_id(s->ctx.span_id);
     s->recording = s->ctx.sampled && the_tracer && the_tracer->thread_started;
-    if (s->recording)
-        begin_otlp_span(s, name, kind, child ? parent : NULL);
+    if (s->recording) {
+        s->otlp = ev_otlp_span_new(s->ctx.trace_id, s->ctx.span_id, child ? parent->span_id : NULL,
+                                   name, (int)kind, now_ns());
+        if (!s->otlp) {
+            s->recording = false;
+            ev_metrics_add(the_tracer->metrics, "trace_spans_dropped_total",
+                           "reason=\"out_of_memory\"", 1);
+        }
+    }
     return s;
 }
 
@@ -626,114 +528,35 @@ bool ev_span_recording(const ev_span *s)
     return s && s->recording;
 }
 
-/* {"key":<key>,"value":{"stringValue":<value>}} with a trailing comma */
-static void add_string_attribute(json_text *t, const char *key, const char *value)
-{
-    text_add(t, "{\"key\":");
-    text_json_string(t, key);
-    text_add(t, ",\"value\":{\"stringValue\":");
-    text_json_string(t, value);
-    text_add(t, "}},");
-}
-
-static void add_int_attribute(json_text *t, const char *key, int64_t value)
-{
-    char number[48];
-    text_add(t, "{\"key\":");
-    text_json_string(t, key);
-    snprintf(number, sizeof number, ",\"value\":{\"intValue\":\"%" PRId64 "\"}},", value);
-    text_add(t, number);
-}
-
-/* Drops the comma after a list's last element. */
-static void trim_comma(json_text *t)
-{
-    if (t->len && t->p[t->len - 1] == ',')
-        t->p[--t->len] = '\0';
-}
-
 void ev_span_attr_str(ev_span *s, const char *key, const char *value)
 {
     if (ev_span_recording(s))
-        add_string_attribute(&s->json, key, value);
+        ev_otlp_span_attr_str(s->otlp, key, value);
 }
 
 void ev_span_attr_int(ev_span *s, const char *key, int64_t value)
 {
     if (ev_span_recording(s))
-        add_int_attribute(&s->json, key, value);
+        ev_otlp_span_attr_int(s->otlp, key, value);
 }
 
 void ev_span_event(ev_span *s, const char *name, const char *str_key, const char *str_value,
                    const char *int_key, int64_t int_value)
 {
-    if (!ev_span_recording(s))
-        return;
-    json_text *t = &s->events;
-    text_add(t, "{\"timeUnixNano\":");
-    text_nanos(t, now_ns());
-    text_add(t, ",\"name\":");
-    text_json_string(t, name);
-    text_add(t, ",\"attributes\":[");
-    if (str_key)
-        add_string_attribute(t, str_key, str_value);
-    if (int_key)
-        add_int_attribute(t, int_key, int_value);
-    trim_comma(t);
-    text_add(t, "]},");
+    if (ev_span_recording(s))
+        ev_otlp_span_event(s->otlp, now_ns(), name, str_key, str_value, int_key, int_value);
 }
 
 void ev_span_link(ev_span *s, const ev_trace_ctx *ctx)
 {
-    if (!ev_span_recording(s) || !ev_trace_ctx_valid(ctx))
-        return;
-    char trace[EV_TRACE_ID_HEX], span[EV_SPAN_ID_HEX], link[96];
-    ev_trace_id_hex(ctx, trace);
-    ev_span_id_hex(ctx, span);
-    snprintf(link, sizeof link, "{\"traceId\":\"%s\",\"spanId\":\"%s\"},", trace, span);
-    text_add(&s->links, link);
+    if (ev_span_recording(s) && ev_trace_ctx_valid(ctx))
+        ev_otlp_span_link(s->otlp, ctx->trace_id, ctx->span_id);
 }
 
 void ev_span_error(ev_span *s, const char *message)
 {
-    if (!ev_span_recording(s))
-        return;
-    s->status.len = 0; /* the last word counts */
-    text_add(&s->status, ",\"status\":{\"code\":2,\"message\":");
-    text_json_string(&s->status, message);
-    text_add(&s->status, "}");
-}
-
-/* Closes the span's JSON and hands its text over; NULL when it could not be built. */
-static char *finish_otlp_span(ev_span *s)
-{
-    json_text *t = &s->json;
-    trim_comma(t);
-    text_add(t, "],\"events\":[");
-    if (s->events.len) {
-        trim_comma(&s->events);
-        text_addn(t, s->events.p, s->events.len);
-    }
-    text_add(t, "],\"links\":[");
-    if (s->links.len) {
-        trim_comma(&s->links);
-        text_addn(t, s->links.p, s->links.len);
-    }
-    text_add(t, "]");
-    if (s->status.len)
-        text_addn(t, s->status.p, s->status.len);
-    text_add(t, ",\"endTimeUnixNano\":");
-    text_nanos(t, now_ns());
-    text_add(t, "}");
-    bool ok = !t->failed && !s->events.failed && !s->links.failed && !s->status.failed;
-    free(s->events.p);
-    free(s->links.p);
-    free(s->status.p);
-    if (!ok) {
-        free(t->p);
-        return NULL;
-    }
-    return t->p;
+    if (ev_span_recording(s))
+        ev_otlp_span_error(s->otlp, message);
 }
 
 void ev_span_enter(ev_span *s)
@@ -760,16 +583,17 @@ void ev_span_end(ev_span *s)
         return;
     ev_span_leave(s);
     if (s->recording) {
-        char *json = finish_otlp_span(s);
+        ev_otlp_span_end(s->otlp, now_ns());
+        bool ok = ev_otlp_span_ok(s->otlp);
         tracer *t = the_tracer;
-        if (json && t && t->thread_started) {
-            enqueue(t, json); /* takes json */
+        if (ok && t && t->thread_started) {
+            enqueue(t, s->otlp); /* takes it */
         } else {
             if (t)
-                ev_metrics_add(
-                    t->metrics, "trace_spans_dropped_total",
-                    json ? "reason=\"exporter_not_started\"" : "reason=\"out_of_memory\"", 1);
-            free(json);
+                ev_metrics_add(t->metrics, "trace_spans_dropped_total",
+                               ok ? "reason=\"exporter_not_started\"" : "reason=\"out_of_memory\"",
+                               1);
+            ev_otlp_span_free(s->otlp);
         }
     }
     free(s);

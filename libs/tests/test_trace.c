@@ -11,7 +11,7 @@
 #include "ev/trace.h"
 
 #include <arpa/inet.h>
-#include <jansson.h>
+#include "otlp_trace.pb-c.h"
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -265,7 +265,9 @@ static void config_reads_the_environment(void **state)
 
 typedef struct {
     int listener;
-    char *body; /* the one request's body, owned */
+    uint8_t *body; /* the one request's body, owned */
+    size_t body_len;
+    char content_type[64];
 } collector;
 
 /* Accepts one connection, reads one request with a Content-Length body, answers 200. */
@@ -294,12 +296,18 @@ static void *collect_one(void *arg)
         if (body && (long)(len - (size_t)(body - buf)) >= want)
             break;
     }
-    static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                             "Content-Length: 2\r\nConnection: close\r\n\r\n{}";
+    static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\n"
+                             "Content-Length: 0\r\nConnection: close\r\n\r\n";
     if (write(fd, ok, sizeof ok - 1) < 0)
         perror("write");
     close(fd);
-    c->body = body ? strdup(body) : NULL;
+    if (body && want >= 0 && (c->body = malloc((size_t)want + 1))) {
+        memcpy(c->body, body, (size_t)want);
+        c->body_len = (size_t)want;
+    }
+    const char *type = strstr(buf, "Content-Type: ");
+    if (type)
+        sscanf(type + 14, "%63[^\r]", c->content_type);
     free(buf);
     return NULL;
 }
@@ -316,19 +324,23 @@ static int listen_loopback(int *port)
     return fd;
 }
 
-static const json_t *attribute_value(const json_t *attrs, const char *key)
+static const Eventify__Otlp__AnyValue *attribute_value(Eventify__Otlp__KeyValue *const *attrs,
+                                                       size_t n, const char *key)
 {
-    size_t i;
-    const json_t *a;
-    json_array_foreach(attrs, i, a)
-    {
-        if (strcmp(json_string_value(json_object_get(a, "key")), key) == 0)
-            return json_object_get(a, "value");
-    }
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(attrs[i]->key, key) == 0)
+            return attrs[i]->value;
     return NULL;
 }
 
-static void spans_are_exported_as_otlp_json(void **state)
+static void hex_of(const ProtobufCBinaryData *b, char *out)
+{
+    for (size_t i = 0; i < b->len; i++)
+        snprintf(out + 2 * i, 3, "%02x", b->data[i]);
+    out[2 * b->len] = '\0';
+}
+
+static void spans_are_exported_as_otlp_protobuf(void **state)
 {
     (void)state;
     collector c = {0};
@@ -367,39 +379,50 @@ static void spans_are_exported_as_otlp_json(void **state)
     close(c.listener);
 
     assert_non_null(c.body);
-    json_t *doc = json_loads(c.body, 0, NULL);
-    assert_non_null(doc);
-    json_t *rs = json_array_get(json_object_get(doc, "resourceSpans"), 0);
-    const json_t *service = attribute_value(
-        json_object_get(json_object_get(rs, "resource"), "attributes"), "service.name");
-    assert_string_equal(json_string_value(json_object_get(service, "stringValue")), "inventory");
-    json_t *spans = json_object_get(json_array_get(json_object_get(rs, "scopeSpans"), 0), "spans");
-    assert_int_equal(json_array_size(spans), 1);
-    json_t *span = json_array_get(spans, 0);
-    assert_string_equal(json_string_value(json_object_get(span, "traceId")),
-                        "4bf92f3577b34da6a3ce929d0e0e4736");
-    assert_string_equal(json_string_value(json_object_get(span, "parentSpanId")),
-                        "00f067aa0ba902b7");
-    assert_string_equal(json_string_value(json_object_get(span, "spanId")), span_id);
-    assert_int_equal(json_integer_value(json_object_get(span, "kind")), EV_SPAN_CONSUMER);
-    const json_t *offset =
-        attribute_value(json_object_get(span, "attributes"), "messaging.kafka.offset");
-    assert_string_equal(json_string_value(json_object_get(offset, "intValue")), "42");
-    /* escaped, UTF-8 kept, bytes that are not UTF-8 replaced: the batch stays valid JSON */
-    const json_t *agent =
-        attribute_value(json_object_get(span, "attributes"), "user_agent.original");
-    assert_string_equal(json_string_value(json_object_get(agent, "stringValue")),
-                        "q\"b\\s\n\x01 caf\xc3\xa9 ??");
-    json_t *event = json_array_get(json_object_get(span, "events"), 0);
-    assert_string_equal(json_string_value(json_object_get(event, "name")), "retry");
-    json_t *link = json_array_get(json_object_get(span, "links"), 0);
-    assert_string_equal(json_string_value(json_object_get(link, "spanId")), "2222222222222222");
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(span, "status"), "code")),
-                     2);
-    const char *start = json_string_value(json_object_get(span, "startTimeUnixNano"));
-    const char *end = json_string_value(json_object_get(span, "endTimeUnixNano"));
-    assert_true(strlen(start) >= 19 && strcmp(start, end) <= 0);
-    json_decref(doc);
+    assert_string_equal(c.content_type, "application/x-protobuf");
+    Eventify__Otlp__ExportTraceServiceRequest *req =
+        eventify__otlp__export_trace_service_request__unpack(NULL, c.body_len, c.body);
+    assert_non_null(req);
+    assert_int_equal(req->n_resource_spans, 1);
+    Eventify__Otlp__ResourceSpans *rs = req->resource_spans[0];
+    const Eventify__Otlp__AnyValue *service =
+        attribute_value(rs->resource->attributes, rs->resource->n_attributes, "service.name");
+    assert_string_equal(service->string_value, "inventory");
+    assert_int_equal(rs->n_scope_spans, 1);
+    assert_string_equal(rs->scope_spans[0]->scope->name, "eventify");
+    assert_int_equal(rs->scope_spans[0]->n_spans, 1);
+    const Eventify__Otlp__Span *span = rs->scope_spans[0]->spans[0];
+    char hex[33];
+    hex_of(&span->trace_id, hex);
+    assert_string_equal(hex, "4bf92f3577b34da6a3ce929d0e0e4736");
+    hex_of(&span->parent_span_id, hex);
+    assert_string_equal(hex, "00f067aa0ba902b7");
+    hex_of(&span->span_id, hex);
+    assert_string_equal(hex, span_id);
+    assert_string_equal(span->name, "process orders.events");
+    assert_int_equal(span->kind, EV_SPAN_CONSUMER);
+    const Eventify__Otlp__AnyValue *offset =
+        attribute_value(span->attributes, span->n_attributes, "messaging.kafka.offset");
+    assert_int_equal(offset->value_case, EVENTIFY__OTLP__ANY_VALUE__VALUE_INT_VALUE);
+    assert_int_equal(offset->int_value, 42);
+    /* UTF-8 kept, bytes that are not UTF-8 replaced: a receiver takes the batch */
+    const Eventify__Otlp__AnyValue *agent =
+        attribute_value(span->attributes, span->n_attributes, "user_agent.original");
+    assert_string_equal(agent->string_value, "q\"b\\s\n\x01 caf\xc3\xa9 ??");
+    assert_int_equal(span->n_events, 1);
+    assert_string_equal(span->events[0]->name, "retry");
+    assert_int_equal(span->events[0]->n_attributes, 2);
+    assert_string_equal(span->events[0]->attributes[0]->value->string_value, "deadlock");
+    assert_int_equal(span->events[0]->attributes[1]->value->int_value, 1);
+    assert_int_equal(span->n_links, 1);
+    hex_of(&span->links[0]->span_id, hex);
+    assert_string_equal(hex, "2222222222222222");
+    assert_non_null(span->status);
+    assert_int_equal(span->status->code, EVENTIFY__OTLP__STATUS__STATUS_CODE__STATUS_CODE_ERROR);
+    assert_string_equal(span->status->message, "gave up");
+    assert_true(span->start_time_unix_nano > UINT64_C(1600000000) * 1000000000u);
+    assert_true(span->start_time_unix_nano <= span->end_time_unix_nano);
+    eventify__otlp__export_trace_service_request__free_unpacked(req, NULL);
     free(c.body);
 
     char *text = ev_metrics_render(m);
@@ -459,7 +482,7 @@ int main(void)
         cmocka_unit_test(children_keep_the_trace_and_the_flag),
         cmocka_unit_test(entered_spans_nest_as_the_current_context),
         cmocka_unit_test(config_reads_the_environment),
-        cmocka_unit_test(spans_are_exported_as_otlp_json),
+        cmocka_unit_test(spans_are_exported_as_otlp_protobuf),
         cmocka_unit_test(spans_that_cannot_leave_are_dropped_and_counted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

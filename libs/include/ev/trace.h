@@ -9,11 +9,12 @@
  * Attribute names follow OpenTelemetry's semantic conventions (http.*, messaging.*, db.*).
  *
  * Process-wide state, like the logger's: one tracer per process (ev_tracer_start), holding
- * the service name, the sampler and the exporter. The exporter is a background thread
- * with a bounded queue: ev_span_end never waits for the network; when the queue is full the
- * span is dropped and counted in trace_spans_dropped_total (so are the spans of a
- * batch the backend refused). Without a started tracer, or when a trace is not sampled,
- * spans still have contexts (propagation works) but record nothing.
+ * the service name, the sampler and the exporter. A recording span keeps an OTLP record
+ * (ev/otlp.h); the exporter is a background thread that sends the finished ones as OTLP/HTTP
+ * protobuf, with a bounded queue: ev_span_end never waits for the network; when the queue is full
+ * the span is dropped and counted in trace_spans_dropped_total (so are the spans of a batch the
+ * backend refused). Without a started tracer, or when a trace is not sampled, spans still have
+ * contexts (propagation works) but record nothing.
  *
  * Each thread has a current context (thread-local): ev_span_enter makes a span current
  * until it ends, so code that writes events (ev_outbox_add) and log lines (ev/log.h) pick

@@ -1,0 +1,481 @@
+/* OTLP span records, and a batch of them encoded as OTLP/HTTP protobuf; see ev/otlp.h. */
+#include "ev/otlp.h"
+#include "ev/utf8.h"
+
+#include "otlp_trace.pb-c.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* --- a record's strings ------------------------------------------------------------------
+ * Every string of a record is appended, NUL-terminated, to one pool and named by its offset,
+ * so offsets stay valid when the pool moves. They become pointers only when the record is
+ * encoded, after it has ended. The pool starts in the record itself (most spans' strings fit:
+ * no allocation of their own) and moves to the heap when it outgrows that. */
+
+#define INLINE_STRINGS 768
+#define INLINE_ATTRIBUTES 16
+
+typedef struct {
+    char *p; /* inline_bytes, or a heap buffer (owned) once grown */
+    size_t len, cap;
+    char inline_bytes[INLINE_STRINGS];
+} string_pool;
+
+#define NO_STRING ((size_t)-1)
+
+static bool pool_reserve(string_pool *sp, size_t more)
+{
+    if (sp->len + more <= sp->cap)
+        return true;
+    size_t cap = sp->cap * 2;
+    while (cap < sp->len + more)
+        cap *= 2;
+    char *grown = malloc(cap);
+    if (!grown)
+        return false;
+    memcpy(grown, sp->p, sp->len);
+    if (sp->p != sp->inline_bytes)
+        free(sp->p);
+    sp->p = grown;
+    sp->cap = cap;
+    return true;
+}
+
+/* Appends text (NULL as "") with every byte that does not start a valid UTF-8 character
+ * replaced by '?'. Returns its offset, NO_STRING when out of memory. */
+static size_t pool_add(string_pool *sp, const char *text)
+{
+    const char *v = text ? text : "";
+    size_t n = strlen(v);
+    if (!pool_reserve(sp, n + 1))
+        return NO_STRING;
+    size_t at = sp->len;
+    char *out = sp->p + at;
+    for (size_t i = 0; i < n;) {
+        size_t run = i; /* ASCII, the common case, goes in runs */
+        while (run < n && (unsigned char)v[run] < 0x80)
+            run++;
+        memcpy(out, v + i, run - i);
+        out += run - i;
+        if (run == n)
+            break;
+        size_t len = ev_utf8_char_len(v + run, n - run);
+        if (len == 0) {
+            *out++ = '?';
+            len = 1;
+        } else {
+            memcpy(out, v + run, len);
+            out += len;
+        }
+        i = run + len;
+    }
+    *out++ = '\0';
+    sp->len = (size_t)(out - sp->p);
+    return at;
+}
+
+/* --- records -------------------------------------------------------------------------------- */
+
+typedef struct {
+    size_t key;  /* offset in the pool */
+    size_t text; /* offset of a string value; NO_STRING for an integer */
+    int64_t number;
+} attribute;
+
+typedef struct {
+    uint64_t time_ns;
+    size_t name;
+    attribute attributes[2];
+    size_t attribute_count;
+} event;
+
+typedef struct {
+    uint8_t trace_id[16];
+    uint8_t span_id[8];
+} link;
+
+struct ev_otlp_span {
+    uint8_t trace_id[16];
+    uint8_t span_id[8];
+    uint8_t parent_span_id[8];
+    bool has_parent;
+    int kind;
+    uint64_t start_ns, end_ns;
+    size_t name;
+    size_t error_message; /* NO_STRING while the status is unset */
+    string_pool strings;
+    attribute *attributes; /* inline_attributes, or a heap array (owned) once grown */
+    size_t attribute_count, attribute_cap, attributes_dropped;
+    attribute inline_attributes[INLINE_ATTRIBUTES];
+    event *events;
+    size_t event_count, event_cap, events_dropped;
+    link *links;
+    size_t link_count, link_cap, links_dropped;
+    bool failed;
+};
+
+/* Makes room for one more element in a growable array; false when out of memory. */
+static bool grow(void **items, size_t *cap, size_t count, size_t size, size_t first)
+{
+    if (count < *cap)
+        return true;
+    size_t n = *cap ? *cap * 2 : first;
+    void *grown = realloc(*items, n * size);
+    if (!grown)
+        return false;
+    *items = grown;
+    *cap = n;
+    return true;
+}
+
+/* The attributes' room for one more, moving them from the record to the heap the first time
+ * they outgrow it. */
+static bool grow_attributes(ev_otlp_span *s)
+{
+    if (s->attribute_count < s->attribute_cap)
+        return true;
+    if (s->attributes != s->inline_attributes)
+        return grow((void **)&s->attributes, &s->attribute_cap, s->attribute_count,
+                    sizeof *s->attributes, 0);
+    attribute *heap = malloc(2 * s->attribute_cap * sizeof *heap);
+    if (!heap)
+        return false;
+    memcpy(heap, s->attributes, s->attribute_count * sizeof *heap);
+    s->attributes = heap;
+    s->attribute_cap *= 2;
+    return true;
+}
+
+ev_otlp_span *ev_otlp_span_new(const uint8_t trace_id[16], const uint8_t span_id[8],
+                               const uint8_t *parent_span_id, const char *name, int kind,
+                               uint64_t start_ns)
+{
+    ev_otlp_span *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->strings.p = s->strings.inline_bytes;
+    s->strings.cap = sizeof s->strings.inline_bytes;
+    s->attributes = s->inline_attributes;
+    s->attribute_cap = INLINE_ATTRIBUTES;
+    memcpy(s->trace_id, trace_id, sizeof s->trace_id);
+    memcpy(s->span_id, span_id, sizeof s->span_id);
+    if (parent_span_id) {
+        memcpy(s->parent_span_id, parent_span_id, sizeof s->parent_span_id);
+        s->has_parent = true;
+    }
+    s->kind = kind;
+    s->start_ns = s->end_ns = start_ns;
+    s->error_message = NO_STRING;
+    s->name = pool_add(&s->strings, name);
+    if (s->name == NO_STRING) {
+        ev_otlp_span_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* Fills a with key and a string (text) or integer value; false when out of memory. */
+static bool make_attribute(ev_otlp_span *s, attribute *a, const char *key, const char *text,
+                           int64_t number)
+{
+    a->key = pool_add(&s->strings, key);
+    a->text = text ? pool_add(&s->strings, text) : NO_STRING;
+    a->number = number;
+    return a->key != NO_STRING && (!text || a->text != NO_STRING);
+}
+
+static void add_attribute(ev_otlp_span *s, const char *key, const char *text, int64_t number)
+{
+    if (!s || s->failed)
+        return;
+    if (s->attribute_count == EV_OTLP_ATTRIBUTES_MAX) {
+        s->attributes_dropped++;
+        return;
+    }
+    if (!grow_attributes(s) ||
+        !make_attribute(s, &s->attributes[s->attribute_count], key, text, number)) {
+        s->failed = true;
+        return;
+    }
+    s->attribute_count++;
+}
+
+void ev_otlp_span_attr_str(ev_otlp_span *s, const char *key, const char *value)
+{
+    add_attribute(s, key, value ? value : "", 0);
+}
+
+void ev_otlp_span_attr_int(ev_otlp_span *s, const char *key, int64_t value)
+{
+    add_attribute(s, key, NULL, value);
+}
+
+void ev_otlp_span_event(ev_otlp_span *s, uint64_t time_ns, const char *name, const char *str_key,
+                        const char *str_value, const char *int_key, int64_t int_value)
+{
+    if (!s || s->failed)
+        return;
+    if (s->event_count == EV_OTLP_EVENTS_MAX) {
+        s->events_dropped++;
+        return;
+    }
+    if (!grow((void **)&s->events, &s->event_cap, s->event_count, sizeof *s->events, 2)) {
+        s->failed = true;
+        return;
+    }
+    event *e = &s->events[s->event_count];
+    *e = (event){.time_ns = time_ns, .name = pool_add(&s->strings, name)};
+    bool ok = e->name != NO_STRING;
+    if (ok && str_key)
+        ok = make_attribute(s, &e->attributes[e->attribute_count++], str_key,
+                            str_value ? str_value : "", 0);
+    if (ok && int_key)
+        ok = make_attribute(s, &e->attributes[e->attribute_count++], int_key, NULL, int_value);
+    if (!ok) {
+        s->failed = true;
+        return;
+    }
+    s->event_count++;
+}
+
+void ev_otlp_span_link(ev_otlp_span *s, const uint8_t trace_id[16], const uint8_t span_id[8])
+{
+    if (!s || s->failed)
+        return;
+    if (s->link_count == EV_OTLP_LINKS_MAX) {
+        s->links_dropped++;
+        return;
+    }
+    if (!grow((void **)&s->links, &s->link_cap, s->link_count, sizeof *s->links, 4)) {
+        s->failed = true;
+        return;
+    }
+    link *l = &s->links[s->link_count++];
+    memcpy(l->trace_id, trace_id, sizeof l->trace_id);
+    memcpy(l->span_id, span_id, sizeof l->span_id);
+}
+
+void ev_otlp_span_error(ev_otlp_span *s, const char *message)
+{
+    if (!s || s->failed)
+        return;
+    s->error_message = pool_add(&s->strings, message); /* an earlier one stays in the pool */
+    if (s->error_message == NO_STRING)
+        s->failed = true;
+}
+
+void ev_otlp_span_end(ev_otlp_span *s, uint64_t end_ns)
+{
+    if (s)
+        s->end_ns = end_ns;
+}
+
+bool ev_otlp_span_ok(const ev_otlp_span *s)
+{
+    return s && !s->failed;
+}
+
+void ev_otlp_span_free(ev_otlp_span *s)
+{
+    if (!s)
+        return;
+    if (s->strings.p != s->strings.inline_bytes)
+        free(s->strings.p);
+    if (s->attributes != s->inline_attributes)
+        free(s->attributes);
+    free(s->events);
+    free(s->links);
+    free(s);
+}
+
+/* --- encoding --------------------------------------------------------------------------------
+ * protobuf-c packs a tree of message structs that point at each other through arrays of
+ * pointers. The tree of one request is built in a few arrays sized from the records' counts,
+ * pointing into the records (ids, strings), packed, then freed: nothing is copied twice. */
+
+typedef Eventify__Otlp__KeyValue key_value;
+typedef Eventify__Otlp__AnyValue any_value;
+
+typedef struct {
+    Eventify__Otlp__Span *spans;
+    Eventify__Otlp__Span **span_ptrs;
+    Eventify__Otlp__Status *statuses;
+    key_value *kvs; /* [0] is the resource's service.name */
+    any_value *values;
+    key_value **kv_ptrs;
+    Eventify__Otlp__Span__Event *events;
+    Eventify__Otlp__Span__Event **event_ptrs;
+    Eventify__Otlp__Span__Link *links;
+    Eventify__Otlp__Span__Link **link_ptrs;
+    size_t kv_used, event_used, link_used;
+} request_tree;
+
+static void tree_free(request_tree *t)
+{
+    free(t->spans);
+    free(t->span_ptrs);
+    free(t->statuses);
+    free(t->kvs);
+    free(t->values);
+    free(t->kv_ptrs);
+    free(t->events);
+    free(t->event_ptrs);
+    free(t->links);
+    free(t->link_ptrs);
+}
+
+static bool tree_alloc(request_tree *t, size_t spans, size_t kvs, size_t events, size_t links)
+{
+    *t = (request_tree){0};
+    t->spans = calloc(spans, sizeof *t->spans);
+    t->span_ptrs = calloc(spans, sizeof *t->span_ptrs);
+    t->statuses = calloc(spans, sizeof *t->statuses);
+    t->kvs = calloc(kvs, sizeof *t->kvs);
+    t->values = calloc(kvs, sizeof *t->values);
+    t->kv_ptrs = calloc(kvs, sizeof *t->kv_ptrs);
+    t->events = calloc(events ? events : 1, sizeof *t->events);
+    t->event_ptrs = calloc(events ? events : 1, sizeof *t->event_ptrs);
+    t->links = calloc(links ? links : 1, sizeof *t->links);
+    t->link_ptrs = calloc(links ? links : 1, sizeof *t->link_ptrs);
+    return t->spans && t->span_ptrs && t->statuses && t->kvs && t->values && t->kv_ptrs &&
+           t->events && t->event_ptrs && t->links && t->link_ptrs;
+}
+
+/* The next key-value of the tree, set from key and a string or integer value. */
+static key_value *tree_kv(request_tree *t, char *key, char *text, int64_t number)
+{
+    size_t i = t->kv_used++;
+    any_value *v = &t->values[i];
+    eventify__otlp__any_value__init(v);
+    if (text) {
+        v->value_case = EVENTIFY__OTLP__ANY_VALUE__VALUE_STRING_VALUE;
+        v->string_value = text;
+    } else {
+        v->value_case = EVENTIFY__OTLP__ANY_VALUE__VALUE_INT_VALUE;
+        v->int_value = number;
+    }
+    key_value *kv = &t->kvs[i];
+    eventify__otlp__key_value__init(kv);
+    kv->key = key;
+    kv->value = v;
+    t->kv_ptrs[i] = kv;
+    return kv;
+}
+
+/* The span's attributes (or an event's), as a slice of the tree's key-value pointers. */
+static key_value **tree_attributes(request_tree *t, const ev_otlp_span *s, const attribute *a,
+                                   size_t n)
+{
+    key_value **first = &t->kv_ptrs[t->kv_used];
+    for (size_t i = 0; i < n; i++)
+        tree_kv(t, s->strings.p + a[i].key,
+                a[i].text == NO_STRING ? NULL : s->strings.p + a[i].text, a[i].number);
+    return n ? first : NULL;
+}
+
+static ProtobufCBinaryData bytes_of(const uint8_t *p, size_t n)
+{
+    return (ProtobufCBinaryData){.len = n, .data = (uint8_t *)p};
+}
+
+static void tree_span(request_tree *t, size_t i, const ev_otlp_span *s)
+{
+    Eventify__Otlp__Span *pb = &t->spans[i];
+    eventify__otlp__span__init(pb);
+    t->span_ptrs[i] = pb;
+    pb->trace_id = bytes_of(s->trace_id, sizeof s->trace_id);
+    pb->span_id = bytes_of(s->span_id, sizeof s->span_id);
+    if (s->has_parent)
+        pb->parent_span_id = bytes_of(s->parent_span_id, sizeof s->parent_span_id);
+    pb->name = s->strings.p + s->name;
+    pb->kind = (Eventify__Otlp__Span__SpanKind)s->kind;
+    pb->start_time_unix_nano = s->start_ns;
+    pb->end_time_unix_nano = s->end_ns;
+    pb->n_attributes = s->attribute_count;
+    pb->attributes = tree_attributes(t, s, s->attributes, s->attribute_count);
+    pb->dropped_attributes_count = (uint32_t)s->attributes_dropped;
+    pb->n_events = s->event_count;
+    pb->events = s->event_count ? &t->event_ptrs[t->event_used] : NULL;
+    for (size_t e = 0; e < s->event_count; e++) {
+        Eventify__Otlp__Span__Event *ev = &t->events[t->event_used];
+        eventify__otlp__span__event__init(ev);
+        ev->time_unix_nano = s->events[e].time_ns;
+        ev->name = s->strings.p + s->events[e].name;
+        ev->n_attributes = s->events[e].attribute_count;
+        ev->attributes =
+            tree_attributes(t, s, s->events[e].attributes, s->events[e].attribute_count);
+        t->event_ptrs[t->event_used++] = ev;
+    }
+    pb->dropped_events_count = (uint32_t)s->events_dropped;
+    pb->n_links = s->link_count;
+    pb->links = s->link_count ? &t->link_ptrs[t->link_used] : NULL;
+    for (size_t l = 0; l < s->link_count; l++) {
+        Eventify__Otlp__Span__Link *lk = &t->links[t->link_used];
+        eventify__otlp__span__link__init(lk);
+        lk->trace_id = bytes_of(s->links[l].trace_id, sizeof s->links[l].trace_id);
+        lk->span_id = bytes_of(s->links[l].span_id, sizeof s->links[l].span_id);
+        t->link_ptrs[t->link_used++] = lk;
+    }
+    pb->dropped_links_count = (uint32_t)s->links_dropped;
+    if (s->error_message != NO_STRING) {
+        Eventify__Otlp__Status *st = &t->statuses[i];
+        eventify__otlp__status__init(st);
+        st->code = EVENTIFY__OTLP__STATUS__STATUS_CODE__STATUS_CODE_ERROR;
+        st->message = s->strings.p + s->error_message;
+        pb->status = st;
+    }
+}
+
+size_t ev_otlp_encode(const char *service, ev_otlp_span *const *spans, size_t n, uint8_t **buf,
+                      size_t *cap)
+{
+    size_t kvs = 1, events = 0, links = 0;
+    for (size_t i = 0; i < n; i++) {
+        kvs += spans[i]->attribute_count;
+        for (size_t e = 0; e < spans[i]->event_count; e++)
+            kvs += spans[i]->events[e].attribute_count;
+        events += spans[i]->event_count;
+        links += spans[i]->link_count;
+    }
+    request_tree t;
+    size_t len = 0;
+    if (!tree_alloc(&t, n ? n : 1, kvs, events, links))
+        goto done;
+    tree_kv(&t, "service.name", (char *)service, 0);
+    for (size_t i = 0; i < n; i++)
+        tree_span(&t, i, spans[i]);
+
+    Eventify__Otlp__Resource resource = EVENTIFY__OTLP__RESOURCE__INIT;
+    resource.n_attributes = 1;
+    resource.attributes = &t.kv_ptrs[0];
+    Eventify__Otlp__InstrumentationScope scope = EVENTIFY__OTLP__INSTRUMENTATION_SCOPE__INIT;
+    scope.name = "eventify";
+    Eventify__Otlp__ScopeSpans scope_spans = EVENTIFY__OTLP__SCOPE_SPANS__INIT;
+    scope_spans.scope = &scope;
+    scope_spans.n_spans = n;
+    scope_spans.spans = t.span_ptrs;
+    Eventify__Otlp__ScopeSpans *scope_spans_ptr = &scope_spans;
+    Eventify__Otlp__ResourceSpans resource_spans = EVENTIFY__OTLP__RESOURCE_SPANS__INIT;
+    resource_spans.resource = &resource;
+    resource_spans.n_scope_spans = 1;
+    resource_spans.scope_spans = &scope_spans_ptr;
+    Eventify__Otlp__ResourceSpans *resource_spans_ptr = &resource_spans;
+    Eventify__Otlp__ExportTraceServiceRequest request =
+        EVENTIFY__OTLP__EXPORT_TRACE_SERVICE_REQUEST__INIT;
+    request.n_resource_spans = 1;
+    request.resource_spans = &resource_spans_ptr;
+
+    size_t need = eventify__otlp__export_trace_service_request__get_packed_size(&request);
+    if (need > *cap) {
+        uint8_t *grown = realloc(*buf, need);
+        if (!grown)
+            goto done;
+        *buf = grown;
+        *cap = need;
+    }
+    len = eventify__otlp__export_trace_service_request__pack(&request, *buf);
+done:
+    tree_free(&t);
+    return len;
+}
