@@ -420,9 +420,10 @@ def saga(rates):
     report.append(results.saga_markdown(result))
 
 
-def offer(rate, seconds):
-    """Starts hey offering `rate` orders/s for `seconds` (a customer of its own); returns it."""
-    body = json.dumps({"customerId": f"bench-perf-{int(time.time())}",
+def offer(rate, seconds, customer=None):
+    """Starts hey offering `rate` orders/s for `seconds` (as `customer`, by default a customer
+    of its own); returns it."""
+    body = json.dumps({"customerId": customer or f"bench-perf-{int(time.time())}",
                        "items": [{"sku": BENCH_SKU, "quantity": 1}]})
     workers = max(1, rate // 25)
     return subprocess.Popen(["hey", "-z", f"{seconds}s", "-q", str(rate / workers), "-c", str(workers),

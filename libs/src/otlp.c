@@ -137,7 +137,7 @@ static bool grow_attributes(ev_otlp_span *s)
         return true;
     if (s->attributes != s->inline_attributes)
         return grow((void **)&s->attributes, &s->attribute_cap, s->attribute_count,
-                    sizeof *s->attributes, 0);
+                    sizeof *s->attributes, INLINE_ATTRIBUTES);
     attribute *heap = malloc(2 * s->attribute_cap * sizeof *heap);
     if (!heap)
         return false;
@@ -329,15 +329,15 @@ static bool tree_alloc(request_tree *t, size_t spans, size_t kvs, size_t events,
 {
     *t = (request_tree){0};
     t->spans = calloc(spans, sizeof *t->spans);
-    t->span_ptrs = calloc(spans, sizeof *t->span_ptrs);
+    t->span_ptrs = calloc(spans, sizeof(Eventify__Otlp__Span *));
     t->statuses = calloc(spans, sizeof *t->statuses);
     t->kvs = calloc(kvs, sizeof *t->kvs);
     t->values = calloc(kvs, sizeof *t->values);
-    t->kv_ptrs = calloc(kvs, sizeof *t->kv_ptrs);
+    t->kv_ptrs = calloc(kvs, sizeof(key_value *));
     t->events = calloc(events ? events : 1, sizeof *t->events);
-    t->event_ptrs = calloc(events ? events : 1, sizeof *t->event_ptrs);
+    t->event_ptrs = calloc(events ? events : 1, sizeof(Eventify__Otlp__Span__Event *));
     t->links = calloc(links ? links : 1, sizeof *t->links);
-    t->link_ptrs = calloc(links ? links : 1, sizeof *t->link_ptrs);
+    t->link_ptrs = calloc(links ? links : 1, sizeof(Eventify__Otlp__Span__Link *));
     return t->spans && t->span_ptrs && t->statuses && t->kvs && t->values && t->kv_ptrs &&
            t->events && t->event_ptrs && t->links && t->link_ptrs;
 }
