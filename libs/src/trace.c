@@ -7,7 +7,6 @@
 
 #include <curl/curl.h>
 #include <errno.h>
-#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
