@@ -75,8 +75,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "span-cost-probe: %s\n", m ? err : "out of memory");
         return 1;
     }
+    static const char traceparent[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     ev_trace_ctx parent;
-    ev_traceparent_parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", 55, &parent);
+    if (ev_traceparent_parse(traceparent, sizeof traceparent - 1, &parent) != 0) {
+        fprintf(stderr, "span-cost-probe: the parent context does not parse\n");
+        ev_tracer_stop();
+        ev_metrics_free(m);
+        return 1;
+    }
     for (long i = 0; i < count / 10; i++) /* warm: caches, the allocator's free lists */
         one_span(&parent, i);
     int64_t start = thread_cpu_ns();
