@@ -62,6 +62,7 @@ static const struct {
     {"kafka_dlq_messages", "Messages held by a consumer group's dead-letter topic"},
     {"saga_duration_seconds", "From a saga's start to its decision, by outcome"},
     {"saga_deadline_cancellations_total", "Sagas cancelled because their deadline passed"},
+    {"order_backlog_age_ms", "Age of the PENDING order admission control weighs"},
 };
 
 ev_metrics *ev_metrics_new(const char *service)
