@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(BENCH)
@@ -111,3 +112,42 @@ def test_tracing_cost_is_attributed_to_its_threads():
     assert len(trace_share.exporter_threads(stack)) == len(instances), stack.programs
     assert run["jaeger"] > 0 and run["exporters"] >= 0, run
     assert run["jaeger"] + run["exporters"] < run["total"], run
+
+
+def test_write_path_compares_post_with_pgbench_and_leaves_no_pgbench_orders():
+    """bench/bench.py write, a few seconds a side: POST /orders under wrk against pgbench
+    running the service's statement, at 8 and 32 connections. pgbench's orders have no saga
+    and would stay PENDING for ever, a backlog that admission control then refuses every new
+    order for: the step deletes them. Whatever pgbench wrote, no order other than wrk's may
+    remain from the step. (The step restarts the services twice, with this environment's
+    settings; the test then waits until the saga has finished wrk's orders, so the stack is
+    quiet for what runs next.)"""
+    import bench as b
+    with b.db(b.ORDERS_DB) as c, c.cursor() as cur:
+        cur.execute("SELECT now()")
+        (start,) = cur.fetchone()
+    env = dict(os.environ, BENCH_SECONDS="2")
+    run = subprocess.run([sys.executable, os.path.join(BENCH, "bench.py"), "write"], env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    rows = [line.split("|")[1:-1] for line in run.stdout.splitlines()
+            if line.startswith("| 8 |") or line.startswith("| 32 |")]
+    assert [r[0].strip() for r in rows] == ["8", "32"], run.stdout
+    for r in rows:
+        assert float(r[1]) > 0 and float(r[4]) > 0, r  # req/s and pgbench's tps
+    with b.db(b.ORDERS_DB) as c, c.cursor() as cur:
+        cur.execute("SELECT customer_id, count(*) FROM orders WHERE created_at >= %s"
+                    " GROUP BY customer_id", (start,))
+        written = dict(cur.fetchall())
+    assert written.get("c-bench", 0) > 0, written  # wrk's, which the saga works through
+    assert set(written) == {"c-bench"}, written
+
+    def pending():
+        with b.db(b.ORDERS_DB) as c, c.cursor() as cur:
+            cur.execute("SELECT count(*) FROM orders WHERE created_at >= %s"
+                        " AND status = 'PENDING'", (start,))
+            return cur.fetchone()[0]
+    deadline = time.monotonic() + 600
+    while pending() and time.monotonic() < deadline:
+        time.sleep(2)
+    assert pending() == 0, "the saga did not finish wrk's orders within 600 s"
