@@ -4,7 +4,7 @@
 -- type is BenchOrderPlaced, which every consumer skips as unknown; the relay publishes these
 -- rows like any other outbox row. Their orders would stay PENDING for ever, and admission
 -- control would count them as a backlog: the bench deletes the customer c-pgbench's orders
--- after the run (bench/bench.py, write_path).
+-- after the run (bench/bench.py, PGBENCH_CUSTOMER).
 WITH o AS (
   INSERT INTO orders (id, customer_id, total_cents, currency, correlation_id,
                       idempotency_key, request)
