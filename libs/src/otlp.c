@@ -289,10 +289,10 @@ void ev_otlp_span_free(ev_otlp_span *s)
     free(s);
 }
 
-/* --- encoding --------------------------------------------------------------------------------
+/* --- packing a span ------------------------------------------------------------------------
  * protobuf-c packs a tree of message structs that point at each other through arrays of
- * pointers. The tree of one request is built in a few arrays sized from the records' counts,
- * pointing into the records (ids, strings), packed, then freed: nothing is copied twice. */
+ * pointers. The tree of one span is built in a few arrays sized from the record's counts,
+ * pointing into the record (ids, strings), packed, then freed: nothing is copied twice. */
 
 typedef Eventify__Otlp__KeyValue key_value;
 typedef Eventify__Otlp__AnyValue any_value;
@@ -301,7 +301,7 @@ typedef struct {
     Eventify__Otlp__Span *spans;
     Eventify__Otlp__Span **span_ptrs;
     Eventify__Otlp__Status *statuses;
-    key_value *kvs; /* [0] is the resource's service.name */
+    key_value *kvs;
     any_value *values;
     key_value **kv_ptrs;
     Eventify__Otlp__Span__Event *events;
@@ -427,55 +427,102 @@ static void tree_span(request_tree *t, size_t i, const ev_otlp_span *s)
     }
 }
 
-size_t ev_otlp_encode(const char *service, ev_otlp_span *const *spans, size_t n, uint8_t **buf,
+ev_otlp_packed *ev_otlp_span_pack(const ev_otlp_span *s)
+{
+    size_t kvs = s->attribute_count;
+    for (size_t e = 0; e < s->event_count; e++)
+        kvs += s->events[e].attribute_count;
+    request_tree t;
+    ev_otlp_packed *packed = NULL;
+    if (tree_alloc(&t, 1, kvs ? kvs : 1, s->event_count, s->link_count)) {
+        tree_span(&t, 0, s);
+        size_t len = eventify__otlp__span__get_packed_size(&t.spans[0]);
+        if ((packed = malloc(sizeof *packed + len)))
+            packed->len = eventify__otlp__span__pack(&t.spans[0], packed->bytes);
+    }
+    tree_free(&t);
+    return packed;
+}
+
+/* --- framing a request -----------------------------------------------------------------------
+ * A repeated message field on the wire is its entries one after another, each a tag and a
+ * length before the message's bytes. So the request is written around the packed spans as
+ * they are: the envelope's few fields by hand, the resource and the scope by protobuf-c. */
+
+enum {
+    REQUEST_RESOURCE_SPANS = 1, /* ExportTraceServiceRequest.resource_spans */
+    RESOURCE_SPANS_RESOURCE = 1,
+    RESOURCE_SPANS_SCOPE_SPANS = 2,
+    SCOPE_SPANS_SCOPE = 1,
+    SCOPE_SPANS_SPANS = 2,
+    WIRE_LENGTH_DELIMITED = 2
+};
+
+static size_t varint_len(uint64_t v)
+{
+    size_t n = 1;
+    for (; v >= 0x80; v >>= 7)
+        n++;
+    return n;
+}
+
+/* The size of a length-delimited field of len bytes with a one-byte tag (field < 16). */
+static size_t field_size(size_t len)
+{
+    return 1 + varint_len(len) + len;
+}
+
+/* Writes a length-delimited field's tag and length; returns where its bytes go. */
+static uint8_t *put_field_header(uint8_t *p, unsigned field, size_t len)
+{
+    *p++ = (uint8_t)(field << 3 | WIRE_LENGTH_DELIMITED);
+    uint64_t v = len;
+    for (; v >= 0x80; v >>= 7)
+        *p++ = (uint8_t)(v | 0x80);
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+size_t ev_otlp_encode(const char *service, ev_otlp_packed *const *spans, size_t n, uint8_t **buf,
                       size_t *cap)
 {
-    size_t kvs = 1, events = 0, links = 0;
-    for (size_t i = 0; i < n; i++) {
-        kvs += spans[i]->attribute_count;
-        for (size_t e = 0; e < spans[i]->event_count; e++)
-            kvs += spans[i]->events[e].attribute_count;
-        events += spans[i]->event_count;
-        links += spans[i]->link_count;
-    }
-    request_tree t;
-    size_t len = 0;
-    if (!tree_alloc(&t, n ? n : 1, kvs, events, links))
-        goto done;
-    tree_kv(&t, "service.name", (char *)service, 0);
-    for (size_t i = 0; i < n; i++)
-        tree_span(&t, i, spans[i]);
-
+    any_value name_value = EVENTIFY__OTLP__ANY_VALUE__INIT;
+    name_value.value_case = EVENTIFY__OTLP__ANY_VALUE__VALUE_STRING_VALUE;
+    name_value.string_value = (char *)service;
+    key_value name = EVENTIFY__OTLP__KEY_VALUE__INIT;
+    name.key = "service.name";
+    name.value = &name_value;
+    key_value *attributes = &name;
     Eventify__Otlp__Resource resource = EVENTIFY__OTLP__RESOURCE__INIT;
     resource.n_attributes = 1;
-    resource.attributes = &t.kv_ptrs[0];
+    resource.attributes = &attributes;
     Eventify__Otlp__InstrumentationScope scope = EVENTIFY__OTLP__INSTRUMENTATION_SCOPE__INIT;
     scope.name = "eventify";
-    Eventify__Otlp__ScopeSpans scope_spans = EVENTIFY__OTLP__SCOPE_SPANS__INIT;
-    scope_spans.scope = &scope;
-    scope_spans.n_spans = n;
-    scope_spans.spans = t.span_ptrs;
-    Eventify__Otlp__ScopeSpans *scope_spans_ptr = &scope_spans;
-    Eventify__Otlp__ResourceSpans resource_spans = EVENTIFY__OTLP__RESOURCE_SPANS__INIT;
-    resource_spans.resource = &resource;
-    resource_spans.n_scope_spans = 1;
-    resource_spans.scope_spans = &scope_spans_ptr;
-    Eventify__Otlp__ResourceSpans *resource_spans_ptr = &resource_spans;
-    Eventify__Otlp__ExportTraceServiceRequest request =
-        EVENTIFY__OTLP__EXPORT_TRACE_SERVICE_REQUEST__INIT;
-    request.n_resource_spans = 1;
-    request.resource_spans = &resource_spans_ptr;
 
-    size_t need = eventify__otlp__export_trace_service_request__get_packed_size(&request);
+    size_t resource_len = eventify__otlp__resource__get_packed_size(&resource);
+    size_t scope_len = eventify__otlp__instrumentation_scope__get_packed_size(&scope);
+    size_t scope_spans_len = field_size(scope_len);
+    for (size_t i = 0; i < n; i++)
+        scope_spans_len += field_size(spans[i]->len);
+    size_t resource_spans_len = field_size(resource_len) + field_size(scope_spans_len);
+    size_t need = field_size(resource_spans_len);
     if (need > *cap) {
         uint8_t *grown = realloc(*buf, need);
         if (!grown)
-            goto done;
+            return 0;
         *buf = grown;
         *cap = need;
     }
-    len = eventify__otlp__export_trace_service_request__pack(&request, *buf);
-done:
-    tree_free(&t);
-    return len;
+    uint8_t *p = put_field_header(*buf, REQUEST_RESOURCE_SPANS, resource_spans_len);
+    p = put_field_header(p, RESOURCE_SPANS_RESOURCE, resource_len);
+    p += eventify__otlp__resource__pack(&resource, p);
+    p = put_field_header(p, RESOURCE_SPANS_SCOPE_SPANS, scope_spans_len);
+    p = put_field_header(p, SCOPE_SPANS_SCOPE, scope_len);
+    p += eventify__otlp__instrumentation_scope__pack(&scope, p);
+    for (size_t i = 0; i < n; i++) {
+        p = put_field_header(p, SCOPE_SPANS_SPANS, spans[i]->len);
+        memcpy(p, spans[i]->bytes, spans[i]->len);
+        p += spans[i]->len;
+    }
+    return (size_t)(p - *buf);
 }

@@ -18,6 +18,7 @@
 #define STARTUP_DB_WAIT_MS 30000
 #define RELAY_BATCH 500
 #define RELAY_IDLE_POLL_MS 1000
+#define FREED_MEMORY_RETURN_MS 1000
 
 /* Clients get a short reason code; the error text (hosts, roles, broker addresses) is for
  * the log only. */
@@ -182,10 +183,30 @@ static void *relay_main(void *arg)
     return NULL;
 }
 
+/* Waits for one of signals and returns it. Meanwhile, once every FREED_MEMORY_RETURN_MS,
+ * hands the whole pages of freed heap back to the kernel. glibc keeps what a batch or a
+ * request freed for reuse, and gives back only the free space at the top of a heap: freed
+ * pages in between stayed resident, so a service's RSS kept its highest point of the last
+ * burst (the read model 7.3 MB of its own memory after a run at 400 orders/s, 4.8 MB once
+ * trimmed). malloc_trim takes each arena's lock in turn, for tens of microseconds. */
+static int wait_for_signal(const sigset_t *signals)
+{
+    const struct timespec every = {.tv_sec = FREED_MEMORY_RETURN_MS / 1000,
+                                   .tv_nsec = (FREED_MEMORY_RETURN_MS % 1000) * 1000000L};
+    for (;;) {
+        int sig = sigtimedwait(signals, NULL, &every);
+        if (sig > 0)
+            return sig;
+        if (errno == EAGAIN)
+            malloc_trim(0);
+    }
+}
+
 int ev_service_run(ev_service *s, const ev_worker *worker, bool relay)
 {
-    /* Signals are taken by this thread alone through sigwait; every thread started from
-     * here on inherits the mask. SIGPIPE is ignored: a closed socket is an error return. */
+    /* Signals are taken by this thread alone through sigtimedwait (wait_for_signal); every thread
+     * started from here on inherits the mask. SIGPIPE is ignored: a closed socket is an error
+     * return. */
     sigset_t signals;
     sigemptyset(&signals);
     sigaddset(&signals, SIGTERM);
@@ -218,8 +239,7 @@ int ev_service_run(ev_service *s, const ev_worker *worker, bool relay)
     } else {
         ev_info("%s listening on %s port %d", s->config.service, s->config.http_bind,
                 s->config.http_port);
-        int sig = 0;
-        sigwait(&signals, &sig);
+        int sig = wait_for_signal(&signals);
         ev_info("signal %d: stopping", sig);
     }
     atomic_store(&s->stop, true);

@@ -233,7 +233,7 @@ typedef struct {
     /* the queue: a ring of finished spans */
     pthread_mutex_t lock;
     pthread_cond_t wake;
-    ev_otlp_span **ring; /* finished spans, owned */
+    ev_otlp_packed **ring; /* finished spans, packed, owned */
     size_t capacity, head, count;
     bool stopping;
     pthread_t thread;
@@ -272,7 +272,7 @@ int ev_tracer_config_load(ev_tracer_config *cfg, char *endpoint_buf, size_t n,
 }
 
 /* Takes up to max spans off the ring into out; the caller holds the lock. */
-static size_t take(tracer *t, ev_otlp_span **out, size_t max)
+static size_t take(tracer *t, ev_otlp_packed **out, size_t max)
 {
     size_t n = 0;
     while (n < max && t->count) {
@@ -297,7 +297,8 @@ typedef struct {
 } request_body;
 
 /* One OTLP/HTTP request with n spans (they stay the caller's). True when accepted. */
-static bool export_batch(tracer *t, CURL *curl, request_body *body, ev_otlp_span **spans, size_t n)
+static bool export_batch(tracer *t, CURL *curl, request_body *body, ev_otlp_packed **spans,
+                         size_t n)
 {
     size_t len = ev_otlp_encode(t->service, spans, n, &body->p, &body->cap);
     if (len == 0)
@@ -331,7 +332,7 @@ static void *exporter_main(void *arg)
     tracer *t = arg;
     prctl(PR_SET_NAME, "ev-trace"); /* its CPU time can be told apart (bench/trace_share.py) */
     CURL *curl = curl_easy_init();
-    ev_otlp_span **batch = calloc(t->batch_max, sizeof(ev_otlp_span *));
+    ev_otlp_packed **batch = calloc(t->batch_max, sizeof(ev_otlp_packed *));
     request_body body = {0};
     int64_t stop_deadline = 0;
     for (;;) {
@@ -353,7 +354,7 @@ static void *exporter_main(void *arg)
             bool late = stop_deadline && ev_monotonic_ms() > stop_deadline;
             bool sent = curl && !late && export_batch(t, curl, &body, batch, n);
             for (size_t i = 0; i < n; i++)
-                ev_otlp_span_free(batch[i]);
+                free(batch[i]);
             if (sent)
                 ev_metrics_add(t->metrics, "trace_spans_exported_total", NULL, n);
             else
@@ -371,7 +372,7 @@ static void *exporter_main(void *arg)
 }
 
 /* Hands a finished span to the exporter; never waits for it. */
-static void enqueue(tracer *t, ev_otlp_span *span)
+static void enqueue(tracer *t, ev_otlp_packed *span)
 {
     bool queued = false, wake = false;
     pthread_mutex_lock(&t->lock);
@@ -385,7 +386,7 @@ static void enqueue(tracer *t, ev_otlp_span *span)
     if (wake)
         pthread_cond_signal(&t->wake);
     if (!queued) {
-        ev_otlp_span_free(span);
+        free(span);
         ev_metrics_add(t->metrics, "trace_spans_dropped_total", "reason=\"queue_full\"", 1);
     }
 }
@@ -413,7 +414,7 @@ int ev_tracer_start(const ev_tracer_config *cfg, char *err, size_t errlen)
         size_t len = strlen(base);
         int w = snprintf(t->url, sizeof t->url, "%.*s/v1/traces",
                          (int)(len && base[len - 1] == '/' ? len - 1 : len), base);
-        t->ring = calloc(t->capacity, sizeof(ev_otlp_span *));
+        t->ring = calloc(t->capacity, sizeof(ev_otlp_packed *));
         if (w < 0 || (size_t)w >= sizeof t->url || !t->ring ||
             curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
             free(t->ring);
@@ -583,17 +584,18 @@ void ev_span_end(ev_span *s)
     ev_span_leave(s);
     if (s->recording) {
         ev_otlp_span_end(s->otlp, now_ns());
-        bool ok = ev_otlp_span_ok(s->otlp);
         tracer *t = the_tracer;
-        if (ok && t && t->thread_started) {
-            enqueue(t, s->otlp); /* takes it */
-        } else {
-            if (t)
-                ev_metrics_add(t->metrics, "trace_spans_dropped_total",
-                               ok ? "reason=\"exporter_not_started\"" : "reason=\"out_of_memory\"",
-                               1);
-            ev_otlp_span_free(s->otlp);
-        }
+        bool started = t && t->thread_started;
+        /* packed now, so what waits for the exporter is the bytes, not the record */
+        ev_otlp_packed *packed =
+            started && ev_otlp_span_ok(s->otlp) ? ev_otlp_span_pack(s->otlp) : NULL;
+        ev_otlp_span_free(s->otlp);
+        if (packed)
+            enqueue(t, packed); /* takes it */
+        else if (t)
+            ev_metrics_add(t->metrics, "trace_spans_dropped_total",
+                           started ? "reason=\"out_of_memory\"" : "reason=\"exporter_not_started\"",
+                           1);
     }
     free(s);
 }

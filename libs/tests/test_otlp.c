@@ -1,5 +1,5 @@
-/* Unit tests for ev/otlp.h: span records and their protobuf encoding, decoded back with the
- * generated unpacker (what a receiver reads). No network, no tracer. */
+/* Unit tests for ev/otlp.h: span records, packed and framed as a request, decoded back with
+ * the generated unpacker (what a receiver reads). No network, no tracer. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -30,6 +30,30 @@ static request *decode(const uint8_t *buf, size_t len)
     return r;
 }
 
+/* The request's bytes must be what protobuf-c itself packs for what they decode to: the
+ * framing around the packed spans writes the same fields, in the same order, with the same
+ * lengths. */
+static void assert_repacks_the_same(request *r, const uint8_t *buf, size_t len)
+{
+    size_t repacked_len = eventify__otlp__export_trace_service_request__get_packed_size(r);
+    assert_int_equal(repacked_len, len);
+    uint8_t *repacked = malloc(repacked_len);
+    assert_non_null(repacked);
+    eventify__otlp__export_trace_service_request__pack(r, repacked);
+    assert_memory_equal(repacked, buf, len);
+    free(repacked);
+}
+
+/* Packs s and frames it alone as a request in *buf. */
+static size_t encode_one(const char *service, const ev_otlp_span *s, uint8_t **buf, size_t *cap)
+{
+    ev_otlp_packed *packed = ev_otlp_span_pack(s);
+    assert_non_null(packed);
+    size_t len = ev_otlp_encode(service, &packed, 1, buf, cap);
+    free(packed);
+    return len;
+}
+
 static Eventify__Otlp__Span *span_at(request *r, size_t i)
 {
     Eventify__Otlp__ScopeSpans *ss = r->resource_spans[0]->scope_spans[0];
@@ -45,7 +69,7 @@ static void a_root_span_has_no_parent_and_keeps_its_times(void **state)
     ev_otlp_span_end(s, 2500);
     uint8_t *buf = NULL;
     size_t cap = 0;
-    size_t len = ev_otlp_encode("order", &s, 1, &buf, &cap);
+    size_t len = encode_one("order", s, &buf, &cap);
     assert_true(len > 0 && len <= cap);
     request *r = decode(buf, len);
     Eventify__Otlp__KeyValue *service = r->resource_spans[0]->resource->attributes[0];
@@ -60,6 +84,7 @@ static void a_root_span_has_no_parent_and_keeps_its_times(void **state)
     assert_int_equal(pb->start_time_unix_nano, 1000);
     assert_int_equal(pb->end_time_unix_nano, 2500);
     assert_null(pb->status);
+    assert_repacks_the_same(r, buf, len);
     eventify__otlp__export_trace_service_request__free_unpacked(r, NULL);
     ev_otlp_span_free(s);
     free(buf);
@@ -81,7 +106,7 @@ static void what_exceeds_the_limits_is_counted_not_lost_silently(void **state)
     assert_true(ev_otlp_span_ok(s));
     uint8_t *buf = NULL;
     size_t cap = 0;
-    size_t len = ev_otlp_encode("orchestrator", &s, 1, &buf, &cap);
+    size_t len = encode_one("orchestrator", s, &buf, &cap);
     request *r = decode(buf, len);
     Eventify__Otlp__Span *pb = span_at(r, 0);
     assert_int_equal(pb->n_attributes, EV_OTLP_ATTRIBUTES_MAX);
@@ -90,6 +115,7 @@ static void what_exceeds_the_limits_is_counted_not_lost_silently(void **state)
     assert_int_equal(pb->attributes[63]->value->int_value, 63);
     assert_int_equal(pb->n_links, EV_OTLP_LINKS_MAX);
     assert_int_equal(pb->dropped_links_count, 5);
+    assert_repacks_the_same(r, buf, len); /* a span of kilobytes: two-byte lengths */
     assert_int_equal(pb->n_events, EV_OTLP_EVENTS_MAX);
     assert_int_equal(pb->dropped_events_count, 1);
     assert_int_equal(pb->events[31]->attributes[0]->value->int_value, 31);
@@ -110,7 +136,7 @@ static void strings_are_copied_and_made_utf8(void **state)
     ev_otlp_span_error(s, "second");
     uint8_t *buf = NULL;
     size_t cap = 0;
-    size_t len = ev_otlp_encode("payment", &s, 1, &buf, &cap);
+    size_t len = encode_one("payment", s, &buf, &cap);
     request *r = decode(buf, len);
     Eventify__Otlp__Span *pb = span_at(r, 0);
     assert_string_equal(pb->name, "n?");
@@ -122,15 +148,34 @@ static void strings_are_copied_and_made_utf8(void **state)
     free(buf);
 }
 
+static void an_empty_batch_is_a_request_with_no_spans(void **state)
+{
+    (void)state;
+    uint8_t *buf = NULL;
+    size_t cap = 0;
+    size_t len = ev_otlp_encode("shipping", NULL, 0, &buf, &cap);
+    request *r = decode(buf, len);
+    assert_int_equal(r->resource_spans[0]->scope_spans[0]->n_spans, 0);
+    assert_string_equal(r->resource_spans[0]->scope_spans[0]->scope->name, "eventify");
+    assert_repacks_the_same(r, buf, len);
+    eventify__otlp__export_trace_service_request__free_unpacked(r, NULL);
+    free(buf);
+}
+
 static void a_batch_keeps_its_order_and_the_buffer_is_reused(void **state)
 {
     (void)state;
     enum { N = 300 };
-    ev_otlp_span *spans[N];
+    ev_otlp_packed *spans[N];
     for (int i = 0; i < N; i++) {
-        spans[i] = ev_otlp_span_new(TRACE, SPAN, PARENT, "process orders.events", 5, (uint64_t)i);
-        ev_otlp_span_attr_int(spans[i], "messaging.kafka.offset", i);
-        ev_otlp_span_attr_str(spans[i], "messaging.destination.name", "orders.events");
+        ev_otlp_span *s =
+            ev_otlp_span_new(TRACE, SPAN, PARENT, "process orders.events", 5, (uint64_t)i);
+        ev_otlp_span_attr_int(s, "messaging.kafka.offset", i);
+        ev_otlp_span_attr_str(s, "messaging.destination.name", "orders.events");
+        ev_otlp_span_end(s, (uint64_t)i + 1);
+        spans[i] = ev_otlp_span_pack(s);
+        assert_non_null(spans[i]);
+        ev_otlp_span_free(s); /* the packed bytes stand alone */
     }
     uint8_t *buf = NULL;
     size_t cap = 0;
@@ -141,6 +186,7 @@ static void a_batch_keeps_its_order_and_the_buffer_is_reused(void **state)
     assert_int_equal(r->resource_spans[0]->scope_spans[0]->n_spans, N);
     for (int i = 0; i < N; i++)
         assert_int_equal(span_at(r, (size_t)i)->attributes[0]->value->int_value, i);
+    assert_repacks_the_same(r, buf, len);
     eventify__otlp__export_trace_service_request__free_unpacked(r, NULL);
 
     len = ev_otlp_encode("read-model", spans + 10, 5, &buf, &cap);
@@ -150,7 +196,7 @@ static void a_batch_keeps_its_order_and_the_buffer_is_reused(void **state)
     assert_int_equal(span_at(r, 0)->start_time_unix_nano, 10);
     eventify__otlp__export_trace_service_request__free_unpacked(r, NULL);
     for (int i = 0; i < N; i++)
-        ev_otlp_span_free(spans[i]);
+        free(spans[i]);
     free(buf);
 }
 
@@ -160,6 +206,7 @@ int main(void)
         cmocka_unit_test(a_root_span_has_no_parent_and_keeps_its_times),
         cmocka_unit_test(what_exceeds_the_limits_is_counted_not_lost_silently),
         cmocka_unit_test(strings_are_copied_and_made_utf8),
+        cmocka_unit_test(an_empty_batch_is_a_request_with_no_spans),
         cmocka_unit_test(a_batch_keeps_its_order_and_the_buffer_is_reused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -59,7 +59,8 @@ int ev_service_open(ev_service *s, const char *name, const char *default_migrati
  * caller adds what is optional (tick, on_commit). */
 ev_worker ev_service_worker(ev_service *s, ev_handler_fn handler, void *user);
 
-/* Blocks until SIGTERM/SIGINT. worker may be NULL (no consumer); relay false runs no outbox
+/* Blocks until SIGTERM/SIGINT, handing freed heap pages back to the kernel once a second
+ * meanwhile (malloc_trim). worker may be NULL (no consumer); relay false runs no outbox
  * relay. Returns 0 on a clean stop, -1 when a part failed to start. */
 int ev_service_run(ev_service *s, const ev_worker *worker, bool relay);
 
