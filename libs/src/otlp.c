@@ -4,6 +4,7 @@
 
 #include "otlp_trace.pb-c.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -291,86 +292,83 @@ void ev_otlp_span_free(ev_otlp_span *s)
 
 /* --- packing a span ------------------------------------------------------------------------
  * protobuf-c packs a tree of message structs that point at each other through arrays of
- * pointers. The tree of one span is built in a few arrays sized from the record's counts,
- * pointing into the record (ids, strings), packed, then freed: nothing is copied twice. */
+ * pointers. A span's tree is built in arrays sized from the record's counts, all in one
+ * block, pointing into the record (ids, strings), packed, then freed: nothing is copied
+ * twice, and a span costs its thread two allocations (the block and the packed bytes). */
 
 typedef Eventify__Otlp__KeyValue key_value;
 typedef Eventify__Otlp__AnyValue any_value;
 
 typedef struct {
-    Eventify__Otlp__Span *spans;
-    Eventify__Otlp__Span **span_ptrs;
-    Eventify__Otlp__Status *statuses;
+    Eventify__Otlp__Span span;
+    Eventify__Otlp__Status status;
     key_value *kvs;
     any_value *values;
     key_value **kv_ptrs;
+    size_t kv_used;
     Eventify__Otlp__Span__Event *events;
     Eventify__Otlp__Span__Event **event_ptrs;
     Eventify__Otlp__Span__Link *links;
     Eventify__Otlp__Span__Link **link_ptrs;
-    size_t kv_used, event_used, link_used;
-} request_tree;
+    char *block; /* owns every array above */
+} span_tree;
 
-static void tree_free(request_tree *t)
+/* Reserves count elements of size at the end of a block of *total bytes, aligned for any
+ * type; returns their offset. */
+static size_t reserve(size_t *total, size_t count, size_t size)
 {
-    free(t->spans);
-    free(t->span_ptrs);
-    free(t->statuses);
-    free(t->kvs);
-    free(t->values);
-    free(t->kv_ptrs);
-    free(t->events);
-    free(t->event_ptrs);
-    free(t->links);
-    free(t->link_ptrs);
+    const size_t align = _Alignof(max_align_t);
+    size_t at = (*total + align - 1) / align * align;
+    *total = at + count * size;
+    return at;
 }
 
-static bool tree_alloc(request_tree *t, size_t spans, size_t kvs, size_t events, size_t links)
+/* Every element is initialized before it is used, so the block is not zeroed. */
+static bool tree_alloc(span_tree *t, size_t kvs, size_t events, size_t links)
 {
-    *t = (request_tree){0};
-    t->spans = calloc(spans, sizeof *t->spans);
-    t->span_ptrs = calloc(spans, sizeof(Eventify__Otlp__Span *));
-    t->statuses = calloc(spans, sizeof *t->statuses);
-    t->kvs = calloc(kvs, sizeof *t->kvs);
-    t->values = calloc(kvs, sizeof *t->values);
-    t->kv_ptrs = calloc(kvs, sizeof(key_value *));
-    t->events = calloc(events ? events : 1, sizeof *t->events);
-    t->event_ptrs = calloc(events ? events : 1, sizeof(Eventify__Otlp__Span__Event *));
-    t->links = calloc(links ? links : 1, sizeof *t->links);
-    t->link_ptrs = calloc(links ? links : 1, sizeof(Eventify__Otlp__Span__Link *));
-    return t->spans && t->span_ptrs && t->statuses && t->kvs && t->values && t->kv_ptrs &&
-           t->events && t->event_ptrs && t->links && t->link_ptrs;
-}
-
-/* The next key-value of the tree, set from key and a string or integer value. */
-static key_value *tree_kv(request_tree *t, char *key, char *text, int64_t number)
-{
-    size_t i = t->kv_used++;
-    any_value *v = &t->values[i];
-    eventify__otlp__any_value__init(v);
-    if (text) {
-        v->value_case = EVENTIFY__OTLP__ANY_VALUE__VALUE_STRING_VALUE;
-        v->string_value = text;
-    } else {
-        v->value_case = EVENTIFY__OTLP__ANY_VALUE__VALUE_INT_VALUE;
-        v->int_value = number;
-    }
-    key_value *kv = &t->kvs[i];
-    eventify__otlp__key_value__init(kv);
-    kv->key = key;
-    kv->value = v;
-    t->kv_ptrs[i] = kv;
-    return kv;
+    size_t total = 0;
+    size_t kvs_at = reserve(&total, kvs, sizeof *t->kvs);
+    size_t values_at = reserve(&total, kvs, sizeof *t->values);
+    size_t kv_ptrs_at = reserve(&total, kvs, sizeof(key_value *));
+    size_t events_at = reserve(&total, events, sizeof *t->events);
+    size_t event_ptrs_at = reserve(&total, events, sizeof(Eventify__Otlp__Span__Event *));
+    size_t links_at = reserve(&total, links, sizeof *t->links);
+    size_t link_ptrs_at = reserve(&total, links, sizeof(Eventify__Otlp__Span__Link *));
+    if (!(t->block = malloc(total ? total : 1)))
+        return false;
+    t->kvs = (key_value *)(void *)(t->block + kvs_at);
+    t->values = (any_value *)(void *)(t->block + values_at);
+    t->kv_ptrs = (key_value **)(void *)(t->block + kv_ptrs_at);
+    t->kv_used = 0;
+    t->events = (Eventify__Otlp__Span__Event *)(void *)(t->block + events_at);
+    t->event_ptrs = (Eventify__Otlp__Span__Event **)(void *)(t->block + event_ptrs_at);
+    t->links = (Eventify__Otlp__Span__Link *)(void *)(t->block + links_at);
+    t->link_ptrs = (Eventify__Otlp__Span__Link **)(void *)(t->block + link_ptrs_at);
+    return true;
 }
 
 /* The span's attributes (or an event's), as a slice of the tree's key-value pointers. */
-static key_value **tree_attributes(request_tree *t, const ev_otlp_span *s, const attribute *a,
+static key_value **tree_attributes(span_tree *t, const ev_otlp_span *s, const attribute *a,
                                    size_t n)
 {
     key_value **first = &t->kv_ptrs[t->kv_used];
-    for (size_t i = 0; i < n; i++)
-        tree_kv(t, s->strings.p + a[i].key,
-                a[i].text == NO_STRING ? NULL : s->strings.p + a[i].text, a[i].number);
+    for (size_t i = 0; i < n; i++) {
+        size_t k = t->kv_used++;
+        any_value *v = &t->values[k];
+        eventify__otlp__any_value__init(v);
+        if (a[i].text != NO_STRING) {
+            v->value_case = EVENTIFY__OTLP__ANY_VALUE__VALUE_STRING_VALUE;
+            v->string_value = s->strings.p + a[i].text;
+        } else {
+            v->value_case = EVENTIFY__OTLP__ANY_VALUE__VALUE_INT_VALUE;
+            v->int_value = a[i].number;
+        }
+        key_value *kv = &t->kvs[k];
+        eventify__otlp__key_value__init(kv);
+        kv->key = s->strings.p + a[i].key;
+        kv->value = v;
+        t->kv_ptrs[k] = kv;
+    }
     return n ? first : NULL;
 }
 
@@ -379,11 +377,10 @@ static ProtobufCBinaryData bytes_of(const uint8_t *p, size_t n)
     return (ProtobufCBinaryData){.len = n, .data = (uint8_t *)p};
 }
 
-static void tree_span(request_tree *t, size_t i, const ev_otlp_span *s)
+static void tree_span(span_tree *t, const ev_otlp_span *s)
 {
-    Eventify__Otlp__Span *pb = &t->spans[i];
+    Eventify__Otlp__Span *pb = &t->span;
     eventify__otlp__span__init(pb);
-    t->span_ptrs[i] = pb;
     pb->trace_id = bytes_of(s->trace_id, sizeof s->trace_id);
     pb->span_id = bytes_of(s->span_id, sizeof s->span_id);
     if (s->has_parent)
@@ -396,34 +393,33 @@ static void tree_span(request_tree *t, size_t i, const ev_otlp_span *s)
     pb->attributes = tree_attributes(t, s, s->attributes, s->attribute_count);
     pb->dropped_attributes_count = (uint32_t)s->attributes_dropped;
     pb->n_events = s->event_count;
-    pb->events = s->event_count ? &t->event_ptrs[t->event_used] : NULL;
+    pb->events = s->event_count ? t->event_ptrs : NULL;
     for (size_t e = 0; e < s->event_count; e++) {
-        Eventify__Otlp__Span__Event *ev = &t->events[t->event_used];
+        Eventify__Otlp__Span__Event *ev = &t->events[e];
         eventify__otlp__span__event__init(ev);
         ev->time_unix_nano = s->events[e].time_ns;
         ev->name = s->strings.p + s->events[e].name;
         ev->n_attributes = s->events[e].attribute_count;
         ev->attributes =
             tree_attributes(t, s, s->events[e].attributes, s->events[e].attribute_count);
-        t->event_ptrs[t->event_used++] = ev;
+        t->event_ptrs[e] = ev;
     }
     pb->dropped_events_count = (uint32_t)s->events_dropped;
     pb->n_links = s->link_count;
-    pb->links = s->link_count ? &t->link_ptrs[t->link_used] : NULL;
+    pb->links = s->link_count ? t->link_ptrs : NULL;
     for (size_t l = 0; l < s->link_count; l++) {
-        Eventify__Otlp__Span__Link *lk = &t->links[t->link_used];
+        Eventify__Otlp__Span__Link *lk = &t->links[l];
         eventify__otlp__span__link__init(lk);
         lk->trace_id = bytes_of(s->links[l].trace_id, sizeof s->links[l].trace_id);
         lk->span_id = bytes_of(s->links[l].span_id, sizeof s->links[l].span_id);
-        t->link_ptrs[t->link_used++] = lk;
+        t->link_ptrs[l] = lk;
     }
     pb->dropped_links_count = (uint32_t)s->links_dropped;
     if (s->error_message != NO_STRING) {
-        Eventify__Otlp__Status *st = &t->statuses[i];
-        eventify__otlp__status__init(st);
-        st->code = EVENTIFY__OTLP__STATUS__STATUS_CODE__STATUS_CODE_ERROR;
-        st->message = s->strings.p + s->error_message;
-        pb->status = st;
+        eventify__otlp__status__init(&t->status);
+        t->status.code = EVENTIFY__OTLP__STATUS__STATUS_CODE__STATUS_CODE_ERROR;
+        t->status.message = s->strings.p + s->error_message;
+        pb->status = &t->status;
     }
 }
 
@@ -432,15 +428,15 @@ ev_otlp_packed *ev_otlp_span_pack(const ev_otlp_span *s)
     size_t kvs = s->attribute_count;
     for (size_t e = 0; e < s->event_count; e++)
         kvs += s->events[e].attribute_count;
-    request_tree t;
-    ev_otlp_packed *packed = NULL;
-    if (tree_alloc(&t, 1, kvs ? kvs : 1, s->event_count, s->link_count)) {
-        tree_span(&t, 0, s);
-        size_t len = eventify__otlp__span__get_packed_size(&t.spans[0]);
-        if ((packed = malloc(sizeof *packed + len)))
-            packed->len = eventify__otlp__span__pack(&t.spans[0], packed->bytes);
-    }
-    tree_free(&t);
+    span_tree t;
+    if (!tree_alloc(&t, kvs, s->event_count, s->link_count))
+        return NULL;
+    tree_span(&t, s);
+    size_t len = eventify__otlp__span__get_packed_size(&t.span);
+    ev_otlp_packed *packed = malloc(sizeof *packed + len);
+    if (packed)
+        packed->len = eventify__otlp__span__pack(&t.span, packed->bytes);
+    free(t.block);
     return packed;
 }
 
@@ -449,14 +445,16 @@ ev_otlp_packed *ev_otlp_span_pack(const ev_otlp_span *s)
  * length before the message's bytes. So the request is written around the packed spans as
  * they are: the envelope's few fields by hand, the resource and the scope by protobuf-c. */
 
+/* The field numbers of libs/proto/otlp_trace.proto that enclose the spans. */
 enum {
     REQUEST_RESOURCE_SPANS = 1, /* ExportTraceServiceRequest.resource_spans */
     RESOURCE_SPANS_RESOURCE = 1,
     RESOURCE_SPANS_SCOPE_SPANS = 2,
     SCOPE_SPANS_SCOPE = 1,
-    SCOPE_SPANS_SPANS = 2,
-    WIRE_LENGTH_DELIMITED = 2
+    SCOPE_SPANS_SPANS = 2
 };
+
+#define WIRE_LENGTH_DELIMITED 2 /* the wire type of strings, bytes and messages */
 
 static size_t varint_len(uint64_t v)
 {
